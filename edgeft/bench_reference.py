@@ -1,0 +1,81 @@
+"""The PyTorch original of a bundle as a benchmark engine (for `edgeft bench --reference RUN`).
+
+Prediction is what a user of transformers would write: tokenise the batch with padding, run the
+model under ``inference_mode``, softmax/sigmoid the logits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from edgeft_runtime.bench import THROUGHPUT_BATCH, Engine, peak_rss_mb, text_of_length
+
+REFERENCE_NAME = "pytorch-fp32"
+
+
+def load_reference(run_dir: str | Path, threads: int | None):
+    """(predict function, tokenizer) for the run's PyTorch model on the CPU."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from .errors import ModelError
+
+    run_dir = Path(run_dir)
+    run_file = run_dir / "edgeft_run.json"
+    if not run_file.is_file():
+        raise ModelError(f"--reference {run_dir}: not an edgeft run folder (no edgeft_run.json)")
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    if run["task"] not in ("classifier",):
+        raise ModelError(f"--reference: task {run['task']!r} has no PyTorch reference engine yet")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(str(run_dir))
+    model = AutoModelForSequenceClassification.from_pretrained(str(run_dir)).eval()
+    multi = run.get("problem_type") == "multi_label"
+    max_length = int(run["max_length"])
+
+    @torch.inference_mode()
+    def predict(texts: Sequence[str]):
+        out = []
+        for start in range(0, len(texts), THROUGHPUT_BATCH):
+            enc = tokenizer(list(texts[start : start + THROUGHPUT_BATCH]), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            logits = model(**enc).logits
+            out.append(torch.sigmoid(logits) if multi else torch.softmax(logits, -1))
+        return torch.cat(out).numpy()
+
+    return predict, tokenizer
+
+
+def reference_engine(run_dir: str | Path, threads: int | None) -> Engine:
+    predict, _ = load_reference(run_dir, threads)
+    argv = [sys.executable, "-m", "edgeft.bench_reference", str(run_dir)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    weights = sum(p.stat().st_size for p in Path(run_dir).glob("*.safetensors")) or sum(
+        p.stat().st_size for p in Path(run_dir).glob("*.bin")
+    )
+    return Engine(REFERENCE_NAME, "pytorch", predict, argv, weights, "model.safetensors")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Cold-start child: import torch + transformers, load, first prediction, then a 32x128 batch."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    predict, tokenizer = load_reference(args.run, args.threads)
+    predict(["warm up the model with the first prediction"])
+    ready = time.time()
+    text = text_of_length(lambda t: len(tokenizer(t)["input_ids"]), 128)
+    predict([text] * THROUGHPUT_BATCH)
+    print(json.dumps({"first_prediction_at": ready, "peak_rss_mb": peak_rss_mb()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""`edgeft eval BUNDLE --data FILE`: the task metric of a bundle on labelled data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import options as opt
+from .common import command
+
+
+@command
+def evaluate(
+    bundle: opt.Bundle,
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data (.csv, .tsv, .jsonl).", show_default=False)],
+    text_column: opt.TextColumn = None,
+    label_column: opt.LabelColumn = None,
+    label_separator: Annotated[str, typer.Option(help="Separator of multi-label labels.")] = ";",
+    variant: opt.Variant = "auto",
+    threads: opt.Threads = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the metrics as JSON here.", show_default=False)] = None,
+) -> None:
+    """Evaluate a bundle on labelled data and print its metrics as JSON.
+
+    \b
+    Example:
+      edgeft eval models/sst2-int8 --data test.csv
+    """
+    import edgeft_runtime
+
+    from ..evaluation import evaluate_bundle
+
+    model = edgeft_runtime.load(bundle, variant=variant, threads=threads)
+    metrics = evaluate_bundle(
+        model, data, text_column=text_column or "text", label_column=label_column or "label", label_separator=label_separator
+    )
+    text = json.dumps(metrics, indent=2)
+    typer.echo(text)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")

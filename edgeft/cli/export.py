@@ -1,0 +1,79 @@
+"""`edgeft export RUN`: ONNX bundle with a parity gate against the PyTorch original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import command
+
+
+@command
+def export(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `edgeft train`.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Bundle folder. [default: RUN-int8 or RUN-onnx]", show_default=False)] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Add a dynamic int8 variant (the bundle's default) next to fp32.")] = False,
+    eval: Annotated[
+        Optional[Path],
+        typer.Option("--eval", help="Held-out data for the parity check. [default: the run's own eval data]", show_default=False),
+    ] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column of --eval. [default: the run's]", show_default=False)] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Label column of --eval. [default: the run's]", show_default=False)] = None,
+    max_drop: Annotated[float, typer.Option(help="int8 gate: the most points of the task metric int8 may lose against PyTorch.")] = 1.0,
+    atol: Annotated[float, typer.Option(help="fp32 gate: the largest |output difference| allowed against PyTorch.")] = 1e-4,
+    preset: Annotated[str, typer.Option(help="Quantisation preset: auto (from this CPU's flags), avx512_vnni, avx2 or arm64.")] = "auto",
+    per_channel: Annotated[str, typer.Option(help="Per-channel weight scales: auto (quantise both ways, keep the better), on or off.")] = "auto",
+    optimize: Annotated[bool, typer.Option("--optimize/--no-optimize", help="Fuse attention/LayerNorm/GELU before quantising.")] = True,
+    opset: Annotated[Optional[int], typer.Option(help="ONNX opset. [default: Optimum's choice]", show_default=False)] = None,
+    parity_samples: Annotated[int, typer.Option(help="Use at most this many held-out examples for the parity check.")] = 5000,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the bundle folder if it exists (only once the new one passed).")] = False,
+) -> None:
+    """Export a trained run to an ONNX bundle (fp32, plus int8 with --int8) and check it.
+
+    The parity gate runs the PyTorch original and the exported model on held-out data and
+    compares labels, outputs, the task metric and latency. When fp32 differs by more than --atol
+    or int8 loses more than --max-drop points, no bundle is written and the command says why.
+
+    \b
+    Examples:
+      edgeft export models/sst2 --int8 --out models/sst2-int8
+      edgeft export models/sst2 --int8 --eval test.csv --max-drop 0.5
+    """
+    from edgeft_exporters.api import ExportOptions, export_run
+    from edgeft_exporters.run_folder import read_run
+
+    run_info = read_run(run)
+    if per_channel not in ("auto", "on", "off"):
+        raise typer.BadParameter("choose auto, on or off", param_hint="--per-channel")
+    eval_rows, eval_source = None, None
+    if eval is not None:
+        from ..runs import read_run_config
+        from ..tasks import get_task
+
+        reader = get_task(run_info["task"]).eval_reader_fn()
+        eval_rows = reader(eval, run_info, read_run_config(run), text_column=text_column, label_column=label_column)
+        eval_source = str(eval)
+    out = out or run.parent / f"{run.name}-{'int8' if int8 else 'onnx'}"
+    options = ExportOptions(
+        int8=int8,
+        max_drop=max_drop,
+        atol=atol,
+        preset=preset,
+        per_channel=per_channel,
+        optimize=optimize,
+        opset=opset,
+        parity_samples=parity_samples,
+        overwrite=overwrite,
+    )
+    result = export_run(run, out, options, eval_rows=eval_rows, eval_source=eval_source)
+    parity = result.manifest["parity"]
+    typer.echo(f"wrote bundle {result.out}")
+    typer.echo(f"  PyTorch fp32: {parity['metric']} {parity['reference_metric']:.2f}, {parity['reference_latency_ms']:.2f} ms")
+    for name, rep in parity["variants"].items():
+        typer.echo(
+            f"  ONNX {name}: {parity['metric']} {rep['metric']:.2f}, agreement {100 * rep['label_agreement']:.1f}%, "
+            f"max |diff| {rep['max_abs_diff']:.2e}, {rep['latency_ms']:.2f} ms"
+        )
+    typer.echo(f"next: edgeft bench {result.out} --reference {run}")

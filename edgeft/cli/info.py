@@ -1,0 +1,56 @@
+"""`edgeft info BUNDLE`: what a bundle is, how it was checked, and whether its files are intact."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from . import options as opt
+from .common import command
+
+
+@command
+def info(
+    bundle: opt.Bundle,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole manifest as JSON.")] = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Check every file's sha256.")] = True,
+) -> None:
+    """Show a bundle's task, labels, variants, parity report and file check."""
+    from edgeft_runtime.manifest import read_manifest, verify_bundle
+
+    manifest = read_manifest(bundle)
+    if verify:
+        verify_bundle(bundle, manifest)
+    if as_json:
+        typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return
+    labels = manifest.get("labels") or []
+    lines = [
+        f"bundle        {bundle}",
+        f"task          {manifest['task']} ({manifest.get('problem_type') or 'n/a'})",
+        f"labels        {len(labels)}: {', '.join(map(str, labels[:20]))}{' …' if len(labels) > 20 else ''}",
+        f"max length    {manifest['max_length']}",
+        f"made by       edgeft {manifest.get('edgeft_version', '?')}, schema {manifest['schema_version']}",
+        f"source        {(manifest.get('source') or {}).get('run', '?')} (base {(manifest.get('source') or {}).get('base_model', '?')})",
+    ]
+    for name, spec in manifest["variants"].items():
+        size = manifest["files"].get(spec["file"], {}).get("bytes", 0) / 1e6
+        default = " (default)" if name == manifest.get("default_variant") else ""
+        quant = spec.get("quantization")
+        detail = f", preset {quant['preset']}, per-channel {quant['per_channel']}" if quant else ""
+        lines.append(f"variant       {name}{default}: {spec['file']}, {size:.1f} MB{detail}")
+    parity = manifest.get("parity")
+    if parity:
+        lines.append(
+            f"parity        on {parity['samples']} examples of {parity['data']}: PyTorch {parity['metric']} "
+            f"{parity['reference_metric']:.2f}, {parity['reference_latency_ms']:.2f} ms"
+        )
+        for name, rep in parity["variants"].items():
+            lines.append(
+                f"              {name}: {rep['metric']:.2f}, agreement {100 * rep['label_agreement']:.1f}%, "
+                f"max |diff| {rep['max_abs_diff']:.2e}, {rep['latency_ms']:.2f} ms"
+            )
+    lines.append(f"files         {len(manifest['files'])} {'verified (sha256)' if verify else 'not verified'}")
+    typer.echo("\n".join(lines))

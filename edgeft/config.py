@@ -1,0 +1,207 @@
+"""Typed, validated training configs: defaults < TOML/JSON file < command-line flags < ``--set key=value``.
+
+The resolved config is saved beside the run (``train_config.json``) and can be passed back with
+``--config`` to repeat it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+
+DEFAULT_BASE = "all-MiniLM-L6-v2"
+
+C = TypeVar("C", bound="TrainConfig")
+
+
+@dataclass
+class TrainConfig:
+    """Options every task shares."""
+
+    train: str | None = None
+    eval: str | None = None
+    out: str | None = None
+    base: str = DEFAULT_BASE
+    text_column: str = "text"
+    label_column: str = "label"
+    max_length: int = 128
+    epochs: float = 3.0
+    batch_size: int = 16
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 42
+    # Share of the training file held out for evaluation when no --eval file is given.
+    eval_ratio: float = 0.1
+    # Stop after this many evaluations without improvement (0: never stop early).
+    early_stopping_patience: int = 2
+    # Rows with empty text: refuse with the line number (false) or skip them, counted in a warning.
+    skip_empty: bool = False
+    device: str = "auto"  # auto | cpu | cuda
+    mixed_precision: str = "auto"  # auto | no | fp16 | bf16 (auto: bf16 or fp16 on GPU, none on CPU)
+    gradient_accumulation_steps: int = 1
+    logging_steps: int = 50
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field that is out of range."""
+        checks = [
+            ("max_length", 8 <= self.max_length <= 8192, "between 8 and 8192"),
+            ("epochs", self.epochs > 0, "> 0"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("lr", 0 < self.lr < 1, "between 0 and 1"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "in [0, 1)"),
+            ("eval_ratio", 0 < self.eval_ratio < 1, "in (0, 1)"),
+            ("early_stopping_patience", self.early_stopping_patience >= 0, ">= 0"),
+            ("device", self.device in ("auto", "cpu", "cuda"), "one of auto, cpu, cuda"),
+            ("mixed_precision", self.mixed_precision in ("auto", "no", "fp16", "bf16"), "one of auto, no, fp16, bf16"),
+            ("gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, ">= 1"),
+            ("logging_steps", self.logging_steps >= 1, ">= 1"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+
+    def require_io(self) -> None:
+        """Training needs its data and an output folder (printing a config does not)."""
+        if not self.train:
+            raise ConfigError("no training data: pass --train FILE (or set train = \"FILE\" in the config file)")
+        if not self.out:
+            raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ClassifierConfig(TrainConfig):
+    """Supervised sequence classification, single- or multi-label."""
+
+    multi_label: bool = False
+    # Multi-label rows list their labels separated by this (or as a JSON list).
+    label_separator: str = ";"
+    # Multi-label decision threshold on each label's sigmoid probability.
+    threshold: float = 0.5
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"config field threshold={self.threshold!r} must be in (0, 1)")
+        if not self.label_separator:
+            raise ConfigError("config field label_separator must not be empty")
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(name: str, raw: Any, annotation: Any, where: str) -> Any:
+    """Convert a file value or a ``--set`` string to the field's declared type."""
+    args = typing.get_args(annotation)
+    optional = (typing.get_origin(annotation) in (typing.Union, types.UnionType)) and type(None) in args
+    target = next((a for a in args if a is not type(None)), annotation) if optional else annotation
+    if optional and (raw is None or (isinstance(raw, str) and raw.lower() in ("", "none", "null"))):
+        return None
+    try:
+        if target is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("true", "1", "yes", "on"):
+                return True
+            if text in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if target is int:
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if target is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if target is str:
+            return str(raw)
+    except ValueError:
+        pass
+    else:
+        return raw
+    raise ConfigError(f"{where}: {name}={raw!r} is not a valid {getattr(target, '__name__', target)}")
+
+
+def _unknown_key(name: str, known: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+    return ConfigError(f"{where}: unknown config key {name!r}{hint}")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a flat TOML or JSON table of config keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: cannot parse config ({e}); use TOML (key = value) or JSON") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: config must be a table of key = value")
+    nested = [k for k, v in data.items() if isinstance(v, dict)]
+    if nested:
+        raise ConfigError(f"{path}: sections are not supported ({', '.join(nested)}); write keys at the top level")
+    return data
+
+
+def parse_set(items: list[str] | None) -> dict[str, str]:
+    """``["epochs=5", "lr=3e-5"]`` -> ``{"epochs": "5", "lr": "3e-5"}``."""
+    result: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set epochs=5")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def build_config(
+    cls: type[C],
+    *,
+    config_file: str | Path | None = None,
+    flags: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+) -> C:
+    """Resolve a config of type ``cls`` from defaults, a file, CLI flags (None = not given) and ``--set``."""
+    types_ = _field_types(cls)
+    known = sorted(types_)
+    values: dict[str, Any] = {}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if config_file is not None:
+        layers.append((str(config_file), read_config_file(config_file)))
+    layers.append(("command line", {k: v for k, v in (flags or {}).items() if v is not None}))
+    layers.append(("--set", parse_set(overrides)))
+    for where, layer in layers:
+        for name, raw in layer.items():
+            if name not in types_:
+                raise _unknown_key(name, known, where)
+            values[name] = _coerce(name, raw, types_[name], where)
+    config = cls(**values)
+    config.validate()
+    return config
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config as JSON (readable again with ``--config``)."""
+    Path(path).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,96 @@
+"""Pieces every Trainer-based task shares: datasets from lists, training arguments, checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from edgeft_exporters.constants import CHECKPOINT_DIR
+
+from ..config import TrainConfig
+from ..devices import TrainDevice
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class ListDataset:
+    """A torch-style map dataset over a list of feature dicts (what the HF collators expect)."""
+
+    def __init__(self, rows: list[dict[str, Any]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.rows[i]
+
+
+def last_checkpoint(work_dir: Path) -> Path | None:
+    """The newest ``checkpoint-N`` folder under the run's checkpoint dir, if any."""
+    folder = work_dir / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    return max(found)[1] if found else None
+
+
+def resume_checkpoint(work_dir: Path, resume: bool) -> str | None:
+    """The checkpoint to resume from when ``--resume`` was given; ConfigError if there is none."""
+    if not resume:
+        return None
+    checkpoint = last_checkpoint(work_dir)
+    if checkpoint is None:
+        raise ConfigError(f"--resume: no checkpoint in {work_dir}; start without --resume")
+    log.info("resuming from %s", checkpoint)
+    return str(checkpoint)
+
+
+def training_arguments(
+    config: TrainConfig,
+    device: TrainDevice,
+    work_dir: Path,
+    *,
+    metric: str | None,
+    has_eval: bool,
+    **overrides: Any,
+):
+    """TrainingArguments for a run: evaluate and checkpoint each epoch, keep the best, seed everything."""
+    from transformers import TrainingArguments
+
+    strategy = "epoch" if has_eval else "no"
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(work_dir / CHECKPOINT_DIR),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(config.batch_size, 32),
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_ratio=config.warmup_ratio,
+        eval_strategy=strategy,
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=has_eval and metric is not None,
+        metric_for_best_model=metric if has_eval else None,
+        greater_is_better=True,
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        **device.trainer_kwargs(),
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' expected notices (new heads "should be trained"): edgeft is training them."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()

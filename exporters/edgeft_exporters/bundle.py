@@ -1,0 +1,125 @@
+"""Writing the bundle: baked tokenizer, manifest with file hashes, model card."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+from edgeft_runtime.constants import BUNDLE_FORMAT, MANIFEST_FILE, MODEL_CARD_FILE, SCHEMA_VERSION, TOKENIZER_FILE
+from edgeft_runtime.manifest import sha256_file
+
+from .errors import ExportError
+
+
+def bake_tokenizer(model_dir: Path, dst_dir: Path, *, max_length: int, fixed_length: int | None = None) -> Path:
+    """Write ``tokenizer.json`` with truncation at ``max_length`` and padding settings baked in.
+
+    Padding is to the longest row of each batch (no fixed length) unless the bundle has fixed
+    shapes: some checkpoints' own tokenizer.json pads everything to 128, which would make every
+    request pay for the full length.
+    """
+    from transformers import AutoTokenizer
+
+    try:
+        hf_tok = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True)
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{model_dir}: cannot load its tokenizer ({e})") from None
+    if not getattr(hf_tok, "is_fast", False):
+        raise ExportError(f"{model_dir}: the tokenizer has no fast (tokenizers) version; it cannot be bundled")
+    tok = hf_tok.backend_tokenizer
+    tok.enable_truncation(max_length=fixed_length or max_length)
+    pad_id = hf_tok.pad_token_id if hf_tok.pad_token_id is not None else 0
+    tok.enable_padding(pad_id=pad_id, pad_token=hf_tok.pad_token or "[PAD]", length=fixed_length)
+    path = dst_dir / TOKENIZER_FILE
+    tok.save(str(path))
+    return path
+
+
+def file_hashes(folder: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file in the bundle except the manifest itself."""
+    entries = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if name == MANIFEST_FILE:
+            continue
+        entries[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return entries
+
+
+def write_manifest(folder: Path, fields: dict[str, Any]) -> dict[str, Any]:
+    """Stamp format, schema and creation time, hash every file, write ``edgeft.json``; return it."""
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "tokenizer": TOKENIZER_FILE,
+        **fields,
+    }
+    manifest["files"] = file_hashes(folder)
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "—"
+
+
+def model_card(manifest: dict[str, Any]) -> str:
+    """A README.md for the bundle: what it is, how it was checked, how to use it."""
+    parity = manifest.get("parity") or {}
+    metric = parity.get("metric", "metric")
+    rows = [f"| PyTorch fp32 (reference) | {_fmt(parity.get('reference_metric'))} | — | — | {_fmt(parity.get('reference_latency_ms'))} |"]
+    for name, rep in (parity.get("variants") or {}).items():
+        rows.append(
+            f"| ONNX {name} (`{manifest['variants'][name]['file']}`) | {_fmt(rep.get('metric'))} | "
+            f"{_fmt(100 * rep['label_agreement'] if 'label_agreement' in rep else None)} | "
+            f"{_fmt(rep.get('max_abs_diff'), 6)} | {_fmt(rep.get('latency_ms'))} |"
+        )
+    quant = (manifest["variants"].get("int8") or {}).get("quantization")
+    labels = manifest.get("labels") or []
+    source = manifest.get("source") or {}
+    lines = [
+        f"# edgeft bundle: {manifest['task']}",
+        "",
+        f"Made by edgeft {manifest.get('edgeft_version', '?')} from the run `{source.get('run', '?')}` "
+        f"(base model `{source.get('base_model', '?')}`).",
+        "",
+        f"- task: {manifest['task']} ({manifest.get('problem_type', 'n/a')})",
+        f"- labels ({len(labels)}): {', '.join(map(str, labels[:50]))}{' …' if len(labels) > 50 else ''}",
+        f"- max length: {manifest['max_length']} tokens; inputs: {', '.join(manifest['inputs'])}",
+        f"- default variant: {manifest.get('default_variant')}",
+    ]
+    if quant:
+        lines.append(
+            f"- int8: dynamic quantisation, preset {quant['preset']}, per-channel {quant['per_channel']}, "
+            f"reduce_range {quant['reduce_range']}"
+        )
+    lines += [
+        "",
+        "## Parity check",
+        "",
+        f"Run on {parity.get('samples', '?')} held-out examples ({parity.get('data', '?')}) on the machine that "
+        f"exported it ({parity.get('cpu', '?')}). Latency: median per text at batch 1.",
+        "",
+        f"| model | {metric} (points) | label agreement % | max abs diff | latency ms |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import edgeft_runtime",
+        'model = edgeft_runtime.load("path/to/this/folder")',
+        'model.predict(["some text"])',
+        "```",
+        "",
+        "Files and their sha256 are listed in `edgeft.json`; the runtime verifies them on load.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(folder: Path, manifest: dict[str, Any]) -> None:
+    (folder / MODEL_CARD_FILE).write_text(model_card(manifest), encoding="utf-8")

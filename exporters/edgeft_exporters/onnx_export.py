@@ -1,0 +1,50 @@
+"""Step 1: the PyTorch checkpoint -> ONNX through Optimum's exporter."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from .errors import ExportError
+
+log = logging.getLogger(__name__)
+
+
+def export_with_optimum(
+    model_dir: Path,
+    out_dir: Path,
+    optimum_task: str,
+    *,
+    opset: int | None = None,
+    static_shape: tuple[int, int] | None = None,
+) -> Path:
+    """Export ``model_dir`` for ``optimum_task`` (e.g. "text-classification"); return the .onnx path.
+
+    static_shape: (batch, sequence) to export with fixed axes instead of dynamic ones.
+    """
+    from optimum.exporters.onnx import main_export
+
+    shapes = {}
+    if static_shape is not None:
+        shapes = {"batch_size": static_shape[0], "sequence_length": static_shape[1]}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about constants are expected for BERT
+            main_export(
+                str(model_dir),
+                output=str(out_dir),
+                task=optimum_task,
+                opset=opset,
+                do_validation=False,  # our parity gate validates on real data instead of random inputs
+                no_dynamic_axes=static_shape is not None,
+                local_files_only=True,
+                **shapes,
+            )
+    except (ValueError, KeyError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ExportError(f"{model_dir}: Optimum could not export it for {optimum_task} ({first})") from e
+    onnx_path = out_dir / "model.onnx"
+    if not onnx_path.is_file():
+        raise ExportError(f"{model_dir}: Optimum wrote no model.onnx into {out_dir}")
+    return onnx_path

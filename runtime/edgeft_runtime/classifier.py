@@ -1,0 +1,61 @@
+"""Text classification bundles (the supervised classifier and SetFit): labels and probabilities."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .base import BundleModel, as_text_list
+from .constants import MULTI_LABEL
+from .errors import BundleError
+from .ops import sigmoid, softmax
+
+
+class Classifier(BundleModel):
+    """Single- or multi-label classifier.
+
+    ``predict`` returns ``{"label", "score"}`` per text for single-label bundles, and a list of
+    ``{"label", "score"}`` (every label whose probability reaches ``threshold``, best first) for
+    multi-label bundles. ``predict_proba`` returns the full ``(n, num_labels)`` array.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        outputs = self.manifest["outputs"]
+        self.multi_label = self.manifest.get("problem_type") == MULTI_LABEL
+        self.threshold = float(self.manifest.get("threshold", 0.5))
+        if "probabilities" in outputs:
+            # SetFit graphs end in softmax/sigmoid already: nothing to apply here.
+            self._output, self._activation = outputs["probabilities"], None
+        elif "logits" in outputs:
+            self._output, self._activation = outputs["logits"], (sigmoid if self.multi_label else softmax)
+        else:
+            raise BundleError(f"{self.bundle_dir}: manifest 'outputs' names neither 'logits' nor 'probabilities'")
+        if self._output not in self._output_names:
+            raise BundleError(f"{self.bundle_dir}: output {self._output!r} is not an output of the model graph")
+        if not self.labels:
+            raise BundleError(f"{self.bundle_dir}: manifest field 'labels' is empty; a classifier bundle needs its labels")
+
+    def predict_proba(self, texts: str | Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Probabilities, shape ``(n, num_labels)``, columns in ``self.labels`` order."""
+        items, _ = as_text_list(texts)
+        values = self._run_rows(items, batch_size, self._output)
+        if values.shape[0] == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self._activation(values) if self._activation else values
+
+    def predict(self, texts: str | Sequence[str], batch_size: int = 32) -> Any:
+        """Labels with scores; one result per text (a single result for a single string)."""
+        items, single = as_text_list(texts)
+        probs = self.predict_proba(items, batch_size=batch_size)
+        results = [self._decode(row) for row in probs]
+        return results[0] if single else results
+
+    def _decode(self, row: np.ndarray) -> Any:
+        if self.multi_label:
+            chosen = np.flatnonzero(row >= self.threshold)
+            chosen = chosen[np.argsort(-row[chosen], kind="stable")]
+            return [{"label": self.labels[i], "score": float(row[i])} for i in chosen]
+        best = int(np.argmax(row))
+        return {"label": self.labels[best], "score": float(row[best])}

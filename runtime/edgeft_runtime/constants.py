@@ -1,0 +1,27 @@
+"""File names, format identifiers and task names shared by the exporter and the runtime.
+
+They are the bundle contract: the exporter writes them, the runtime reads them, and neither
+spells them out anywhere else.
+"""
+
+MANIFEST_FILE = "edgeft.json"
+TOKENIZER_FILE = "tokenizer.json"
+MODEL_CARD_FILE = "README.md"
+FP32_MODEL_FILE = "model.onnx"
+INT8_MODEL_FILE = "model_int8.onnx"
+
+BUNDLE_FORMAT = "edgeft-bundle"
+# major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
+SCHEMA_VERSION = "1.0"
+
+# Tasks a bundle can carry; each maps to one runtime class.
+TASK_CLASSIFIER = "classifier"
+TASK_SETFIT = "setfit"
+TASK_NER = "ner"
+TASK_FILL_MASK = "fill-mask"
+
+SINGLE_LABEL = "single_label"
+MULTI_LABEL = "multi_label"
+
+VARIANT_FP32 = "fp32"
+VARIANT_INT8 = "int8"

@@ -1,0 +1,115 @@
+"""Describe the device a benchmark runs on, so reports from different machines can be compared."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+# Flags that decide which int8/fp32 kernels onnxruntime can use.
+RELEVANT_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_int8",
+    "amx_bf16",
+    "neon",
+    "asimd",
+    "asimddp",
+    "i8mm",
+    "sve",
+)
+
+
+def _cpuinfo() -> dict[str, str]:
+    """First value of each key in /proc/cpuinfo (Linux, Android); empty elsewhere."""
+    info: dict[str, str] = {}
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return info
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in info:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def _cpu_model(info: dict[str, str]) -> str:
+    for key in ("model name", "Hardware", "Processor", "cpu model"):
+        if info.get(key):
+            return info[key]
+    if sys.platform == "darwin":
+        try:
+            import subprocess
+
+            return subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _physical_cores(info_text: str | None = None) -> int | None:
+    """Distinct (physical id, core id) pairs on Linux; None when unknown."""
+    try:
+        text = info_text if info_text is not None else Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return None
+    cores, physical = set(), "0"
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "physical id":
+            physical = value.strip()
+        elif key.strip() == "core id":
+            cores.add((physical, value.strip()))
+    return len(cores) or None
+
+
+def device_info(threads: int | None = None, name: str | None = None) -> dict[str, Any]:
+    """CPU model, architecture, relevant flags, cores, memory, OS and library versions."""
+    import numpy
+    import onnxruntime
+
+    from . import __version__
+
+    info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count()
+    memory = _memory_bytes()
+    return {
+        "name": name or platform.node() or "unknown",
+        "cpu_model": _cpu_model(info),
+        "architecture": platform.machine(),
+        "cpu_flags": sorted(f for f in RELEVANT_FLAGS if f in flags),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": _physical_cores(),
+        "cores_available": available,
+        "threads": threads,
+        "memory_gb": round(memory / 2**30, 1) if memory else None,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "numpy": numpy.__version__,
+        "edgeft_runtime": __version__,
+    }

@@ -1,0 +1,135 @@
+"""Reading, checking and verifying a bundle's ``edgeft.json`` manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .constants import BUNDLE_FORMAT, MANIFEST_FILE, SCHEMA_VERSION
+from .errors import BundleError
+
+# Every top-level key a schema 1.x manifest may hold. Anything else came from a newer writer:
+# ignored, with a warning, so old runtimes keep working with bundles that add information.
+KNOWN_KEYS = frozenset(
+    {
+        "format",
+        "schema_version",
+        "edgeft_version",
+        "created",
+        "task",
+        "labels",
+        "problem_type",
+        "threshold",
+        "max_length",
+        "inputs",
+        "outputs",
+        "variants",
+        "default_variant",
+        "tokenizer",
+        "pooling",
+        "normalize",
+        "ner",
+        "static_shape",
+        "parity",
+        "metrics",
+        "source",
+        "files",
+    }
+)
+REQUIRED_KEYS = ("format", "schema_version", "task", "max_length", "inputs", "outputs", "variants", "tokenizer", "files")
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parse_version(text: str, where: str) -> tuple[int, int]:
+    """``"1.2"`` -> ``(1, 2)``; anything else is a BundleError naming ``where``."""
+    try:
+        major, minor = (int(p) for p in str(text).split("."))
+    except ValueError:
+        raise BundleError(f"{where}: schema_version {text!r} is not of the form MAJOR.MINOR") from None
+    return major, minor
+
+
+def read_manifest(bundle_dir: str | Path) -> dict[str, Any]:
+    """Load and check ``edgeft.json`` from a bundle folder.
+
+    Raises BundleError when the folder or manifest is missing or unreadable, when required keys
+    are absent, or when the schema's major version is newer than this runtime understands.
+    Unknown top-level keys produce one warning and are otherwise ignored.
+    """
+    bundle_dir = Path(bundle_dir)
+    if not bundle_dir.exists():
+        raise BundleError(f"{bundle_dir}: no such bundle folder; pass the folder `edgeft export` wrote")
+    if not bundle_dir.is_dir():
+        raise BundleError(f"{bundle_dir}: a bundle is a folder, not a file; pass the folder `edgeft export` wrote")
+    path = bundle_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise BundleError(f"{path}: missing; this folder is not an edgeft bundle (re-run `edgeft export`)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{path}: not valid JSON ({e}); the manifest is corrupt, re-run `edgeft export`") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{path}: field 'format' is not {BUNDLE_FORMAT!r}; this is not an edgeft bundle manifest")
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise BundleError(f"{path}: missing field(s) {', '.join(missing)}; the manifest is incomplete, re-run `edgeft export`")
+    found = parse_version(manifest["schema_version"], str(path))
+    supported = parse_version(SCHEMA_VERSION, "edgeft_runtime")
+    if found[0] > supported[0]:
+        raise BundleError(
+            f"{path}: schema_version {manifest['schema_version']} is newer than this runtime supports "
+            f"({SCHEMA_VERSION}); upgrade edgeft-runtime (pip install -U edgeft-runtime)"
+        )
+    if found[0] < supported[0]:
+        raise BundleError(
+            f"{path}: schema_version {manifest['schema_version']} is older than this runtime supports "
+            f"({SCHEMA_VERSION}); re-export the bundle with a current edgeft"
+        )
+    unknown = sorted(set(manifest) - KNOWN_KEYS)
+    if unknown:
+        warnings.warn(
+            f"{path}: ignoring unknown manifest field(s) {', '.join(unknown)} (written by a newer edgeft?)",
+            stacklevel=2,
+        )
+    return manifest
+
+
+def verify_file(bundle_dir: str | Path, name: str, manifest: dict[str, Any]) -> Path:
+    """Check that ``name`` is listed in the manifest and that its sha256 matches; return its path."""
+    bundle_dir = Path(bundle_dir)
+    if Path(name).is_absolute() or ".." in Path(name).parts or "\\" in name:
+        raise BundleError(f"{bundle_dir / MANIFEST_FILE}: file name {name!r} points outside the bundle; refusing it")
+    entry = manifest["files"].get(name)
+    if entry is None:
+        raise BundleError(f"{bundle_dir / MANIFEST_FILE}: file {name!r} is not listed under 'files'; the bundle is incomplete")
+    path = bundle_dir / name
+    if not path.is_file():
+        raise BundleError(f"{path}: missing from the bundle; copy the whole bundle folder or re-run `edgeft export`")
+    actual = sha256_file(path)
+    if actual != entry.get("sha256"):
+        raise BundleError(
+            f"{path}: sha256 {actual[:12]}… does not match the manifest ({str(entry.get('sha256'))[:12]}…); "
+            "the file was modified or corrupted, re-copy or re-export the bundle"
+        )
+    return path
+
+
+def verify_bundle(bundle_dir: str | Path, manifest: dict[str, Any] | None = None) -> list[str]:
+    """Verify every file the manifest lists; return their names. Raises BundleError on the first problem."""
+    manifest = manifest if manifest is not None else read_manifest(bundle_dir)
+    for name in manifest["files"]:
+        verify_file(bundle_dir, name, manifest)
+    return sorted(manifest["files"])

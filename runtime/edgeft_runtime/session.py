@@ -1,0 +1,45 @@
+"""The one place an onnxruntime session is made: explicit providers, threads and options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import onnxruntime as ort
+
+from .errors import BundleError
+
+DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+
+
+def create_session(
+    model_path: str | Path,
+    *,
+    threads: int | None = None,
+    inter_op_threads: int | None = None,
+    providers: Sequence[str] | None = None,
+    spinning: bool | None = None,
+) -> ort.InferenceSession:
+    """Open ``model_path`` (``.onnx`` or ``.ort``) with explicit settings.
+
+    threads: intra-op threads (None: onnxruntime's default, one per physical core).
+    inter_op_threads: threads across independent graph nodes; only used with parallel execution.
+    providers: execution providers in priority order (default: CPU only, so results do not
+        depend on what else happens to be installed).
+    spinning: let idle intra-op threads spin for new work (lower latency, more CPU burnt).
+    """
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+    if inter_op_threads is not None:
+        options.inter_op_num_threads = int(inter_op_threads)
+        options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+    if spinning is not None:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are noise here
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=list(providers or DEFAULT_PROVIDERS))
+    except Exception as e:  # onnxruntime raises its own exception types for unreadable graphs
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BundleError(f"{model_path}: onnxruntime could not load it ({first_line}); re-export the bundle") from e

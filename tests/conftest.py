@@ -1,0 +1,67 @@
+"""Shared fixtures: a tiny random BERT, toy data, and one trained run + bundle per session."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports huggingface_hub: tests never touch the network.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import pytest
+
+from tests import tiny
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    return tiny.make_tiny_base(tmp_path_factory.mktemp("tiny") / "base")
+
+
+@pytest.fixture(scope="session")
+def sentiment_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("sentiment")
+    return {
+        "train": tiny.write_csv(folder / "train.csv", tiny.sentiment_rows(96, seed=1)),
+        "dev": tiny.write_csv(folder / "dev.csv", tiny.sentiment_rows(40, seed=2)),
+    }
+
+
+def train_tiny_classifier(base: Path, train: Path, dev: Path, out: Path, **overrides):
+    from edgeft.config import ClassifierConfig
+    from edgeft.tasks.classifier import train_classifier
+
+    config = ClassifierConfig(
+        train=str(train), eval=str(dev), out=str(out), base=str(base), epochs=8, batch_size=16, lr=3e-3,
+        max_length=32, early_stopping_patience=0, logging_steps=1000, **overrides,
+    )
+    config.validate()
+    return train_classifier(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_base, sentiment_files) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "sentiment"
+    train_tiny_classifier(tiny_base, sentiment_files["train"], sentiment_files["dev"], out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
+    from edgeft_exporters.api import ExportOptions, export_run
+
+    out = tmp_path_factory.mktemp("bundles") / "sentiment-int8"
+    export_run(tiny_run, out, ExportOptions(int8=True, max_drop=100.0))
+    return out
+
+
+def shared_data(name: str) -> Path:
+    """A data set under ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"real data {path} is absent (it lives beside the project, in ../shared/data)")
+    return path
