@@ -18,7 +18,8 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 def vocabulary() -> list[str]:
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
     words = sorted(set(POSITIVE + NEGATIVE + TOPICS + FILLER + EXTRA))
-    return SPECIALS + words + letters + ["##" + c for c in letters] + [str(d) for d in range(10)]
+    tokens = SPECIALS + words + letters + ["##" + c for c in letters] + [str(d) for d in range(10)]
+    return list(dict.fromkeys(tokens))  # "a" is a word and a letter: keep one
 
 
 def make_tiny_base(folder: Path, *, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:

@@ -40,13 +40,25 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners swap it per invocation)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging() -> None:
     """edgeft's progress messages on stderr; libraries' chatter down to warnings."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     for name in ("edgeft", "edgeft_exporters", "edgeft_runtime"):
         logger = logging.getLogger(name)
-        if not logger.handlers:
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
             logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if _state["debug"] else logging.INFO)
         logger.propagate = False

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from edgeft_exporters.constants import CHECKPOINT_DIR
 from edgeft_exporters.staging import StagedDir
 from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
@@ -20,7 +18,7 @@ from ..data import TextExample, check_known_labels, label_space, read_classifica
 from ..devices import select_device
 from ..runs import write_run
 from . import TrainResult
-from .common import ListDataset, quiet_transformers, resume_checkpoint, training_arguments
+from .common import ListDataset, finish_run_folder, quiet_transformers, resume_checkpoint, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +166,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
         if not trainer.is_world_process_zero():
             return TrainResult(Path(config.out), {}, time.perf_counter() - started)
         trainer.save_model(str(work))
-        shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
+        finish_run_folder(work)
         metrics = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
         metrics["eval_examples"] = len(data.eval)
         metrics["train_examples"] = len(data.train)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,14 @@ def training_arguments(
     )
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
+
+
+def finish_run_folder(work_dir: Path) -> None:
+    """Drop what only training needed: checkpoints, and the Trainer's pickled arguments
+    (training_args.bin; the resolved config is saved as JSON instead, and edgeft never writes
+    pickles into its outputs)."""
+    shutil.rmtree(work_dir / CHECKPOINT_DIR, ignore_errors=True)
+    (work_dir / "training_args.bin").unlink(missing_ok=True)
 
 
 def quiet_transformers() -> None:

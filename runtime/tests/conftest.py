@@ -1,0 +1,21 @@
+"""Fixtures for edgeft-runtime's own tests: committed tiny bundles (see tests/make_runtime_fixtures.py
+at the repository root), copied per test so tests may damage them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def sentiment_bundle(tmp_path) -> Path:
+    return Path(shutil.copytree(FIXTURES / "sentiment", tmp_path / "sentiment"))
+
+
+@pytest.fixture
+def topics_bundle(tmp_path) -> Path:
+    return Path(shutil.copytree(FIXTURES / "topics", tmp_path / "topics"))

@@ -1,0 +1,46 @@
+"""The on-device benchmark: exact-length texts, a versioned report, ratios."""
+
+from __future__ import annotations
+
+import json
+
+from edgeft_runtime import bench
+from edgeft_runtime.loader import load
+
+
+def test_texts_hit_exact_token_lengths(sentiment_bundle):
+    tok = load(sentiment_bundle).tokenizer
+    count = lambda t: len(tok.encode([t])[0].ids)  # noqa: E731
+    for n in (3, 8, 16, 24):
+        assert count(bench.text_of_length(count, n, seed=n)) == n
+
+
+def test_length_mix_is_seeded_and_bounded():
+    a, b = bench.length_mix(200, 64, seed=1), bench.length_mix(200, 64, seed=1)
+    assert a == b and min(a) >= 6 and max(a) <= 64 and len(set(a)) > 10
+
+
+def test_report_from_the_command_line(sentiment_bundle, tmp_path):
+    out = tmp_path / "report.json"
+    assert bench.main([str(sentiment_bundle), "--runs", "5", "--threads", "1", "--device-name", "ci", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["format"] == "edgeft-bench-report" and report["schema_version"] == "1.0"
+    assert report["device"]["name"] == "ci" and report["device"]["threads"] == 1
+    assert report["device"]["onnxruntime"] and report["device"]["cpu_model"]
+    assert set(report["results"]) == {"fp32", "int8"}
+    int8 = report["results"]["int8"]
+    assert set(int8["latency_ms"]) <= {"16", "64", "128"} and int8["latency_ms"]["16"]["runs"] == 5
+    assert int8["latency_ms"]["16"]["p50"] <= int8["latency_ms"]["16"]["p90"]
+    assert int8["throughput"]["texts_per_s"] > 0
+    assert 0 < int8["cold_start_s"] < 60 and int8["peak_rss_mb"] > 10
+    assert int8["accuracy"]["metric"] == "accuracy"
+
+
+def test_ratios_compare_against_the_reference():
+    results = {
+        "ref": {"latency_ms": {"16": {"p50": 10.0}}, "throughput": {"texts_per_s": 50.0}, "size_mb": 90.0, "peak_rss_mb": 400.0, "cold_start_s": 4.0},
+        "int8": {"latency_ms": {"16": {"p50": 2.0}}, "throughput": {"texts_per_s": 200.0}, "size_mb": 22.5, "peak_rss_mb": 100.0, "cold_start_s": 0.5},
+    }
+    r = bench.ratios(results, "ref")["int8"]
+    assert r["latency_speedup_p50"] == {"16": 5.0} and r["throughput_speedup"] == 4.0
+    assert r["size_ratio"] == 0.25 and r["peak_rss_ratio"] == 0.25 and r["cold_start_speedup"] == 8.0

@@ -1,0 +1,55 @@
+"""Regenerate the tiny bundles that runtime/tests use (the runtime's tests cannot train or export).
+
+    python -m tests.make_runtime_fixtures            # writes runtime/tests/fixtures/
+
+Two bundles from tiny random BERTs trained for a few seconds: a single-label sentiment
+classifier and a multi-label topic classifier. tests/test_runtime_fixtures.py checks that this
+script still produces bundles the runtime accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tests import tiny  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures"
+
+
+def build(out_root: Path) -> dict[str, Path]:
+    from edgeft.config import ClassifierConfig
+    from edgeft.tasks.classifier import train_classifier
+    from edgeft_exporters.api import ExportOptions, export_run
+
+    made = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        base = tiny.make_tiny_base(tmp / "base", hidden=16, layers=1, heads=2)
+        sets = {
+            "sentiment": (tiny.sentiment_rows(96, 1), tiny.sentiment_rows(40, 2), False),
+            "topics": (
+                [(t, ";".join(labels)) for t, labels in tiny.topic_rows(120, 1)],
+                [(t, ";".join(labels)) for t, labels in tiny.topic_rows(40, 2)],
+                True,
+            ),
+        }
+        for name, (train_rows, dev_rows, multi) in sets.items():
+            train = tiny.write_csv(tmp / f"{name}-train.csv", train_rows)
+            dev = tiny.write_csv(tmp / f"{name}-dev.csv", dev_rows)
+            config = ClassifierConfig(
+                train=str(train), eval=str(dev), out=str(tmp / name), base=str(base), epochs=30, lr=1e-2, warmup_ratio=0.0,
+                batch_size=16, max_length=24, early_stopping_patience=0, multi_label=multi, logging_steps=1000,
+            )
+            train_classifier(config)
+            made[name] = export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
+    return made
+
+
+if __name__ == "__main__":
+    for name, path in build(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES).items():
+        print(f"wrote {path}")

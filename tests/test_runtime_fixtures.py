@@ -1,0 +1,13 @@
+"""The generator of runtime/tests/fixtures still makes bundles the runtime accepts."""
+
+from __future__ import annotations
+
+import edgeft_runtime
+from tests.make_runtime_fixtures import build
+
+
+def test_fixture_generator_builds_loadable_bundles(tmp_path):
+    made = build(tmp_path)
+    assert set(made) == {"sentiment", "topics"}
+    assert edgeft_runtime.load(made["sentiment"]).predict("good film")["label"] in ("pos", "neg")
+    assert edgeft_runtime.load(made["topics"]).multi_label

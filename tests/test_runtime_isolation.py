@@ -1,0 +1,28 @@
+"""edgeft_runtime never imports torch, transformers or optimum: proven in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+SCRIPT = """
+import json, sys
+import edgeft_runtime
+model = edgeft_runtime.load(sys.argv[1])
+result = model.predict(["the film was good", "awful"])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "optimum", "onnx", "edgeft", "edgeft_exporters"))
+print(json.dumps({"heavy": heavy, "n": len(result)}))
+"""
+
+
+def test_load_and_predict_import_no_heavy_modules(tiny_bundle):
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_bundle)], capture_output=True, text=True, check=True)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"heavy": [], "n": 2}
+
+
+def test_cli_help_does_not_import_torch():
+    code = "import sys; from edgeft.cli import app; print(any(m.split('.')[0] in ('torch', 'transformers', 'optimum') for m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
