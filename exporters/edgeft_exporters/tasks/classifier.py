@@ -1,5 +1,4 @@
-"""What the export stage needs to know per task: Optimum's task name, the PyTorch reference,
-how to read the bundle's outputs, and which metric the parity gate compares."""
+"""Exporting a sequence classifier: logits out of the graph, softmax/sigmoid applied by the runtime."""
 
 from __future__ import annotations
 
@@ -7,10 +6,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from edgeft_runtime.constants import MULTI_LABEL, TASK_CLASSIFIER
+from edgeft_runtime.constants import MULTI_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
 
-from .errors import ExportError
+from ..errors import ExportError
 
 
 class ClassifierExport:
@@ -92,12 +91,3 @@ class ClassifierExport:
     def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
         return model.run_output(list(texts), self.output_name)
 
-
-EXPORTERS = {TASK_CLASSIFIER: ClassifierExport}
-
-
-def exporter_for(run: dict[str, Any], run_dir: Path):
-    cls = EXPORTERS.get(run["task"])
-    if cls is None:
-        raise ExportError(f"{run_dir}: task {run['task']!r} cannot be exported yet (supported: {', '.join(EXPORTERS)})")
-    return cls(run, run_dir)
