@@ -49,7 +49,7 @@ def load_classification_data(config: ClassifierConfig) -> ClassificationData:
         check_known_labels(evaluation, labels, config.eval)
         source = str(Path(config.eval).resolve())
     else:
-        train, evaluation = split_holdout(train, config.eval_ratio, config.seed)
+        train, evaluation = split_holdout(train, config.eval_ratio, config.seed, config.train)
         source = f"{config.eval_ratio:.0%} held out of {Path(config.train).resolve()} (seed {config.seed})"
         log.info("no --eval file: holding out %d of the training examples for evaluation", len(evaluation))
     absent = [label for label in labels if label not in {label for ex in evaluation for label in ex.labels}]
