@@ -33,6 +33,7 @@ KNOWN_KEYS = frozenset(
         "normalize",
         "ner",
         "static_shape",
+        "mobile",
         "parity",
         "metrics",
         "source",

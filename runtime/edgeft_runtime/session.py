@@ -37,6 +37,10 @@ def create_session(
         options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
     if spinning is not None:
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    if str(model_path).endswith(".ort"):
+        # ORT-format bundles carry the CPU optimisations recorded at export; replay them. The file
+        # was checked against the bundle's sha256 before it gets here.
+        options.add_session_config_entry("session.enable_saved_runtime_optimizations", "1")
     options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are noise here
     try:
         return ort.InferenceSession(str(model_path), options, providers=list(providers or DEFAULT_PROVIDERS))
