@@ -115,8 +115,9 @@ class NerConfig(TrainConfig):
     repair_tags: bool = False
     # Label every sub-token of a word (false: only the first; the others are left out of the loss).
     label_all_tokens: bool = False
-    # Tokens of overlap between the windows that long sentences are cut into (training and runtime).
-    stride: int = 32
+    # Tokens of overlap between the windows that long sentences are cut into (training and runtime);
+    # default a quarter of max_length.
+    stride: int | None = None
     # The bundle's default for turning sub-token scores into a word's label: first, average or max.
     aggregation: str = "first"
 
@@ -132,10 +133,15 @@ class NerConfig(TrainConfig):
             raise ConfigError(f"config field scheme: {e}") from None
         if self.join not in JOINS:
             raise ConfigError(f"config field join={self.join!r} must be one of {', '.join(JOINS)}")
-        if not 0 <= self.stride < self.max_length // 2:
+        if self.stride is not None and not 0 <= self.stride < self.max_length // 2:
             raise ConfigError(f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
         if self.aggregation not in ("first", "average", "max"):
             raise ConfigError(f"config field aggregation={self.aggregation!r} must be one of first, average, max")
+
+    @property
+    def window_stride(self) -> int:
+        """``stride``, or a quarter of ``max_length`` when not set."""
+        return self.stride if self.stride is not None else self.max_length // 4
 
 
 def _field_types(cls: type) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def ner(
         Optional[bool],
         typer.Option("--label-all-tokens/--label-first-token", help="Label every sub-token of a word, or only its first (the rest left out of the loss). [default: first]", show_default=False),
     ] = None,
-    stride: Annotated[Optional[int], typer.Option(help=f"Tokens of overlap between the windows long sentences are cut into. [default: {_D.stride}]", show_default=False)] = None,
+    stride: Annotated[Optional[int], typer.Option(help="Tokens of overlap between the windows long sentences are cut into. [default: max-length / 4]", show_default=False)] = None,
     aggregation: Annotated[
         Optional[str], typer.Option(help=f"The bundle's default sub-word aggregation: first, average or max. [default: {_D.aggregation}]", show_default=False)
     ] = None,

@@ -222,8 +222,9 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
     hf_tokenizer = AutoTokenizer.from_pretrained(base_path, use_fast=True)
     tokenizer = content_tokenizer(hf_tokenizer)
     specials = ner.specials_of(tokenizer)
-    if config.stride >= config.max_length - specials.count:
-        raise ConfigError(f"config field stride={config.stride} must be below the window of {config.max_length - specials.count} tokens")
+    stride = config.window_stride
+    if stride >= config.max_length - specials.count:
+        raise ConfigError(f"config field stride={stride} must be below the window of {config.max_length - specials.count} tokens")
     model = AutoModelForTokenClassification.from_pretrained(
         base_path,
         num_labels=len(labels),
@@ -232,7 +233,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
     )
     encode = dict(
         max_length=config.max_length,
-        stride=config.stride,
+        stride=stride,
         label_all=config.label_all_tokens,
         type_ids="token_type_ids" in hf_tokenizer.model_input_names,
     )
@@ -245,7 +246,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         )
     long_texts = len(train_enc.windows) - len(data.train)
     if long_texts:
-        log.info("%d extra windows for training sentences longer than %d tokens (stride %d)", long_texts, config.max_length, config.stride)
+        log.info("%d extra windows for training sentences longer than %d tokens (stride %d)", long_texts, config.max_length, stride)
     prefix = len(specials.prefix_ids)
     last_report: dict[str, Any] = {}
 
@@ -301,7 +302,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
                 "source_scheme": data.scheme,
                 "join": data.join,
                 "aggregation": config.aggregation,
-                "stride": config.stride,
+                "stride": stride,
                 "label_all_tokens": config.label_all_tokens,
             },
             "base_model": config.base,
