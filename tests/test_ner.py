@@ -192,3 +192,11 @@ def test_cli_bad_data_is_one_line(tmp_path, tiny_base):
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "bad.conll:3:" in errors[0] and "Traceback" not in result.output
+
+
+def test_cli_bench_with_pytorch_reference(tmp_path, ner_run, ner_bundle):
+    report = tmp_path / "report.json"
+    result = invoke("bench", ner_bundle, "--reference", ner_run, "--runs", 2, "--cold-passes", 1, "--out", report)
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert set(data["results"]) == {"fp32", "int8", "pytorch-fp32"} and data["bundle"]["task"] == "ner"
