@@ -22,9 +22,9 @@ from edgeft_runtime.metrics import entity_scores
 
 from ..base_models import load_base_config
 from ..config import NerConfig
+from ..devices import select_device
 from ..errors import ConfigError
 from ..ner_data import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
-from ..devices import select_device
 from ..runs import write_run
 from . import TrainResult
 from .common import ListDataset, finish_run_folder, quiet_transformers, resume_checkpoint, training_arguments
@@ -282,7 +282,11 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             device.precision,
         )
         trainer.train(resume_from_checkpoint=resume_checkpoint(work, resume))
-        scores = trainer.evaluate()
+        evals = [entry for entry in trainer.state.log_history if f"eval_{HEADLINE}" in entry]
+        if evals and last_report and evals[-1][f"eval_{HEADLINE}"] == trainer.state.best_metric:
+            scores = evals[-1]  # the last evaluation scored the model that was kept: no second pass
+        else:
+            scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
             return TrainResult(Path(config.out), {}, time.perf_counter() - started)
         trainer.save_model(str(work))

@@ -39,10 +39,15 @@ class NerExport:
         self.max_length = int(run["max_length"])
         self.settings: dict[str, Any] = dict(run.get("ner") or {})
         self.aggregation = self.settings.get("aggregation", "first")
-        self.stride = int(self.settings.get("stride", 32))
+        self._stride = int(self.settings.get("stride", self.max_length // 4))
         self._texts: list[str] = []
         self._tokens: list[ner.TextTokens] = []
         self._tokenizer = None
+
+    @property
+    def stride(self) -> int:
+        """The run's stride, unless a fixed sequence length (``--static-shape``) made the windows too small for it."""
+        return self._stride if self._stride < self.max_length // 2 else self.max_length // 4
 
     def manifest_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
