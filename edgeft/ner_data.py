@@ -136,8 +136,7 @@ def detect_scheme(sequences: Sequence[Sequence[str]]) -> str:
         prev = "O"
         for tag in seq:
             p, _, t = tag.partition("-")
-            prev_p, _, prev_t = prev.partition("-")
-            continues = prev != "O" and prev_t == t
+            continues = prev != "O" and prev.partition("-")[2] == t
             if p == "I" and not continues:
                 i_starts += 1
             elif p == "B" and not continues:
@@ -197,7 +196,7 @@ def to_iob2(tags: Sequence[str], scheme: str, where: Sequence[str], *, repair: b
                 )
             repaired += 1
         # An entity that ends (E/S in BIOES) leaves nothing open for the next tag.
-        prev_p, prev_t = ("O", "") if p in ("E", "S") and scheme != "IOB2" and scheme != "IOB1" else (p, t)
+        prev_p, prev_t = ("O", "") if p in ("E", "S") else (p, t)
     return out, repaired
 
 
