@@ -112,7 +112,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         "```python",
         "import edgeft_runtime",
         'model = edgeft_runtime.load("path/to/this/folder")',
-        'model.predict(["some text"])',
+        f'model.{"tag" if manifest["task"] == "ner" else "predict"}(["some text"])',
         "```",
         "",
         "Files and their sha256 are listed in `edgeft.json`; the runtime verifies them on load.",

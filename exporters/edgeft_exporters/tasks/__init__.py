@@ -11,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeft_runtime.constants import TASK_CLASSIFIER
+from edgeft_runtime.constants import TASK_CLASSIFIER, TASK_NER
 
 from ..errors import ExportError
 from .classifier import ClassifierExport
+from .ner import NerExport
 
 EXPORTERS: dict[str, type] = {
     TASK_CLASSIFIER: ClassifierExport,
+    TASK_NER: NerExport,
 }
 
 
