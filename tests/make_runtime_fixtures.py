@@ -21,7 +21,8 @@ from tests import tiny  # noqa: E402
 FIXTURES = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures"
 
 
-def build(out_root: Path) -> dict[str, Path]:
+def build(out_root: Path, epochs: float = 30) -> dict[str, Path]:
+    """Train and export every fixture bundle into ``out_root`` (epochs: shorter for smoke tests)."""
     from edgeft.config import ClassifierConfig
     from edgeft.tasks.classifier import train_classifier
     from edgeft_exporters.api import ExportOptions, export_run
@@ -42,16 +43,16 @@ def build(out_root: Path) -> dict[str, Path]:
             train = tiny.write_csv(tmp / f"{name}-train.csv", train_rows)
             dev = tiny.write_csv(tmp / f"{name}-dev.csv", dev_rows)
             config = ClassifierConfig(
-                train=str(train), eval=str(dev), out=str(tmp / name), base=str(base), epochs=30, lr=1e-2, warmup_ratio=0.0,
+                train=str(train), eval=str(dev), out=str(tmp / name), base=str(base), epochs=epochs, lr=1e-2, warmup_ratio=0.0,
                 batch_size=16, max_length=24, early_stopping_patience=0, multi_label=multi, logging_steps=1000,
             )
             train_classifier(config)
             made[name] = export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
-        made["entities"] = build_ner(base, tmp, out_root)
+        made["entities"] = build_ner(base, tmp, out_root, epochs=min(epochs, 20))
     return made
 
 
-def build_ner(base: Path, tmp: Path, out_root: Path) -> Path:
+def build_ner(base: Path, tmp: Path, out_root: Path, epochs: float = 20) -> Path:
     """A NER bundle (PER, LOC) with windows of 12 tokens, so the runtime's tests exercise the stride."""
     from edgeft.config import NerConfig
     from edgeft.tasks.ner import train_ner
@@ -60,7 +61,7 @@ def build_ner(base: Path, tmp: Path, out_root: Path) -> Path:
     train = tiny.write_conll(tmp / "ner-train.conll", tiny.ner_sentences(120, 1))
     dev = tiny.write_conll(tmp / "ner-dev.conll", tiny.ner_sentences(30, 2))
     config = NerConfig(
-        train=str(train), eval=str(dev), out=str(tmp / "entities"), base=str(base), epochs=20, lr=1e-2, warmup_ratio=0.0,
+        train=str(train), eval=str(dev), out=str(tmp / "entities"), base=str(base), epochs=epochs, lr=1e-2, warmup_ratio=0.0,
         batch_size=16, max_length=12, stride=3, early_stopping_patience=0, logging_steps=1000,
     )
     train_ner(config)
