@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import ClassifierConfig, TrainConfig
+from ..config import ClassifierConfig, MlmConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -80,5 +80,15 @@ register(
         config_class=ClassifierConfig,
         entry_point="edgeft.tasks.classifier:train_classifier",
         eval_reader="edgeft.tasks.classifier:read_eval_rows",
+    )
+)
+
+register(
+    TaskSpec(
+        name="mlm",
+        summary="masked-LM continued pretraining on unlabelled in-domain text (a new --base for the other tasks)",
+        config_class=MlmConfig,
+        entry_point="edgeft.tasks.mlm:train_mlm",
+        eval_reader="edgeft.tasks.mlm:read_eval_rows",
     )
 )

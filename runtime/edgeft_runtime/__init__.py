@@ -9,9 +9,10 @@
 from .base import BundleModel
 from .classifier import Classifier
 from .errors import BundleError
+from .fill_mask import FillMask
 from .loader import load
 from .manifest import read_manifest, verify_bundle
 
 __version__ = "0.1.0"
 
-__all__ = ["BundleError", "BundleModel", "Classifier", "load", "read_manifest", "verify_bundle", "__version__"]
+__all__ = ["BundleError", "BundleModel", "Classifier", "FillMask", "load", "read_manifest", "verify_bundle", "__version__"]

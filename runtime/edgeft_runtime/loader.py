@@ -7,8 +7,9 @@ from typing import Sequence
 
 from .base import BundleModel
 from .classifier import Classifier
-from .constants import MANIFEST_FILE, TASK_CLASSIFIER, TASK_SETFIT
+from .constants import MANIFEST_FILE, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_SETFIT
 from .errors import BundleError
+from .fill_mask import FillMask
 from .manifest import read_manifest, verify_file
 from .session import create_session
 from .tokenizer import BundleTokenizer
@@ -17,6 +18,7 @@ from .tokenizer import BundleTokenizer
 TASK_CLASSES: dict[str, type[BundleModel]] = {
     TASK_CLASSIFIER: Classifier,
     TASK_SETFIT: Classifier,
+    TASK_FILL_MASK: FillMask,
 }
 
 
