@@ -471,7 +471,7 @@ def train_mlm(config: MlmConfig, *, overwrite: bool = False, resume: bool = Fals
         )
         log.info(
             "masked-LM training of %s on %d blocks (%s masking, p=%.2f) on %s/%s",
-            Path(base_path).name if Path(base_path).exists() else base_path,
+            config.base,
             len(train_blocks),
             "whole-word" if config.whole_word_masking else "token",
             config.mlm_probability,
