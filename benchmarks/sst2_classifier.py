@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--work", type=Path, default=ROOT / "models" / "bench-sst2")
+    parser.add_argument("--reuse", action="store_true", help="reuse the run and bundle of an earlier pass; re-measure only")
     args = parser.parse_args()
 
     import csv
@@ -54,13 +55,17 @@ def main() -> None:
     run_dir, bundle_dir = args.work / "run", args.work / "bundle-int8"
 
     started = time.time()
-    config = ClassifierConfig(
-        train=str(files["train"]), eval=str(files["dev"]), out=str(run_dir), epochs=args.epochs,
-        batch_size=32, lr=5e-5, max_length=128, seed=42,
-    )
-    train_classifier(config, overwrite=True)
-    train_seconds = time.time() - started
-    manifest = export_run(run_dir, bundle_dir, ExportOptions(int8=True, overwrite=True)).manifest
+    if args.reuse and (bundle_dir / "edgeft.json").is_file():
+        train_seconds = json.loads((run_dir / "edgeft_run.json").read_text())["train_seconds"]
+        manifest = json.loads((bundle_dir / "edgeft.json").read_text())
+    else:
+        config = ClassifierConfig(
+            train=str(files["train"]), eval=str(files["dev"]), out=str(run_dir), epochs=args.epochs,
+            batch_size=32, lr=5e-5, max_length=128, seed=42,
+        )
+        train_classifier(config, overwrite=True)
+        train_seconds = time.time() - started
+        manifest = export_run(run_dir, bundle_dir, ExportOptions(int8=True, overwrite=True)).manifest
 
     engines = [bundle_engine(bundle_dir, v, args.threads) for v in ("fp32", "int8")]
     reference = reference_engine(run_dir, args.threads)

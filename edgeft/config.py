@@ -95,6 +95,9 @@ class ClassifierConfig(TrainConfig):
     label_separator: str = ";"
     # Multi-label decision threshold on each label's sigmoid probability.
     threshold: float = 0.5
+    # Train on labels the eval data never shows (their eval F1 is 0); refused by default because it
+    # usually means the wrong eval file.
+    allow_missing_eval_labels: bool = False
 
     def validate(self) -> None:
         super().validate()

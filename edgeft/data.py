@@ -206,8 +206,11 @@ def check_known_labels(examples: list[TextExample], labels: list[str], path: str
                 )
 
 
-def split_holdout(examples: list[TextExample], ratio: float, seed: int) -> tuple[list[TextExample], list[TextExample]]:
-    """Hold out ``ratio`` of the examples per label (first label), seeded; returns (train, held_out)."""
+def split_holdout(
+    examples: list[TextExample], ratio: float, seed: int, where: str | Path = "training data"
+) -> tuple[list[TextExample], list[TextExample]]:
+    """Hold out ``ratio`` of the examples per label (first label; at least one of every label that
+    has two or more), seeded; returns (train, held_out)."""
     by_label: dict[str, list[TextExample]] = {}
     for ex in examples:
         by_label.setdefault(ex.labels[0] if ex.labels else "", []).append(ex)
@@ -216,11 +219,11 @@ def split_holdout(examples: list[TextExample], ratio: float, seed: int) -> tuple
     for group in by_label.values():
         group = group[:]
         rng.shuffle(group)
-        k = int(round(len(group) * ratio)) if len(group) > 1 else 0
+        k = max(1, int(round(len(group) * ratio))) if len(group) > 1 else 0
         held.extend(group[:k])
         train.extend(group[k:])
     if not held:
-        raise DataError(f"too few examples to hold out {ratio:.0%} for evaluation; pass --eval FILE")
+        raise DataError(f"{where}: too few examples to hold out {ratio:.0%} for evaluation; pass --eval FILE")
     train.sort(key=lambda e: e.line)
     held.sort(key=lambda e: e.line)
     return train, held

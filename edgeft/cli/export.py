@@ -29,6 +29,7 @@ def export(
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset. [default: Optimum's choice]", show_default=False)] = None,
     parity_samples: Annotated[int, typer.Option(help="Use at most this many held-out examples for the parity check.")] = 5000,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the bundle folder if it exists (only once the new one passed).")] = False,
+    archive: Annotated[Optional[str], typer.Option(help="Also write the bundle as one file, OUT.zip or OUT.tar.gz: zip or tar.gz.", show_default=False)] = None,
 ) -> None:
     """Export a trained run to an ONNX bundle (fp32, plus int8 with --int8) and check it.
 
@@ -66,10 +67,11 @@ def export(
         opset=opset,
         parity_samples=parity_samples,
         overwrite=overwrite,
+        archive=archive,
     )
     result = export_run(run, out, options, eval_rows=eval_rows, eval_source=eval_source)
     parity = result.manifest["parity"]
-    typer.echo(f"wrote bundle {result.out}")
+    typer.echo(f"wrote bundle {result.out}" + (f" and {result.archive}" if result.archive else ""))
     typer.echo(f"  PyTorch fp32: {parity['metric']} {parity['reference_metric']:.2f}, {parity['reference_latency_ms']:.2f} ms")
     for name, rep in parity["variants"].items():
         typer.echo(

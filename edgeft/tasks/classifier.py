@@ -16,6 +16,7 @@ from ..base_models import load_base_config
 from ..config import ClassifierConfig
 from ..data import TextExample, check_known_labels, label_space, read_classification, split_holdout
 from ..devices import select_device
+from ..errors import DataError
 from ..runs import write_run
 from . import TrainResult
 from .common import ListDataset, finish_run_folder, quiet_transformers, resume_checkpoint, training_arguments
@@ -48,10 +49,16 @@ def load_classification_data(config: ClassifierConfig) -> ClassificationData:
         check_known_labels(evaluation, labels, config.eval)
         source = str(Path(config.eval).resolve())
     else:
-        train, evaluation = split_holdout(train, config.eval_ratio, config.seed)
+        train, evaluation = split_holdout(train, config.eval_ratio, config.seed, config.train)
         source = f"{config.eval_ratio:.0%} held out of {Path(config.train).resolve()} (seed {config.seed})"
         log.info("no --eval file: holding out %d of the training examples for evaluation", len(evaluation))
-    absent = sorted(set(labels) - {label for ex in evaluation for label in ex.labels})
+    absent = [label for label in labels if label not in {label for ex in evaluation for label in ex.labels}]
+    if absent and not config.allow_missing_eval_labels:
+        where = config.eval or f"the held-out share of {config.train}"
+        raise DataError(
+            f"{where}: training label(s) {', '.join(map(repr, absent))} never occur in the eval data, so its "
+            "metrics cannot measure them; add eval examples or pass --set allow_missing_eval_labels=true"
+        )
     if absent:
         log.warning("labels never seen in the eval data (their F1 counts as 0): %s", ", ".join(absent))
     return ClassificationData(train, evaluation, labels, source)

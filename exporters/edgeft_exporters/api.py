@@ -41,12 +41,14 @@ class ExportOptions:
     opset: int | None = None
     parity_samples: int = 5000  # cap on held-out examples run through both models
     overwrite: bool = False
+    archive: str | None = None  # also write OUT.zip or OUT.tar.gz: "zip" | "tar.gz"
 
 
 @dataclass
 class ExportResult:
     out: Path
     manifest: dict[str, Any]
+    archive: Path | None = None
 
 
 def _cpu_name() -> str:
@@ -99,6 +101,8 @@ def export_run(
     eval.jsonl. Raises ParityError (and writes nothing) when a gate fails.
     """
     options = options or ExportOptions()
+    if options.archive not in (None, "zip", "tar.gz"):
+        raise ExportError(f"--archive {options.archive}: choose zip or tar.gz")
     require_export_extra()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
@@ -232,4 +236,9 @@ def export_run(
         write_model_card(work, fields)
         manifest = write_manifest(work, fields)
         stage.commit()
-    return ExportResult(out_dir, manifest)
+    archive = None
+    if options.archive:
+        from edgeft_runtime.archive import pack_bundle
+
+        archive = pack_bundle(out_dir, out_dir.with_name(f"{out_dir.name}.{options.archive}"))
+    return ExportResult(out_dir, manifest, archive)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from .archive import cached_extract, is_archive
 from .base import BundleModel
 from .classifier import Classifier
 from .constants import MANIFEST_FILE, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_SETFIT
@@ -46,10 +47,13 @@ def load(
     providers: Sequence[str] | None = None,
     spinning: bool | None = None,
     verify: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> BundleModel:
-    """Load an edgeft bundle folder and return the model object for its task.
+    """Load an edgeft bundle folder (or .zip / .tar.gz archive) and return the model for its task.
 
-    bundle: the folder ``edgeft export`` wrote.
+    bundle: the folder ``edgeft export`` wrote, or an archive of it (``edgeft export --archive``);
+        an archive is unpacked safely once into ``cache_dir`` (default ``$EDGEFT_CACHE`` or
+        ``~/.cache/edgeft/bundles``), keyed by its sha256.
     variant: "auto" (the manifest's default, int8 when exported with ``--int8``), "fp32", "int8",
         or the name of a model file in the bundle (e.g. ``model_int8.ort``).
     threads / inter_op_threads / providers / spinning: passed to the onnxruntime session.
@@ -57,6 +61,8 @@ def load(
         costs a few milliseconds).
     """
     bundle_dir = Path(bundle)
+    if is_archive(bundle_dir):
+        bundle_dir = cached_extract(bundle_dir, cache_dir)
     manifest = read_manifest(bundle_dir)
     task = manifest["task"]
     cls = TASK_CLASSES.get(task)
