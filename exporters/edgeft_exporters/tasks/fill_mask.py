@@ -30,6 +30,18 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[^\W\d_]{2,}")  # letters only: masking numbers or punctuation says little
 
 
+def _top5(logits: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """The 5 highest-scoring token ids per row, best first; in chunks, since a full sort of
+    (masks x vocabulary) would take several times the memory of the logits themselves."""
+    out = np.zeros((len(logits), min(5, logits.shape[-1] if logits.ndim == 2 else 0)), dtype=np.int64)
+    for start in range(0, len(logits), chunk):
+        rows = logits[start : start + chunk]
+        part = np.argpartition(-rows, out.shape[1] - 1, axis=-1)[:, : out.shape[1]]
+        order = np.argsort(-np.take_along_axis(rows, part, axis=-1), axis=-1, kind="stable")
+        out[start : start + chunk] = np.take_along_axis(part, order, axis=-1)
+    return out
+
+
 class FillMaskExport:
     """A masked-LM run (task ``mlm``) -> a ``fill-mask`` bundle."""
 
@@ -115,7 +127,7 @@ class FillMaskExport:
     def score(self, logits: np.ndarray, gold: np.ndarray) -> dict[str, float]:
         if len(gold) == 0:
             return {"top1_accuracy": 0.0, "top5_accuracy": 0.0}
-        top5 = np.argsort(-logits, axis=-1, kind="stable")[:, :5]
+        top5 = _top5(logits)
         return {
             "top1_accuracy": round(100 * float(np.mean(top5[:, 0] == gold)), 4),
             "top5_accuracy": round(100 * float(np.mean(np.any(top5 == gold[:, None], axis=1))), 4),
@@ -123,8 +135,7 @@ class FillMaskExport:
 
     def compare(self, reference: np.ndarray, logits: np.ndarray) -> dict[str, float]:
         """Mean share of PyTorch's top-5 tokens that the exported model also ranks in its top 5."""
-        a = np.argsort(-reference, axis=-1, kind="stable")[:, :5]
-        b = np.argsort(-logits, axis=-1, kind="stable")[:, :5]
+        a, b = _top5(reference), _top5(logits)
         overlap = [len(set(x) & set(y)) / 5 for x, y in zip(a.tolist(), b.tolist())]
         return {"top5_overlap": round(float(np.mean(overlap)), 4) if overlap else 1.0}
 
