@@ -400,3 +400,14 @@ def test_cli_train_mlm_then_classifier_from_it(tmp_path, tiny_base, sentiment_fi
     empty = tmp_path / "empty.txt"
     empty.write_text("\n", encoding="utf-8")
     assert_one_line_error(invoke("train", "mlm", "--corpus", empty, "--out", tmp_path / "x", "--base", tiny_base), "empty.txt: no text")
+
+
+@pytest.mark.slow
+def test_default_minilm_gets_a_tied_head(caplog):
+    from edgeft.base_models import default_base_path
+
+    with caplog.at_level(logging.WARNING, logger="edgeft"):
+        model, info = load_masked_lm(default_base_path(), "all-MiniLM-L6-v2")
+    assert info.initialised and len(info.missing) == 5  # transform dense + LayerNorm (4) and the output bias
+    assert model.config.tie_word_embeddings and decoder_is_tied(model)
+    assert "base all-MiniLM-L6-v2 has no masked-LM head; initialised a new one tied to the word embeddings" in caplog.text
