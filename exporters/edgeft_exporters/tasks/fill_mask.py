@@ -17,6 +17,7 @@ import numpy as np
 from edgeft_runtime.constants import TASK_FILL_MASK
 
 from ..errors import ExportError
+from ..onnx_export import quiet_transformers_loading
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +144,10 @@ class FillMaskExport:
         """The PyTorch original: (batch function -> logits at the mask tokens, single-text function)."""
         import torch
         from transformers import AutoModelForMaskedLM
-        from transformers.utils import logging as hf_logging
 
         tokenizer = self.tokenizer
-        # edgeft keeps the base's pooler in the run for the classifiers trained from it; the
-        # masked-LM model does not use it, which transformers would report as unused weights.
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        try:
+        with quiet_transformers_loading():
             model = AutoModelForMaskedLM.from_pretrained(str(self.run_dir)).eval()
-        finally:
-            hf_logging.set_verbosity(verbosity)
         mask_id = tokenizer.mask_token_id
 
         @torch.inference_mode()
