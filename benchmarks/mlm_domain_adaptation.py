@@ -5,6 +5,7 @@ original base with the same budget, over several seeds, and compare test entity 
     python benchmarks/mlm_domain_adaptation.py                     # MLM, then NER x 2 bases x 3 seeds
     python benchmarks/mlm_domain_adaptation.py --skip-ner          # the masked-LM stage only
     python benchmarks/mlm_domain_adaptation.py --reuse             # reuse finished runs in --work
+    python benchmarks/mlm_domain_adaptation.py --compare-no-warmup --skip-ner   # does the head warm-up help?
 
 Data (read in place from ../shared/data, never copied): pubmed_abstracts.txt (1500 BC5CDR titles
 + abstracts, disjoint from NCBI-disease) and ncbi_disease/{train,devel,test}.tsv. Perplexity is
@@ -33,17 +34,18 @@ from shared_data import ROOT, require  # noqa: E402
 ORIGINAL = "all-MiniLM-L6-v2"
 
 
-def run_mlm(args) -> tuple[Path, dict]:
+def run_mlm(args, name: str = "pubmed-base", head_warmup_steps: int | None = None) -> tuple[Path, dict]:
     from edgeft.config import MlmConfig
     from edgeft.tasks.mlm import train_mlm
 
-    out = args.work / "pubmed-base"
+    out = args.work / name
+    warmup = args.head_warmup_steps if head_warmup_steps is None else head_warmup_steps
     if args.reuse and (out / "metrics.json").is_file():
         print(f"[mlm] reusing {out}", flush=True)
     else:
         config = MlmConfig(
             corpus=[str(require("pubmed_abstracts.txt"))], out=str(out), base=ORIGINAL, epochs=args.mlm_epochs,
-            lr=args.mlm_lr, batch_size=16, max_length=128, head_warmup_steps=args.head_warmup_steps,
+            lr=args.mlm_lr, batch_size=16, max_length=128, head_warmup_steps=warmup,
             whole_word_masking=args.whole_word_masking, seed=42,
         )
         config.validate()
@@ -117,6 +119,10 @@ def tables(result: dict) -> str:
     if "perplexity_after_head_warmup" in m:
         lines.append(f"| after {result['mlm']['config']['head_warmup_steps']} head-only steps (encoder frozen) | {m['perplexity_after_head_warmup']:.1f} |")
     lines.append(f"| after masked-LM training ({result['mlm']['config']['epochs']:g} epoch) | {m['perplexity_after']:.1f} |")
+    if "mlm_no_warmup" in result:
+        lines.append(
+            f"| same training without the head warm-up | {result['mlm_no_warmup']['metrics']['perplexity_after']:.1f} |"
+        )
     ner = result.get("ner_summary")
     if ner:
         lines += ["", "| base | NCBI-disease test entity F1, mean ± sd | runs |", "|---|---|---|"]
@@ -131,6 +137,7 @@ def main() -> None:
     parser.add_argument("--mlm-lr", type=float, default=1e-4)
     parser.add_argument("--head-warmup-steps", type=int, default=50)
     parser.add_argument("--whole-word-masking", action="store_true")
+    parser.add_argument("--compare-no-warmup", action="store_true", help="also train without the head warm-up (perplexity only)")
     parser.add_argument("--ner-epochs", type=float, default=1.0)
     parser.add_argument("--ner-lr", type=float, default=1e-4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -141,6 +148,8 @@ def main() -> None:
 
     base_dir, mlm = run_mlm(args)
     result: dict = {"mlm": mlm, "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "shared": True}}
+    if args.compare_no_warmup:
+        result["mlm_no_warmup"] = run_mlm(args, "pubmed-base-nowarm", head_warmup_steps=0)[1]
     if not args.skip_ner:
         try:
             import edgeft.tasks.ner  # noqa: F401
