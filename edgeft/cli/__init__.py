@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import bench, evaluate, export, info, predict, train, train_mlm
+from . import bench, compare, evaluate, export, info, predict, train, train_mlm
 from .common import set_debug
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ app.command("export")(export.export)
 app.command("predict")(predict.predict)
 app.command("eval")(evaluate.evaluate)
 app.command("bench")(bench.bench)
+app.command("compare")(compare.compare)
 app.command("info")(info.info)
 
 

@@ -20,8 +20,10 @@ def bench(
         typer.Option("--reference", "-r", help="The run folder the bundle came from: adds PyTorch fp32 and the speed-up ratios.", show_default=False),
     ] = None,
     variant: Annotated[Optional[list[str]], typer.Option(help="Variant(s) to run. [default: all in the bundle]", show_default=False)] = None,
-    threads: opt.Threads = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", "--intra-op", help="Intra-op threads for every engine. [default: one per core]", show_default=False)] = None,
+    inter_op: Annotated[Optional[int], typer.Option("--inter-op", help="onnxruntime inter-op threads (parallel execution of independent nodes).", show_default=False)] = None,
     runs: Annotated[int, typer.Option(help="Timed calls per sequence length and engine (batch 1).")] = 50,
+    duration: Annotated[Optional[float], typer.Option(help="Seconds per sequence length for all engines together, instead of --runs.", show_default=False)] = None,
     cold_passes: Annotated[int, typer.Option(help="Fresh processes per engine for cold start and peak RSS (0: skip).")] = 3,
     device_name: Annotated[Optional[str], typer.Option(help="A name for this device in the report. [default: host name]", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the JSON report here.", show_default=False)] = None,
@@ -30,19 +32,20 @@ def bench(
 
     Measures batch-1 latency (median, p90) at 16/64/128 tokens, throughput in batches of 32 on a
     mixed-length workload, cold start (process start to first prediction), peak RSS and model size.
-    Engines take turns call by call, so load drift hits them alike; ratios come from one run.
+    Engines alternate in blocks of calls, so load drift hits them alike; ratios come from one run.
 
     \b
     Examples:
       edgeft bench models/sst2-int8 --reference models/sst2 --out report.json
       edgeft bench models/sst2-int8 --variant int8 --threads 1 --out pi-like.json
+      edgeft bench models/sst2-mobile --variant model_int8.ort --duration 5 --out ort.json
     """
-    from edgeft_runtime.bench import DEFAULT_LENGTHS, THROUGHPUT_BATCH, build_report, bundle_engine, format_table, run_benchmark
+    from edgeft_runtime.bench import bench_settings, build_report, bundle_engine, format_table, run_benchmark
     from edgeft_runtime.device import device_info
     from edgeft_runtime.manifest import read_manifest
 
     manifest = read_manifest(bundle)
-    engines = [bundle_engine(bundle, v, threads) for v in (variant or list(manifest["variants"]))]
+    engines = [bundle_engine(bundle, v, threads, inter_op) for v in (variant or list(manifest["variants"]))]
     reference_name = None
     if reference is not None:
         from ..bench_reference import REFERENCE_NAME, reference_engine
@@ -50,16 +53,18 @@ def bench(
         engines.append(reference_engine(reference, threads))
         reference_name = REFERENCE_NAME
     tok = engines[0].extra["model"].tokenizer
-    typer.echo(f"benchmarking {', '.join(e.name for e in engines)} ({runs} runs per length, {cold_passes} cold starts each)", err=True)
+    budget = f"{duration:g} s per length" if duration else f"{runs} runs per length"
+    typer.echo(f"benchmarking {', '.join(e.name for e in engines)} ({budget}, {cold_passes} cold starts each)", err=True)
     results = run_benchmark(
         engines,
         count_tokens=lambda t: len(tok.encode([t])[0].ids),
         max_length=tok.max_length,
         runs=runs,
+        duration=duration,
         cold_passes=cold_passes,
     )
-    settings = {"threads": threads, "runs": runs, "lengths": list(DEFAULT_LENGTHS), "batch_size_throughput": THROUGHPUT_BATCH, "cold_passes": cold_passes}
-    report = build_report(bundle, manifest, device_info(threads, device_name), settings, results, reference_name)
+    settings = bench_settings(threads, inter_op, runs, duration, cold_passes)
+    report = build_report(bundle, manifest, device_info(threads, device_name, inter_op), settings, results, reference_name)
     typer.echo(format_table(report))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,14 @@ import typer
 from .common import command
 
 
+def parse_static_shape(text: str) -> tuple[int, int]:
+    """``"1x128"`` -> ``(1, 128)``."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise typer.BadParameter(f"{text!r}: expected BATCHxSEQUENCE, e.g. 1x128", param_hint="--static-shape")
+    return int(parts[0]), int(parts[1])
+
+
 @command
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder written by `edgeft train`.", show_default=False)],
@@ -29,6 +37,11 @@ def export(
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset. [default: Optimum's choice]", show_default=False)] = None,
     parity_samples: Annotated[int, typer.Option(help="Use at most this many held-out examples for the parity check.")] = 5000,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the bundle folder if it exists (only once the new one passed).")] = False,
+    mobile: Annotated[bool, typer.Option("--mobile", help="Add the ORT-format model (runtime optimisations saved) and required_operators.config for onnxruntime mobile/minimal builds.")] = False,
+    static_shape: Annotated[
+        Optional[str],
+        typer.Option(help="Fixed BATCHxSEQUENCE input shape (e.g. 1x128) for providers that need static shapes (NNAPI, CoreML); the runtime pads to it.", show_default=False),
+    ] = None,
     archive: Annotated[Optional[str], typer.Option(help="Also write the bundle as one file, OUT.zip or OUT.tar.gz: zip or tar.gz.", show_default=False)] = None,
 ) -> None:
     """Export a trained run to an ONNX bundle (fp32, plus int8 with --int8) and check it.
@@ -41,6 +54,8 @@ def export(
     Examples:
       edgeft export models/sst2 --int8 --out models/sst2-int8
       edgeft export models/sst2 --int8 --eval test.csv --max-drop 0.5
+      edgeft export models/sst2 --int8 --mobile --out models/sst2-mobile
+      edgeft export models/sst2 --int8 --static-shape 1x128 --out models/sst2-static
     """
     from edgeft_exporters.api import ExportOptions, export_run
     from edgeft_exporters.run_folder import read_run
@@ -48,6 +63,7 @@ def export(
     run_info = read_run(run)
     if per_channel not in ("auto", "on", "off"):
         raise typer.BadParameter("choose auto, on or off", param_hint="--per-channel")
+    shape = parse_static_shape(static_shape) if static_shape else None
     eval_rows, eval_source = None, None
     if eval is not None:
         from ..runs import read_run_config
@@ -68,6 +84,8 @@ def export(
         parity_samples=parity_samples,
         overwrite=overwrite,
         archive=archive,
+        static_shape=shape,
+        mobile=mobile,
     )
     result = export_run(run, out, options, eval_rows=eval_rows, eval_source=eval_source)
     parity = result.manifest["parity"]

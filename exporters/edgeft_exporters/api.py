@@ -42,6 +42,8 @@ class ExportOptions:
     parity_samples: int = 5000  # cap on held-out examples run through both models
     overwrite: bool = False
     archive: str | None = None  # also write OUT.zip or OUT.tar.gz: "zip" | "tar.gz"
+    static_shape: tuple[int, int] | None = None  # (batch, sequence) fixed axes for NNAPI/CoreML-style providers
+    mobile: bool = False  # add the ORT-format model and the required-operators config
 
 
 @dataclass
@@ -87,6 +89,24 @@ def _load_variant(folder: Path, variant: str, fields: dict[str, Any]):
     return edgeft_runtime.load(folder, variant=variant)
 
 
+def _add_ort_format(work: Path, fields: dict[str, Any], reports: dict[str, Any], texts, task, atol: float) -> None:
+    """Convert the default variant to ORT format and check it gives the .onnx results."""
+    from .mobile import REQUIRED_OPERATORS_FILE, convert_to_ort
+
+    name = fields["default_variant"]
+    spec = fields["variants"][name]
+    log.info("converting %s to ORT format for mobile builds", spec["file"])
+    ort_path, _ = convert_to_ort(work / spec["file"], work)
+    spec["ort_file"] = ort_path.name
+    onnx_out = task.bundle_outputs(_load_variant(work, name, fields), texts)
+    ort_out = task.bundle_outputs(_load_variant(work, ort_path.name, fields), texts)
+    diff = max_abs_diff(onnx_out, ort_out)
+    if diff > atol:
+        raise ParityError(f"{ort_path.name} differs from {spec['file']} by {diff:.2e} (> --atol {atol:g}); the ORT conversion is wrong")
+    reports[name]["ort_max_abs_diff"] = diff
+    fields["mobile"] = {"variant": name, "ort_file": ort_path.name, "required_operators": REQUIRED_OPERATORS_FILE, "optimization_style": "runtime"}
+
+
 def export_run(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -120,7 +140,7 @@ def export_run(
     with stage as work:
         scratch = work / ".optimum"
         log.info("exporting %s to ONNX with Optimum (%s)", run_dir, task.optimum_task)
-        raw = export_with_optimum(run_dir, scratch, task.optimum_task, opset=options.opset)
+        raw = export_with_optimum(run_dir, scratch, task.optimum_task, opset=options.opset, static_shape=options.static_shape)
         fp32_path = work / FP32_MODEL_FILE
         fusion: dict[str, int] = {}
         if options.optimize:
@@ -129,7 +149,10 @@ def export_run(
         else:
             shutil.copyfile(raw, fp32_path)
         shutil.rmtree(scratch)
-        bake_tokenizer(run_dir, work, max_length=task.max_length)
+        fixed_length = options.static_shape[1] if options.static_shape else None
+        if fixed_length:
+            task.max_length = min(task.max_length, fixed_length)  # the reference truncates like the bundle
+        bake_tokenizer(run_dir, work, max_length=task.max_length, fixed_length=fixed_length)
 
         import onnx
 
@@ -137,7 +160,7 @@ def export_run(
         fields: dict[str, Any] = {
             "edgeft_version": _edgeft_version(),
             "task": getattr(task, "bundle_task", run["task"]),
-            "max_length": task.max_length,
+            "max_length": fixed_length or task.max_length,
             "inputs": [i.name for i in graph.input],
             **task.manifest_fields(),
             "variants": {VARIANT_FP32: {"file": FP32_MODEL_FILE, "precision": "fp32", "fused_ops": fusion}},
@@ -149,6 +172,9 @@ def export_run(
                 "train_metrics_file": "metrics.json",
             },
         }
+
+        if options.static_shape:
+            fields["static_shape"] = {"batch": options.static_shape[0], "sequence": options.static_shape[1]}
 
         log.info("checking parity on %d held-out examples", len(texts))
         reference_fn, reference_one = task.reference()
@@ -206,6 +232,9 @@ def export_run(
             reports[VARIANT_INT8] = report
             int8_model = _load_variant(work, VARIANT_INT8, fields)
             timers[VARIANT_INT8] = lambda t, m=int8_model: m.run_output([t], task.output_name)
+
+        if options.mobile:
+            _add_ort_format(work, fields, reports, texts, task, options.atol)
 
         latency = interleaved_latency(timers, texts[:LATENCY_SAMPLES])
         for name, rep in reports.items():

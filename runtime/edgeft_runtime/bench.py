@@ -88,12 +88,28 @@ def percentiles(values_s: Sequence[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(ms), 4), "p90": round(p90, 4), "mean": round(statistics.fmean(ms), 4), "runs": len(ms)}
 
 
-def measure_latency(engines: Sequence[Engine], texts_by_length: dict[int, list[str]], runs: int) -> dict[str, dict]:
-    """Batch-1 latency per engine and length (engines alternate in blocks, see timing.py)."""
+def runs_for_duration(fns: dict[str, Callable[[Any], Any]], inputs: Sequence[Any], seconds: float) -> int:
+    """How many timed calls per engine fit in ``seconds`` for all engines together (at least 10)."""
+    start = time.perf_counter()
+    for fn in fns.values():
+        for i in range(3):
+            fn(inputs[i % len(inputs)])
+    per_round = (time.perf_counter() - start) / 3
+    return max(10, int(seconds / max(per_round, 1e-6)))
+
+
+def measure_latency(
+    engines: Sequence[Engine], texts_by_length: dict[int, list[str]], runs: int, duration: float | None = None
+) -> dict[str, dict]:
+    """Batch-1 latency per engine and length (engines alternate in blocks, see timing.py).
+
+    duration: seconds per length for all engines together, instead of a fixed number of runs.
+    """
     result: dict[str, dict] = {e.name: {} for e in engines}
     for length, texts in texts_by_length.items():
         fns = {e.name: (lambda text, e=e: e.predict([text])) for e in engines}
-        times = timed_blocks(fns, texts, runs)
+        n = runs_for_duration(fns, texts, duration) if duration else runs
+        times = timed_blocks(fns, texts, n)
         for engine in engines:
             result[engine.name][str(length)] = percentiles(times[engine.name])
     return result
@@ -149,19 +165,21 @@ def measure_cold_start(engines: Sequence[Engine], passes: int) -> dict[str, dict
     }
 
 
-def bundle_engine(bundle: str | Path, variant: str, threads: int | None) -> Engine:
+def bundle_engine(bundle: str | Path, variant: str, threads: int | None, inter_op_threads: int | None = None) -> Engine:
     """A bundle variant as a benchmark engine (predict = the task's full predict path)."""
     from .loader import load
 
-    model = load(bundle, variant=variant, threads=threads)
+    model = load(bundle, variant=variant, threads=threads, inter_op_threads=inter_op_threads)
     predict = getattr(model, "predict", None) or getattr(model, "tag", None) or getattr(model, "embed")
     spec = model.manifest["variants"][model.variant]
-    argv = [sys.executable, "-m", "edgeft_runtime.bench", "--child", str(bundle), "--variant", model.variant]
+    file = spec["file"] if variant in ("auto", model.variant) else variant  # a file name, e.g. the .ort copy
+    argv = [sys.executable, "-m", "edgeft_runtime.bench", "--child", str(bundle), "--variant", variant]
     if threads is not None:
         argv += ["--threads", str(threads)]
-    file = spec["file"]
+    if inter_op_threads is not None:
+        argv += ["--inter-op", str(inter_op_threads)]
     return Engine(
-        name=model.variant,
+        name=model.variant if file == spec["file"] else file,
         kind="edgeft-runtime",
         predict=lambda texts: predict(texts, batch_size=THROUGHPUT_BATCH),
         child_argv=argv,
@@ -178,6 +196,7 @@ def run_benchmark(
     max_length: int,
     lengths: Sequence[int] = DEFAULT_LENGTHS,
     runs: int = 50,
+    duration: float | None = None,
     throughput_texts: int = 256,
     throughput_repeats: int = 3,
     cold_passes: int = 3,
@@ -186,7 +205,7 @@ def run_benchmark(
     usable = [n for n in lengths if n <= max_length]
     texts_by_length = {n: [text_of_length(count_tokens, n, seed=s) for s in range(5)] for n in usable}
     mix = [text_of_length(count_tokens, n, seed=i) for i, n in enumerate(length_mix(throughput_texts, max_length))]
-    latency = measure_latency(engines, texts_by_length, runs)
+    latency = measure_latency(engines, texts_by_length, runs, duration)
     throughput = measure_throughput(engines, mix, throughput_repeats)
     cold = measure_cold_start(engines, cold_passes) if cold_passes > 0 else {}
     results = {}
@@ -255,6 +274,18 @@ def build_report(bundle: str | Path, manifest: dict, device: dict, settings: dic
     return report
 
 
+def bench_settings(threads, inter_op, runs, duration, cold_passes) -> dict:
+    return {
+        "threads": threads,
+        "inter_op_threads": inter_op,
+        "runs": None if duration else runs,
+        "duration_s": duration,
+        "lengths": list(DEFAULT_LENGTHS),
+        "batch_size_throughput": THROUGHPUT_BATCH,
+        "cold_passes": cold_passes,
+    }
+
+
 def format_table(report: dict) -> str:
     """A plain-text table of a report, one row per engine."""
     results = report["results"]
@@ -282,11 +313,11 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _child(bundle: str, variant: str, threads: int | None) -> None:
+def _child(bundle: str, variant: str, threads: int | None, inter_op_threads: int | None) -> None:
     """Cold start: import, load, first prediction; then a 32x128-token batch for peak memory."""
     from .loader import load
 
-    model = load(bundle, variant=variant, threads=threads)
+    model = load(bundle, variant=variant, threads=threads, inter_op_threads=inter_op_threads)
     predict = getattr(model, "predict", None) or getattr(model, "tag", None) or getattr(model, "embed")
     predict(["warm up the model with the first prediction"])
     ready = time.time()
@@ -299,24 +330,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edgeft_runtime.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle")
     parser.add_argument("--variant", action="append", help="variant(s) to run (default: every variant in the bundle)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--threads", "--intra-op", type=int, default=None, help="intra-op threads (default: one per core)")
+    parser.add_argument("--inter-op", type=int, default=None, help="inter-op threads (parallel execution of independent nodes)")
+    parser.add_argument("--runs", type=int, default=50, help="timed batch-1 calls per length and engine")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per length for all engines, instead of --runs")
+    parser.add_argument("--cold-passes", type=int, default=3, help="fresh processes per engine for cold start and peak RSS (0: skip)")
     parser.add_argument("--device-name", default=None, help="a name for this device in reports")
     parser.add_argument("--out", default=None, help="write the JSON report here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(args.bundle, (args.variant or ["auto"])[0], args.threads)
+        _child(args.bundle, (args.variant or ["auto"])[0], args.threads, args.inter_op)
         return 0
     from .manifest import read_manifest
 
     manifest = read_manifest(args.bundle)
     variants = args.variant or list(manifest["variants"])
-    engines = [bundle_engine(args.bundle, v, args.threads) for v in variants]
+    engines = [bundle_engine(args.bundle, v, args.threads, args.inter_op) for v in variants]
     tok = engines[0].extra["model"].tokenizer
-    results = run_benchmark(engines, count_tokens=lambda t: len(tok.encode([t])[0].ids), max_length=tok.max_length, runs=args.runs)
-    settings = {"threads": args.threads, "runs": args.runs, "lengths": list(DEFAULT_LENGTHS), "batch_size_throughput": THROUGHPUT_BATCH}
-    report = build_report(args.bundle, manifest, device_info(args.threads, args.device_name), settings, results, None)
+    results = run_benchmark(
+        engines,
+        count_tokens=lambda t: len(tok.encode([t])[0].ids),
+        max_length=tok.max_length,
+        runs=args.runs,
+        duration=args.duration,
+        cold_passes=args.cold_passes,
+    )
+    settings = bench_settings(args.threads, args.inter_op, args.runs, args.duration, args.cold_passes)
+    report = build_report(args.bundle, manifest, device_info(args.threads, args.device_name, args.inter_op), settings, results, None)
     print(format_table(report))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -83,7 +83,7 @@ def _physical_cores(info_text: str | None = None) -> int | None:
     return len(cores) or None
 
 
-def device_info(threads: int | None = None, name: str | None = None) -> dict[str, Any]:
+def device_info(threads: int | None = None, name: str | None = None, inter_op_threads: int | None = None) -> dict[str, Any]:
     """CPU model, architecture, relevant flags, cores, memory, OS and library versions."""
     import numpy
     import onnxruntime
@@ -106,6 +106,7 @@ def device_info(threads: int | None = None, name: str | None = None) -> dict[str
         "physical_cores": _physical_cores(),
         "cores_available": available,
         "threads": threads,
+        "inter_op_threads": inter_op_threads,
         "memory_gb": round(memory / 2**30, 1) if memory else None,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),

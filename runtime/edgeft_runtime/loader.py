@@ -46,6 +46,7 @@ def load(
     inter_op_threads: int | None = None,
     providers: Sequence[str] | None = None,
     spinning: bool | None = None,
+    memory_arena: bool | None = None,
     verify: bool = True,
     cache_dir: str | Path | None = None,
 ) -> BundleModel:
@@ -56,7 +57,8 @@ def load(
         ``~/.cache/edgeft/bundles``), keyed by its sha256.
     variant: "auto" (the manifest's default, int8 when exported with ``--int8``), "fp32", "int8",
         or the name of a model file in the bundle (e.g. ``model_int8.ort``).
-    threads / inter_op_threads / providers / spinning: passed to the onnxruntime session.
+    threads / inter_op_threads / providers / spinning / memory_arena: passed to the onnxruntime
+        session (see session.create_session); None keeps onnxruntime's default.
     verify: check the sha256 of the tokenizer and model file against the manifest (on by default;
         costs a few milliseconds).
     """
@@ -81,6 +83,11 @@ def load(
     static = manifest.get("static_shape") or {}
     tokenizer = BundleTokenizer(tokenizer_path, manifest["max_length"], fixed_length=static.get("sequence"))
     session = create_session(
-        model_path, threads=threads, inter_op_threads=inter_op_threads, providers=providers, spinning=spinning
+        model_path,
+        threads=threads,
+        inter_op_threads=inter_op_threads,
+        providers=providers,
+        spinning=spinning,
+        memory_arena=memory_arena,
     )
     return cls(bundle_dir, manifest, session, tokenizer, name)

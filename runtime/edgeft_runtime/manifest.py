@@ -34,6 +34,7 @@ KNOWN_KEYS = frozenset(
         "ner",
         "fill_mask",
         "static_shape",
+        "mobile",
         "parity",
         "metrics",
         "source",
