@@ -65,3 +65,14 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data {path} is absent (it lives beside the project, in ../shared/data)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _debug_switch_does_not_leak():
+    """`edgeft --debug` sets a process-wide switch: keep one test's --debug from reaching the next
+    (with it on, user errors are raised instead of printed as one line)."""
+    from edgeft.cli import common
+
+    before = common._state["debug"]
+    yield
+    common._state["debug"] = before
