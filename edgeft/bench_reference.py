@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 from edgeft_runtime.bench import THROUGHPUT_BATCH, Engine, peak_rss_mb, text_of_length
 
 REFERENCE_NAME = "pytorch-fp32"
@@ -21,7 +22,7 @@ REFERENCE_NAME = "pytorch-fp32"
 def load_reference(run_dir: str | Path, threads: int | None):
     """(predict function, tokenizer) for the run's PyTorch model on the CPU."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
     from .errors import ModelError
 
@@ -30,12 +31,14 @@ def load_reference(run_dir: str | Path, threads: int | None):
     if not run_file.is_file():
         raise ModelError(f"--reference {run_dir}: not an edgeft run folder (no edgeft_run.json)")
     run = json.loads(run_file.read_text(encoding="utf-8"))
-    if run["task"] not in ("classifier",):
+    if run["task"] not in ("classifier", "ner"):
         raise ModelError(f"--reference: task {run['task']!r} has no PyTorch reference engine yet")
     if threads is not None:
         torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(str(run_dir))
-    model = AutoModelForSequenceClassification.from_pretrained(str(run_dir)).eval()
+    # NER: per-token probabilities, without the runtime's span decoding (a small share of its time)
+    auto = AutoModelForTokenClassification if run["task"] == "ner" else AutoModelForSequenceClassification
+    model = auto.from_pretrained(str(run_dir)).eval()
     multi = run.get("problem_type") == "multi_label"
     max_length = int(run["max_length"])
 
@@ -45,8 +48,10 @@ def load_reference(run_dir: str | Path, threads: int | None):
         for start in range(0, len(texts), THROUGHPUT_BATCH):
             enc = tokenizer(list(texts[start : start + THROUGHPUT_BATCH]), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
             logits = model(**enc).logits
-            out.append(torch.sigmoid(logits) if multi else torch.softmax(logits, -1))
-        return torch.cat(out).numpy()
+            out.append((torch.sigmoid(logits) if multi else torch.softmax(logits, -1)).numpy())
+        if run["task"] == "ner":  # (batch, tokens, labels) per batch: widths differ between batches
+            return out
+        return np.concatenate(out)
 
     return predict, tokenizer
 

@@ -108,6 +108,47 @@ class ClassifierConfig(TrainConfig):
 
 
 @dataclass
+class NerConfig(TrainConfig):
+    """Token classification (NER): CoNLL/TSV/JSONL data, any common scheme, trained as IOB2."""
+
+    # The files' tagging scheme: auto (detected per file), IOB1, IOB2, BIOES, BMES or BILOU.
+    scheme: str = "auto"
+    # Tokens -> text: auto (no separator when every token is one character, e.g. Chinese), space, none.
+    join: str = "auto"
+    # An I- (or E-) tag that continues no entity: refuse with file:line (false) or start an entity there.
+    repair_tags: bool = False
+    # Label every sub-token of a word (false: only the first; the others are left out of the loss).
+    label_all_tokens: bool = False
+    # Tokens of overlap between the windows that long sentences are cut into (training and runtime);
+    # default a quarter of max_length.
+    stride: int | None = None
+    # The bundle's default for turning sub-token scores into a word's label: first, average or max.
+    aggregation: str = "first"
+
+    def validate(self) -> None:
+        super().validate()
+        from .ner_data import JOINS, normalize_scheme
+
+        from .errors import DataError
+
+        try:
+            self.scheme = normalize_scheme(self.scheme)
+        except DataError as e:
+            raise ConfigError(f"config field scheme: {e}") from None
+        if self.join not in JOINS:
+            raise ConfigError(f"config field join={self.join!r} must be one of {', '.join(JOINS)}")
+        if self.stride is not None and not 0 <= self.stride < self.max_length // 2:
+            raise ConfigError(f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
+        if self.aggregation not in ("first", "average", "max"):
+            raise ConfigError(f"config field aggregation={self.aggregation!r} must be one of first, average, max")
+
+    @property
+    def window_stride(self) -> int:
+        """``stride``, or a quarter of ``max_length`` when not set."""
+        return self.stride if self.stride is not None else self.max_length // 4
+
+
+@dataclass
 class MlmConfig(TrainConfig):
     """Masked-LM continued pretraining on unlabelled text; ``max_length`` is the block size."""
 

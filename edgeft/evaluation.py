@@ -43,8 +43,46 @@ def evaluate_classifier(model, path: str | Path, *, text_column: str, label_colu
     }
 
 
-def evaluate_bundle(model, path: str | Path, **columns: Any) -> dict[str, Any]:
-    """Metrics of ``model`` on the labelled file ``path``, by the model's task."""
+def evaluate_ner(model, path: str | Path, *, scheme: str = "auto", repair: bool = False, aggregation: str | None = None) -> dict[str, Any]:
+    """Entity-level precision/recall/F1 (micro and per type) of a NER bundle on a tagged file.
+
+    The file's sentences are joined into text as at training (the bundle's ``ner.join``), tagged
+    from raw text, and compared as character spans (type and both boundaries must match).
+    """
+    from edgeft_runtime.metrics import entity_scores
+    from edgeft_runtime.ner import entity_tuples
+
+    from .ner_data import check_known_types, read_ner
+
+    settings = model.manifest.get("ner") or {}
+    examples = read_ner(path, scheme=scheme, join=settings.get("join") or "auto", repair=repair).examples
+    check_known_types(examples, sorted({label[2:] for label in model.labels if label != "O"}), path)
+    start = time.perf_counter()
+    predicted = model.tag([ex.text for ex in examples], aggregation=aggregation)
+    seconds = time.perf_counter() - start
+    report = entity_scores([[(t, s, e) for s, e, t in ex.spans] for ex in examples], [entity_tuples(p) for p in predicted])
+    rounded = {t: {k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()} for t, r in report["per_type"].items()}
+    return {
+        "entity_precision": round(report["precision"], 6),
+        "entity_recall": round(report["recall"], 6),
+        "entity_f1": round(report["f1"], 6),
+        "per_type": rounded,
+        "entities": report["support"],
+        "examples": len(examples),
+        "aggregation": aggregation or model.aggregation,
+        "variant": model.variant,
+        "seconds": round(seconds, 3),
+    }
+
+
+def evaluate_bundle(model, path: str | Path, *, scheme: str = "auto", repair: bool = False, aggregation: str | None = None, **columns: Any) -> dict[str, Any]:
+    """Metrics of ``model`` on the labelled file ``path``, by the model's task.
+
+    scheme / repair / aggregation apply to NER bundles; ``columns`` (text_column, label_column,
+    label_separator) to classifiers.
+    """
     if model.task in ("classifier", "setfit"):
         return evaluate_classifier(model, path, **columns)
+    if model.task == "ner":
+        return evaluate_ner(model, path, scheme=scheme, repair=repair, aggregation=aggregation)
     raise EdgeftError(f"edgeft eval does not support task {model.task!r} yet")

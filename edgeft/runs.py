@@ -40,11 +40,12 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_eval_examples(path: Path, examples: list[TextExample]) -> None:
+def write_eval_examples(path: Path, examples: list[TextExample] | list[Any]) -> None:
     """Keep the held-out data with the run, so export can check parity on it later."""
     with open(path, "w", encoding="utf-8") as f:
         for ex in examples:
-            f.write(json.dumps({"text": ex.text, "labels": ex.labels}, ensure_ascii=False) + "\n")
+            row = ex.to_json() if hasattr(ex, "to_json") else {"text": ex.text, "labels": ex.labels}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def write_run(
@@ -54,7 +55,7 @@ def write_run(
     config: TrainConfig,
     info: dict[str, Any],
     metrics: dict[str, Any],
-    eval_examples: list[TextExample] | None,
+    eval_examples: list[TextExample] | list[Any] | None,
 ) -> None:
     """Write edgeft_run.json, train_config.json, metrics.json and eval.jsonl into ``folder``."""
     run = {

@@ -68,11 +68,9 @@ def shared_data(name: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _debug_switch_does_not_leak():
-    """`edgeft --debug` sets a process-wide switch: keep one test's --debug from reaching the next
-    (with it on, user errors are raised instead of printed as one line)."""
+def _reset_cli_debug():
+    """`edgeft --debug` is sticky for the process; CliRunner runs every test in one process."""
+    yield
     from edgeft.cli import common
 
-    before = common._state["debug"]
-    yield
-    common._state["debug"] = before
+    common._state["debug"] = False

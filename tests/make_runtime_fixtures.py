@@ -2,8 +2,8 @@
 
     python -m tests.make_runtime_fixtures            # writes runtime/tests/fixtures/
 
-Two bundles from tiny random BERTs trained for a few seconds: a single-label sentiment
-classifier and a multi-label topic classifier. tests/test_runtime_fixtures.py checks that this
+Three bundles from tiny random BERTs trained for a few seconds: a single-label sentiment
+classifier, a multi-label topic classifier and a NER tagger (PER, LOC). tests/test_runtime_fixtures.py checks that this
 script still produces bundles the runtime accepts.
 """
 
@@ -47,7 +47,24 @@ def build(out_root: Path) -> dict[str, Path]:
             )
             train_classifier(config)
             made[name] = export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
+        made["entities"] = build_ner(base, tmp, out_root)
     return made
+
+
+def build_ner(base: Path, tmp: Path, out_root: Path) -> Path:
+    """A NER bundle (PER, LOC) with windows of 12 tokens, so the runtime's tests exercise the stride."""
+    from edgeft.config import NerConfig
+    from edgeft.tasks.ner import train_ner
+    from edgeft_exporters.api import ExportOptions, export_run
+
+    train = tiny.write_conll(tmp / "ner-train.conll", tiny.ner_sentences(120, 1))
+    dev = tiny.write_conll(tmp / "ner-dev.conll", tiny.ner_sentences(30, 2))
+    config = NerConfig(
+        train=str(train), eval=str(dev), out=str(tmp / "entities"), base=str(base), epochs=20, lr=1e-2, warmup_ratio=0.0,
+        batch_size=16, max_length=12, stride=3, early_stopping_patience=0, logging_steps=1000,
+    )
+    train_ner(config)
+    return export_run(tmp / "entities", out_root / "entities", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
 
 
 if __name__ == "__main__":

@@ -81,3 +81,35 @@ def write_csv(path: Path, rows: list[tuple[str, str]], header=("text", "label"))
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+PEOPLE = ["anna", "otto"]
+PLACES = ["paris", "berlin"]
+
+
+def ner_sentences(n: int, seed: int = 0) -> list[list[tuple[str, str]]]:
+    """Sentences of (token, IOB2 tag): people (PER) meet or visit places (LOC); some names span two tokens."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        sentence: list[tuple[str, str]] = []
+        person = [rng.choice(PEOPLE)] + ([rng.choice(PEOPLE)] if rng.random() < 0.3 else [])
+        sentence += [(w, ("B-PER" if i == 0 else "I-PER")) for i, w in enumerate(person)]
+        if rng.random() < 0.5:
+            sentence += [("met", "O"), (rng.choice(PEOPLE), "B-PER")]
+        sentence += [(rng.choice(["in", "visited"]), "O"), (rng.choice(PLACES), "B-LOC")]
+        if rng.random() < 0.5:
+            sentence += [("today", "O")]
+        sentence.append((".", "O"))
+        out.append(sentence)
+    return out
+
+
+def write_conll(path: Path, sentences: list[list[tuple[str, str]]], *, docstart: bool = True, pos: bool = True) -> Path:
+    """CoNLL-2003 style: `token POS chunk tag` columns (or `token tag`), blank lines between sentences."""
+    lines = ["-DOCSTART- -X- -X- O", ""] if docstart and pos else []
+    for sentence in sentences:
+        lines += [f"{tok} NN B-NP {tag}" if pos else f"{tok} {tag}" for tok, tag in sentence]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import bench, compare, evaluate, export, info, predict, train, train_mlm
+from . import bench, compare, evaluate, export, info, predict, train, train_mlm, train_ner  # noqa: F401 (train_ner registers `train ner`)
 from .common import set_debug
 
 app = typer.Typer(

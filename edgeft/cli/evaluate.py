@@ -15,10 +15,13 @@ from .common import command
 @command
 def evaluate(
     bundle: opt.Bundle,
-    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data (.csv, .tsv, .jsonl).", show_default=False)],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data (.csv, .tsv, .jsonl; NER: CoNLL, token<TAB>tag .tsv, .jsonl).", show_default=False)],
     text_column: opt.TextColumn = None,
     label_column: opt.LabelColumn = None,
     label_separator: Annotated[str, typer.Option(help="Separator of multi-label labels.")] = ";",
+    scheme: Annotated[str, typer.Option(help="NER: tagging scheme of --data (auto, IOB1, IOB2, BIOES, BMES, BILOU).")] = "auto",
+    repair_tags: Annotated[bool, typer.Option("--repair-tags", help="NER: read an I- tag that continues no entity as its start instead of refusing it.")] = False,
+    aggregation: Annotated[Optional[str], typer.Option(help="NER: sub-word aggregation first, average or max. [default: the bundle's]", show_default=False)] = None,
     variant: opt.Variant = "auto",
     threads: opt.Threads = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the metrics as JSON here.", show_default=False)] = None,
@@ -28,6 +31,7 @@ def evaluate(
     \b
     Example:
       edgeft eval models/sst2-int8 --data test.csv
+      edgeft eval models/conll-int8 --data test.conll          # NER: entity P/R/F1 per type
     """
     import edgeft_runtime
 
@@ -35,7 +39,14 @@ def evaluate(
 
     model = edgeft_runtime.load(bundle, variant=variant, threads=threads)
     metrics = evaluate_bundle(
-        model, data, text_column=text_column or "text", label_column=label_column or "label", label_separator=label_separator
+        model,
+        data,
+        scheme=scheme,
+        repair=repair_tags,
+        aggregation=aggregation,
+        text_column=text_column or "text",
+        label_column=label_column or "label",
+        label_separator=label_separator,
     )
     text = json.dumps(metrics, indent=2)
     typer.echo(text)

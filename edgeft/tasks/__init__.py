@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import ClassifierConfig, MlmConfig, TrainConfig
+from ..config import ClassifierConfig, MlmConfig, NerConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,16 @@ register(
         config_class=ClassifierConfig,
         entry_point="edgeft.tasks.classifier:train_classifier",
         eval_reader="edgeft.tasks.classifier:read_eval_rows",
+    )
+)
+
+register(
+    TaskSpec(
+        name="ner",
+        summary="token classification (named entities) from CoNLL, TSV or JSONL data",
+        config_class=NerConfig,
+        entry_point="edgeft.tasks.ner:train_ner",
+        eval_reader="edgeft.tasks.ner:read_eval_rows",
     )
 )
 

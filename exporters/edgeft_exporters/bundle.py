@@ -13,6 +13,7 @@ from edgeft_runtime.constants import (
     MODEL_CARD_FILE,
     SCHEMA_VERSION,
     TASK_FILL_MASK,
+    TASK_NER,
     TOKENIZER_FILE,
 )
 from edgeft_runtime.manifest import sha256_file
@@ -70,7 +71,10 @@ def write_manifest(folder: Path, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 # The model card's usage line for tasks whose method is not ``predict``.
-USAGE = {TASK_FILL_MASK: 'model.fill_mask("paris is the [MASK] of france.", top_k=5)'}
+USAGE = {
+    TASK_NER: 'model.tag(["some text"])',
+    TASK_FILL_MASK: 'model.fill_mask("paris is the [MASK] of france.", top_k=5)',
+}
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

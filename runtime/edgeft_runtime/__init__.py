@@ -4,6 +4,8 @@
     clf = edgeft_runtime.load("models/sst2-int8")
     clf.predict(["great film", "dull and slow"])   # [{"label": "pos", "score": 0.97}, ...]
     clf.predict_proba(["great film"])              # numpy array (n, num_labels)
+    tagger = edgeft_runtime.load("models/conll-int8")
+    tagger.tag(["Angela Merkel met Emmanuel Macron in Paris."])  # [[{"entity": "PER", "start": 0, ...}]]
 """
 
 from .base import BundleModel
@@ -12,7 +14,8 @@ from .errors import BundleError
 from .fill_mask import FillMask
 from .loader import load
 from .manifest import read_manifest, verify_bundle
+from .tagger import Tagger
 
 __version__ = "0.1.0"
 
-__all__ = ["BundleError", "BundleModel", "Classifier", "FillMask", "load", "read_manifest", "verify_bundle", "__version__"]
+__all__ = ["BundleError", "BundleModel", "Classifier", "FillMask", "load", "read_manifest", "Tagger", "verify_bundle", "__version__"]

@@ -51,3 +51,92 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_labels: i
 def headline_metric(multi_label: bool) -> str:
     """The one number a parity gate compares: accuracy, or micro-F1 for multi-label."""
     return "micro_f1" if multi_label else "accuracy"
+
+
+# --- Entity-level metrics for NER, with seqeval's conventions (default mode) -------------------
+#
+# seqeval 1.2.2 (``seqeval.metrics.f1_score`` etc. without ``mode="strict"``) extracts chunks with
+# ``get_entities`` and compares them as (type, start, end) sets. ``tag_entities`` reproduces that
+# extraction; ``entity_scores`` compares entity sets, whether their positions are word indices or
+# character offsets. tests/test_ner_metrics.py checks both against seqeval itself.
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """``"B-PER"`` -> ``("B", "PER")``; ``"O"`` -> ``("O", "_")`` (seqeval's reading of the prefix)."""
+    return tag[0], tag[1:].split("-", maxsplit=1)[-1] or "_"
+
+
+def _end_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
+    if prev_tag in ("E", "S"):
+        return True
+    if prev_tag in ("B", "I") and tag in ("B", "S", "O"):
+        return True
+    return prev_tag not in ("O", ".") and prev_type != type_
+
+
+def _start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
+    if tag in ("B", "S"):
+        return True
+    if prev_tag in ("E", "S", "O") and tag in ("E", "I"):
+        return True
+    return tag not in ("O", ".") and prev_type != type_
+
+
+def tag_entities(tags: list[str]) -> list[tuple[str, int, int]]:
+    """Entities of one tag sequence as ``(type, first, last)`` with inclusive indices.
+
+    Same chunking as seqeval's ``get_entities`` in its default (lenient) mode: an ``I-X`` after
+    ``O`` or after another type starts a new entity, a change of type ends one.
+    """
+    chunks: list[tuple[str, int, int]] = []
+    prev_tag, prev_type, begin = "O", "", 0
+    for i, chunk in enumerate(list(tags) + ["O"]):
+        tag, type_ = _split_tag(chunk)
+        if _end_of_chunk(prev_tag, tag, prev_type, type_):
+            chunks.append((prev_type, begin, i - 1))
+        if _start_of_chunk(prev_tag, tag, prev_type, type_):
+            begin = i
+        prev_tag, prev_type = tag, type_
+    return chunks
+
+
+def entity_scores(gold: list, pred: list) -> dict:
+    """Entity-level precision, recall and F1: micro-averaged and per type (fractions in [0, 1]).
+
+    gold, pred: one collection of entities per sentence; an entity is ``(type, start, end)`` with
+    any consistent positions (tag indices or character offsets). An entity counts as found only
+    when type and both boundaries match exactly. Zero denominators give 0, as seqeval reports.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"gold has {len(gold)} sentences, predictions {len(pred)}")
+    true_by_type: dict[str, set] = {}
+    pred_by_type: dict[str, set] = {}
+    for sentence, (g, p) in enumerate(zip(gold, pred)):
+        for type_, start, end in g:
+            true_by_type.setdefault(type_, set()).add((sentence, start, end))
+        for type_, start, end in p:
+            pred_by_type.setdefault(type_, set()).add((sentence, start, end))
+
+    def prf(tp: int, n_pred: int, n_true: int) -> dict:
+        precision = tp / n_pred if n_pred else 0.0
+        recall = tp / n_true if n_true else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": precision, "recall": recall, "f1": f1, "support": n_true}
+
+    per_type = {}
+    totals = [0, 0, 0]
+    for type_ in sorted(set(true_by_type) | set(pred_by_type)):
+        t, p = true_by_type.get(type_, set()), pred_by_type.get(type_, set())
+        per_type[type_] = prf(len(t & p), len(p), len(t))
+        totals[0] += len(t & p)
+        totals[1] += len(p)
+        totals[2] += len(t)
+    micro = prf(*totals)
+    return {**micro, "per_type": per_type}
+
+
+def tag_scores(y_true: list[list[str]], y_pred: list[list[str]]) -> dict:
+    """``entity_scores`` over tag sequences (IOB2, IOB1 or BIOES): seqeval's default-mode report."""
+    if any(len(t) != len(p) for t, p in zip(y_true, y_pred)):
+        raise ValueError("every predicted sequence must have as many tags as its gold sequence")
+    return entity_scores([tag_entities(t) for t in y_true], [tag_entities(p) for p in y_pred])

@@ -12,14 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeft_runtime.constants import TASK_CLASSIFIER
+from edgeft_runtime.constants import TASK_CLASSIFIER, TASK_NER
 
 from ..errors import ExportError
 from .classifier import ClassifierExport
 from .fill_mask import FillMaskExport
+from .ner import NerExport
 
 EXPORTERS: dict[str, type] = {
     TASK_CLASSIFIER: ClassifierExport,
+    TASK_NER: NerExport,
     "mlm": FillMaskExport,  # a masked-LM run exports as a fill-mask bundle
 }
 

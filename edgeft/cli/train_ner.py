@@ -1,0 +1,83 @@
+"""`edgeft train ner`: token classification from CoNLL, TSV or JSONL data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..config import NerConfig, build_config
+from . import options as opt
+from .common import command
+from .train import PrintConfig, app, print_config, report
+
+_D = NerConfig()
+
+
+@app.command("ner")
+@command
+def ner(
+    train: Annotated[Optional[Path], typer.Option("--train", help="Training data: CoNLL (.conll/.txt/...), token<TAB>tag .tsv, or .jsonl.", show_default=False)] = None,
+    eval: opt.Eval = None,
+    out: opt.Out = None,
+    base: opt.Base = None,
+    scheme: Annotated[
+        Optional[str],
+        typer.Option(help=f"Tagging scheme of the files: auto, IOB1, IOB2, BIOES, BMES or BILOU (all trained as IOB2). [default: {_D.scheme}]", show_default=False),
+    ] = None,
+    label_all_tokens: Annotated[
+        Optional[bool],
+        typer.Option("--label-all-tokens/--label-first-token", help="Label every sub-token of a word, or only its first (the rest left out of the loss). [default: first]", show_default=False),
+    ] = None,
+    stride: Annotated[Optional[int], typer.Option(help="Tokens of overlap between the windows long sentences are cut into. [default: max-length / 4]", show_default=False)] = None,
+    aggregation: Annotated[
+        Optional[str], typer.Option(help=f"The bundle's default sub-word aggregation: first, average or max. [default: {_D.aggregation}]", show_default=False)
+    ] = None,
+    epochs: opt.Epochs = None,
+    batch_size: opt.BatchSize = None,
+    lr: opt.Lr = None,
+    max_length: Annotated[Optional[int], typer.Option(help=f"Tokens per window (longer sentences are windowed, not cut). [default: {_D.max_length}]", show_default=False)] = None,
+    seed: opt.Seed = None,
+    config: opt.ConfigFile = None,
+    set_: opt.Set = None,
+    overwrite: opt.Overwrite = False,
+    resume: opt.Resume = False,
+    print_config_: PrintConfig = False,
+) -> None:
+    """Fine-tune a token classifier (named entities) on tagged sentences.
+
+    Reads CoNLL columns (token first, tag last; -DOCSTART- and blank lines), token<TAB>tag TSV,
+    or JSONL with "tokens" + "tags" or "text" + character "spans". IOB1, IOB2, BIOES, BMES and
+    BILOU tags are detected per file (or named with --scheme) and trained as IOB2.
+
+    \b
+    Examples:
+      edgeft train ner --train train.conll --eval valid.conll --out models/conll
+      edgeft train ner --train train.char.bmes --eval dev.char.bmes --set repair_tags=true --out models/resume
+      edgeft train ner --train spans.jsonl --label-all-tokens --out models/spans
+    """
+    flags = dict(
+        train=train,
+        eval=eval,
+        out=out,
+        base=base,
+        scheme=scheme,
+        label_all_tokens=label_all_tokens,
+        stride=stride,
+        aggregation=aggregation,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_length=max_length,
+        seed=seed,
+    )
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
+    cfg = build_config(NerConfig, config_file=config, flags=flags, overrides=set_)
+    if print_config_:
+        print_config(cfg)
+        return
+    from ..tasks import get_task
+
+    result = get_task("ner").train_fn()(cfg, overwrite=overwrite, resume=resume)
+    report(result, f"edgeft export {result.out} --int8 --out {result.out}-int8")

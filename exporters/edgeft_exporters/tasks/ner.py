@@ -1,0 +1,172 @@
+"""Exporting a token classifier (NER): per-token logits out of the graph; the gate compares entity F1.
+
+Token accuracy hides a collapsed NER model (most tokens are O), so the parity gate decodes
+entities from both models on the held-out sentences and compares entity-level micro-F1. Both
+models see the same inputs: raw text cut into the runtime's windows (edgeft_runtime.ner), so
+the reference and the bundle differ only in the graph that runs.
+
+Outputs passed around by the gate are the per-token logits of every text, windows merged,
+concatenated into one (total tokens, labels) array (so ``max_abs_diff`` compares them directly);
+``predictions`` are the word tags of every word, so label agreement is per word.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from edgeft_runtime import ner
+from edgeft_runtime.metrics import entity_scores
+
+from ..errors import ExportError
+
+METRIC = "entity_f1"
+
+
+class NerExport:
+    """Token classification: logits (batch, tokens, labels); IOB2 decoding done by the runtime."""
+
+    optimum_task = "token-classification"
+    output_name = "logits"
+    metric_name = METRIC
+
+    def __init__(self, run: dict[str, Any], run_dir: Path):
+        self.run = run
+        self.run_dir = run_dir
+        self.labels: list[str] = list(run["labels"])
+        self.max_length = int(run["max_length"])
+        self.settings: dict[str, Any] = dict(run.get("ner") or {})
+        self.aggregation = self.settings.get("aggregation", "first")
+        self._stride = int(self.settings.get("stride", self.max_length // 4))
+        self._texts: list[str] = []
+        self._tokens: list[ner.TextTokens] = []
+        self._tokenizer = None
+
+    @property
+    def stride(self) -> int:
+        """The run's stride, unless a fixed sequence length (``--static-shape``) made the windows too small for it."""
+        return self._stride if self._stride < self.max_length // 2 else self.max_length // 4
+
+    def manifest_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "labels": self.labels,
+            "outputs": {"logits": self.output_name},
+            "ner": {
+                "scheme": "IOB2",
+                "aggregation": self.aggregation,
+                "stride": self.stride,
+                "label_all_tokens": bool(self.settings.get("label_all_tokens", False)),
+                "source_scheme": self.settings.get("source_scheme"),
+                "join": self.settings.get("join"),
+            },
+        }
+        metrics_file = self.run_dir / "metrics.json"
+        if metrics_file.is_file():
+            fields["metrics"] = json.loads(metrics_file.read_text(encoding="utf-8"))
+        return fields
+
+    def _content_tokenizer(self):
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+            from transformers import AutoTokenizer
+
+            hf = AutoTokenizer.from_pretrained(str(self.run_dir), use_fast=True)
+            tok = Tokenizer.from_str(hf.backend_tokenizer.to_str())
+            tok.no_truncation()
+            tok.no_padding()
+            self._tokenizer = tok
+            self._specials = ner.specials_of(tok)
+            self._type_ids = "token_type_ids" in hf.model_input_names
+            self._pad_id = hf.pad_token_id if hf.pad_token_id is not None else 0
+        return self._tokenizer
+
+    def parse_examples(self, rows: Sequence[dict[str, Any]], source: str) -> tuple[list[str], list[list[tuple]]]:
+        """Rows of {"text", "spans": [[start, end, type], ...]} -> texts and gold entity tuples."""
+        known = {label[2:] for label in self.labels if label != "O"}
+        texts, gold = [], []
+        for n, row in enumerate(rows, start=1):
+            if not isinstance(row.get("text"), str) or not isinstance(row.get("spans"), list):
+                raise ExportError(f"{source}: example {n} is not {{\"text\", \"spans\"}}; NER held-out data is read by `edgeft train ner`")
+            spans = [(str(t), int(s), int(e)) for s, e, t in row["spans"]]
+            unknown = [t for t, _, _ in spans if t not in known]
+            if unknown:
+                raise ExportError(f"{source}: example {n} has entity type {unknown[0]!r}, which the model was not trained on")
+            texts.append(row["text"])
+            gold.append(spans)
+        self._texts = texts
+        self._tokens = ner.text_tokens(self._content_tokenizer(), texts) if texts else []
+        return texts, gold
+
+    def _split(self, flat: np.ndarray) -> list[np.ndarray]:
+        lengths = [len(t) for t in self._tokens]
+        if flat.shape[0] != sum(lengths):
+            raise ExportError(f"internal: {flat.shape[0]} token rows for {sum(lengths)} tokens of the held-out texts")
+        return np.split(flat, np.cumsum(lengths)[:-1]) if lengths else []
+
+    def predictions(self, logits: np.ndarray) -> np.ndarray:
+        """The label index of every word of every held-out text (the bundle's aggregation)."""
+        words = [
+            ner.word_scores(lg, tok.words, self.aggregation).argmax(-1) for lg, tok in zip(self._split(logits), self._tokens)
+        ]
+        return np.concatenate(words) if words else np.zeros(0, dtype=np.int64)
+
+    def entities(self, logits: np.ndarray) -> list[list[dict]]:
+        return [
+            ner.tag_text(text, tok, lg, self.labels, self.aggregation)
+            for text, tok, lg in zip(self._texts, self._tokens, self._split(logits))
+        ]
+
+    def score(self, logits: np.ndarray, gold: list[list[tuple]]) -> dict[str, Any]:
+        """Entity-level micro precision/recall/F1 and per-type F1, in points."""
+        report = entity_scores(gold, [ner.entity_tuples(e) for e in self.entities(logits)])
+        return {
+            METRIC: round(100 * report["f1"], 4),
+            "entity_precision": round(100 * report["precision"], 4),
+            "entity_recall": round(100 * report["recall"], 4),
+            "per_type_f1": {t: round(100 * r["f1"], 4) for t, r in report["per_type"].items()},
+        }
+
+    def reference(self) -> tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]:
+        """The PyTorch original on the runtime's windows: (texts -> concatenated token logits, one-text function)."""
+        import torch
+        from transformers import AutoModelForTokenClassification
+
+        tokenizer = self._content_tokenizer()
+        model = AutoModelForTokenClassification.from_pretrained(str(self.run_dir)).eval()
+        prefix = len(self._specials.prefix_ids)
+        pad_id = self._pad_id
+
+        @torch.inference_mode()
+        def run_windows(wins: list[ner.Window]) -> list[np.ndarray]:
+            out: list[np.ndarray] = [None] * len(wins)  # type: ignore[list-item]
+            order = np.argsort([len(w.ids) for w in wins], kind="stable")
+            for start in range(0, len(order), 32):
+                idx = order[start : start + 32]
+                width = max(len(wins[i].ids) for i in idx)
+                ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+                mask = np.zeros_like(ids)
+                types = np.zeros_like(ids)
+                for row, i in enumerate(idx):
+                    k = len(wins[i].ids)
+                    ids[row, :k], mask[row, :k], types[row, :k] = wins[i].ids, 1, wins[i].type_ids
+                feed = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+                if self._type_ids:
+                    feed["token_type_ids"] = torch.from_numpy(types)
+                logits = model(**feed).logits.float().numpy()
+                for row, i in enumerate(idx):
+                    out[i] = logits[row]
+            return out
+
+        def forward(texts: Sequence[str]) -> np.ndarray:
+            tokens = ner.text_tokens(tokenizer, list(texts)) if texts else []
+            wins = ner.windows(tokens, self._specials, self.max_length, self.stride)
+            merged = ner.merge_text_windows(wins, run_windows(wins) if wins else [], tokens, prefix)
+            return np.concatenate(merged) if merged else np.zeros((0, len(self.labels)), np.float32)
+
+        return forward, lambda text: forward([text])
+
+    def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
+        _, merged = model.token_logits(list(texts))
+        return np.concatenate(merged) if merged else np.zeros((0, len(self.labels)), np.float32)

@@ -1,0 +1,265 @@
+"""Token classification as small pure functions: raw text -> windows of token ids -> entity spans.
+
+Shared by the runtime's ``Tagger``, the exporter's PyTorch reference and training, so that all
+three cut texts into the same windows and decode the same way:
+
+1. ``text_tokens``: tokenise raw text without special tokens, keeping character offsets into the
+   input string and the tokenizer's word of each token (its pre-tokenizer split: whitespace,
+   punctuation, and one word per CJK character for BERT tokenizers).
+2. ``windows``: texts longer than the model's window are cut into overlapping windows (``stride``
+   tokens of overlap); ``merge_windows`` takes each token's scores from the window where it is
+   most central, so no token is silently dropped and each sees the most context available.
+3. ``word_scores``: sub-word scores -> one score vector per word (first / average / max).
+4. ``decode_entities``: IOB2 word tags -> entities with exact character offsets into the input
+   (chunked the way seqeval's default mode chunks, see metrics.tag_entities).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .metrics import tag_entities
+from .ops import softmax
+
+AGGREGATIONS = ("first", "average", "max")
+IGNORE_INDEX = -100  # label of tokens left out of the loss (PyTorch's cross-entropy default)
+
+
+@dataclass(frozen=True)
+class TextTokens:
+    """The content tokens of one text (no special tokens)."""
+
+    ids: np.ndarray  # (n,) token ids
+    type_ids: np.ndarray  # (n,)
+    offsets: np.ndarray  # (n, 2) character offsets [start, end) into the text
+    words: np.ndarray  # (n,) index of each token's word (0-based, non-decreasing)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Specials:
+    """The special tokens a tokenizer puts around one sequence (e.g. [CLS] ... [SEP])."""
+
+    prefix_ids: tuple[int, ...]
+    prefix_types: tuple[int, ...]
+    suffix_ids: tuple[int, ...]
+    suffix_types: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.prefix_ids) + len(self.suffix_ids)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Model input for tokens ``start:end`` of one text: ``ids``/``type_ids`` include the specials.
+
+    Has the ``ids``/``type_ids`` attributes that ``BundleTokenizer.to_arrays`` reads.
+    """
+
+    text: int  # index of the text in the batch of texts
+    start: int
+    end: int
+    ids: np.ndarray
+    type_ids: np.ndarray
+
+
+def specials_of(tokenizer) -> Specials:
+    """Find the special tokens around a single sequence by encoding a probe word."""
+    enc = tokenizer.encode("a", add_special_tokens=True)
+    mask = list(enc.special_tokens_mask)
+    content = [i for i, m in enumerate(mask) if not m]
+    first, last = (content[0], content[-1]) if content else (len(mask), len(mask) - 1)
+    ids, types = list(enc.ids), list(enc.type_ids)
+    return Specials(tuple(ids[:first]), tuple(types[:first]), tuple(ids[last + 1 :]), tuple(types[last + 1 :]))
+
+
+def text_tokens(tokenizer, texts: Sequence[str]) -> list[TextTokens]:
+    """Tokenise raw texts (no truncation, no specials) with offsets and word indices.
+
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` whose truncation and padding are off.
+    """
+    encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False) if len(texts) > 1 else [
+        tokenizer.encode(t, add_special_tokens=False) for t in texts
+    ]
+    out = []
+    for enc in encodings:
+        n = len(enc.ids)
+        words = np.empty(n, dtype=np.int64)
+        last_word, index = None, -1
+        for i, w in enumerate(enc.word_ids):
+            # A token without a word (rare: added tokens) is a word of its own.
+            if w is None or w != last_word:
+                index += 1
+            words[i] = index
+            last_word = w
+        offsets = np.asarray(enc.offsets, dtype=np.int64).reshape(n, 2)
+        out.append(
+            TextTokens(
+                ids=np.asarray(enc.ids, dtype=np.int64),
+                type_ids=np.asarray(enc.type_ids, dtype=np.int64),
+                offsets=offsets,
+                words=words,
+            )
+        )
+    return out
+
+
+def window_bounds(n: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """Token ranges ``[start, end)`` covering ``n`` tokens with windows of ``size`` tokens that
+    overlap by ``stride`` tokens. One window when ``n <= size`` (also for ``n == 0``)."""
+    if size < 1:
+        raise ValueError(f"window size must be >= 1, got {size}")
+    if not 0 <= stride < size:
+        raise ValueError(f"stride must be in [0, {size}) for windows of {size} tokens, got {stride}")
+    if n <= size:
+        return [(0, n)]
+    step = size - stride
+    bounds = []
+    start = 0
+    while True:
+        end = min(start + size, n)
+        bounds.append((start, end))
+        if end == n:
+            return bounds
+        start += step
+
+
+def windows(
+    tokens: Sequence[TextTokens], specials: Specials, max_length: int, stride: int
+) -> list[Window]:
+    """Model inputs for every text: one window each, or several overlapping ones for long texts."""
+    size = max_length - specials.count
+    out = []
+    for t, tok in enumerate(tokens):
+        for start, end in window_bounds(len(tok), size, stride):
+            ids = np.concatenate([specials.prefix_ids, tok.ids[start:end], specials.suffix_ids]).astype(np.int64)
+            types = np.concatenate([specials.prefix_types, tok.type_ids[start:end], specials.suffix_types]).astype(np.int64)
+            out.append(Window(t, start, end, ids, types))
+    return out
+
+
+def central_owner(bounds: Sequence[tuple[int, int]], n: int) -> np.ndarray:
+    """For each of ``n`` tokens, the index of the window in which it is most central (the window
+    where its distance to the nearer window edge is largest; the earlier window on ties)."""
+    owner = np.zeros(n, dtype=np.int64)
+    best = np.full(n, -1, dtype=np.int64)
+    positions = np.arange(n)
+    for w, (start, end) in enumerate(bounds):
+        inside = positions[start:end]
+        margin = np.minimum(inside - start, end - 1 - inside)
+        better = margin > best[start:end]
+        owner[start:end][better] = w
+        best[start:end][better] = margin[better]
+    return owner
+
+
+def merge_windows(
+    window_scores: Sequence[np.ndarray], bounds: Sequence[tuple[int, int]], n: int, prefix: int
+) -> np.ndarray:
+    """Per-token scores of one text from its windows' outputs.
+
+    window_scores[w]: the graph output of window w, shape (tokens incl. specials and padding, L);
+    its content starts after ``prefix`` special tokens. Each token takes the row of the window
+    where it is most central.
+    """
+    if n == 0:
+        width = window_scores[0].shape[-1] if len(window_scores) else 0
+        return np.zeros((0, width), dtype=np.float32)
+    owner = central_owner(bounds, n)
+    out = np.empty((n, window_scores[0].shape[-1]), dtype=window_scores[0].dtype)
+    for w, (start, end) in enumerate(bounds):
+        rows = np.flatnonzero(owner[start:end] == w)
+        out[start + rows] = window_scores[w][prefix + rows]
+    return out
+
+
+def merge_text_windows(
+    wins: Sequence[Window], outputs: Sequence[np.ndarray], tokens: Sequence[TextTokens], prefix: int
+) -> list[np.ndarray]:
+    """Per-token scores of every text from the outputs of all windows (``outputs[i]`` for ``wins[i]``)."""
+    by_text: list[list[int]] = [[] for _ in tokens]
+    for i, w in enumerate(wins):
+        by_text[w.text].append(i)
+    return [
+        merge_windows([outputs[i] for i in ws], [(wins[i].start, wins[i].end) for i in ws], len(tok), prefix)
+        for tok, ws in zip(tokens, by_text)
+    ]
+
+
+def word_starts(words: np.ndarray) -> np.ndarray:
+    """Index of the first token of each word."""
+    if len(words) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, words[1:] != words[:-1]])
+
+
+def word_scores(token_logits: np.ndarray, words: np.ndarray, aggregation: str = "first") -> np.ndarray:
+    """Per-word label probabilities from per-token logits, shape (words, L).
+
+    first: the word's first sub-token (how the model was trained by default); average: the mean
+    of its sub-tokens' probabilities; max: the probabilities of its most confident sub-token.
+    """
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+    starts = word_starts(words)
+    if len(starts) == 0:
+        return np.zeros((0, token_logits.shape[-1]), dtype=np.float32)
+    if aggregation == "first":
+        return softmax(token_logits[starts].astype(np.float32))
+    probs = softmax(token_logits.astype(np.float32))
+    if aggregation == "average":
+        sums = np.add.reduceat(probs, starts, axis=0)
+        counts = np.diff(np.r_[starts, len(words)])[:, None]
+        return sums / counts
+    best = probs.max(-1)
+    ends = np.r_[starts[1:], len(words)]
+    picks = [start + int(np.argmax(best[start:end])) for start, end in zip(starts, ends)]
+    return probs[picks]
+
+
+def word_offsets(offsets: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Character range of each word: first token's start to last token's end, shape (words, 2)."""
+    starts = word_starts(words)
+    if len(starts) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    ends = np.r_[starts[1:], len(words)] - 1
+    return np.stack([offsets[starts, 0], offsets[ends, 1]], axis=1)
+
+
+def decode_entities(
+    text: str, tags: Sequence[str], offsets: np.ndarray, scores: np.ndarray | None = None
+) -> list[dict]:
+    """IOB2 tags of words -> entities ``{"entity", "text", "start", "end", "score"}``.
+
+    offsets: each word's character range in ``text``; ``text[start:end]`` of an entity runs from
+    its first word's start to its last word's end. score: the mean of its words' scores.
+    """
+    out = []
+    for type_, first, last in tag_entities(list(tags)):
+        start, end = int(offsets[first, 0]), int(offsets[last, 1])
+        entity = {"entity": type_, "text": text[start:end], "start": start, "end": end}
+        if scores is not None:
+            entity["score"] = float(np.mean(scores[first : last + 1]))
+        out.append(entity)
+    return out
+
+
+def tag_text(
+    text: str, tokens: TextTokens, token_logits: np.ndarray, labels: Sequence[str], aggregation: str = "first"
+) -> list[dict]:
+    """One text's entities from its merged per-token logits."""
+    probs = word_scores(token_logits, tokens.words, aggregation)
+    best = probs.argmax(-1) if len(probs) else np.zeros(0, dtype=np.int64)
+    tags = [labels[i] for i in best]
+    return decode_entities(text, tags, word_offsets(tokens.offsets, tokens.words), probs.max(-1) if len(probs) else None)
+
+
+def entity_tuples(entities: Sequence[dict]) -> list[tuple[str, int, int]]:
+    """``(type, start, end)`` of each entity dict (what metrics.entity_scores compares)."""
+    return [(e["entity"], e["start"], e["end"]) for e in entities]

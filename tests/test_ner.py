@@ -1,0 +1,202 @@
+"""NER on a tiny random BERT: label alignment, stride windows, training, export parity, the Tagger
+on raw text (exact offsets), and the CLI pipeline train ner -> export --int8 -> predict -> eval."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from edgeft_exporters.api import ExportOptions, export_run
+from edgeft_exporters.errors import ParityError
+from edgeft_runtime import ner
+from typer.testing import CliRunner
+
+import edgeft_runtime
+from edgeft.cli import app
+from edgeft.ner_data import NerExample
+from edgeft.tasks.ner import content_tokenizer, encode_examples, token_labels, word_tags
+from tests import tiny
+
+LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_base):
+    from transformers import AutoTokenizer
+
+    return content_tokenizer(AutoTokenizer.from_pretrained(tiny_base))
+
+
+@pytest.fixture(scope="module")
+def ner_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ner")
+    return {
+        "train": tiny.write_conll(folder / "train.conll", tiny.ner_sentences(120, seed=1)),
+        "dev": tiny.write_conll(folder / "dev.conll", tiny.ner_sentences(30, seed=2)),
+    }
+
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def ner_run(tmp_path_factory, tiny_base, ner_files):
+    """Trained through the CLI: `edgeft train ner` (windows of 16 tokens, stride 4)."""
+    out = tmp_path_factory.mktemp("ner-runs") / "run"
+    result = invoke(
+        "train", "ner", "--train", ner_files["train"], "--eval", ner_files["dev"], "--out", out, "--base", tiny_base,
+        "--epochs", 10, "--lr", 3e-3, "--max-length", 16, "--stride", 4,
+        "--set", "early_stopping_patience=0", "--set", "logging_steps=1000",
+    )
+    assert result.exit_code == 0, result.output
+    assert f"saved run to {out}" in result.output and "entity_f1" in result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def ner_bundle(tmp_path_factory, ner_run):
+    """Exported through the CLI: `edgeft export RUN --int8`."""
+    out = tmp_path_factory.mktemp("ner-bundles") / "int8"
+    result = invoke("export", ner_run, "--int8", "--out", out, "--max-drop", 100)
+    assert result.exit_code == 0, result.output
+    assert "ONNX int8: entity_f1" in result.output
+    return out
+
+
+def test_word_tags_and_first_vs_all_alignment(tokenizer):
+    text = "anna ottoa met in paris ."  # "ottoa" -> otto ##a: one word of two sub-tokens
+    tok = ner.text_tokens(tokenizer, [text])[0]
+    tags, misaligned = word_tags(tok, [(0, 10, "PER"), (18, 23, "LOC")])
+    assert tags == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"] and misaligned == 0
+    index = {label: i for i, label in enumerate(LABELS)}
+    first = token_labels(tok, tags, index, label_all=False)
+    every = token_labels(tok, tags, index, label_all=True)
+    assert len(tok) == 7 and tok.words.tolist() == [0, 1, 1, 2, 3, 4, 5]
+    assert first.tolist() == [3, 4, ner.IGNORE_INDEX, 0, 0, 1, 0]
+    assert every.tolist() == [3, 4, 4, 0, 0, 1, 0]
+    # B- words labelled on every sub-token continue as I-
+    tags2, _ = word_tags(tok, [(5, 10, "PER")])
+    assert token_labels(tok, tags2, index, label_all=True).tolist()[1:3] == [3, 4]
+
+
+def test_entity_boundary_inside_a_word_is_counted(tokenizer):
+    tok = ner.text_tokens(tokenizer, ["annaotto met"])[0]
+    _, misaligned = word_tags(tok, [(4, 8, "PER")])
+    assert misaligned == 1
+
+
+def test_long_sentences_become_overlapping_windows_each_token_labelled_once(tokenizer):
+    words = " ".join(["anna", "met", "otto", "in", "paris"] * 8)  # 40 tokens
+    spans = [(i, i + 4, "PER") for i in range(0, len(words), 23)]  # every "anna"
+    example = NerExample(words, spans, line=1)
+    specials = ner.specials_of(tokenizer)
+    enc = encode_examples(tokenizer, specials, [example], LABELS, max_length=16, stride=4, label_all=False, type_ids=True)
+    assert len(enc.rows) > 1
+    assert all(len(r["input_ids"]) <= 16 and len(r["labels"]) == len(r["input_ids"]) for r in enc.rows)
+    labelled = sum(sum(1 for label in r["labels"] if label != ner.IGNORE_INDEX) for r in enc.rows)
+    assert labelled == 40  # every word once, in the window where it is most central
+    b_per = sum(r["labels"].count(LABELS.index("B-PER")) for r in enc.rows)
+    assert b_per == 8
+
+
+def test_run_folder_and_metrics(ner_run):
+    run = json.loads((ner_run / "edgeft_run.json").read_text())
+    assert run["task"] == "ner" and run["labels"] == LABELS
+    assert run["ner"] == {"scheme": "IOB2", "source_scheme": "IOB2", "join": "space", "aggregation": "first", "stride": 4, "label_all_tokens": False}
+    metrics = json.loads((ner_run / "metrics.json").read_text())
+    assert set(metrics) >= {"entity_f1", "entity_precision", "entity_recall", "per_type"}
+    assert set(metrics["per_type"]) == {"LOC", "PER"} and metrics["entity_f1"] > 0.5  # the toy task is learnable
+    row = json.loads((ner_run / "eval.jsonl").read_text().splitlines()[0])
+    assert set(row) == {"text", "spans"}
+
+
+def test_bundle_manifest_and_parity_on_entity_f1(ner_run, ner_bundle):
+    manifest = json.loads((ner_bundle / "edgeft.json").read_text())
+    assert manifest["task"] == "ner" and manifest["labels"] == LABELS
+    assert manifest["ner"]["scheme"] == "IOB2" and manifest["ner"]["stride"] == 4 and manifest["ner"]["aggregation"] == "first"
+    assert manifest["metrics"]["entity_f1"] > 0.5
+    parity = manifest["parity"]
+    assert parity["metric"] == "entity_f1" and parity["samples"] == 30
+    assert parity["variants"]["fp32"]["max_abs_diff"] <= 1e-4
+    assert parity["variants"]["fp32"]["metric"] == pytest.approx(parity["reference_metric"])
+    assert set(parity["reference_scores"]["per_type_f1"]) == {"LOC", "PER"}
+
+
+def test_int8_gate_compares_entity_f1(ner_run, tmp_path):
+    with pytest.raises(ParityError, match=r"int8 entity_f1 .* points below PyTorch .*--max-drop -1"):
+        export_run(ner_run, tmp_path / "never", ExportOptions(int8=True, max_drop=-1.0, per_channel="off"))
+    assert not (tmp_path / "never").exists()
+
+
+def test_tagger_offsets_are_exact_on_raw_text(ner_bundle):
+    tagger = edgeft_runtime.load(ner_bundle, variant="fp32")
+    texts = [
+        "Anna met Otto in Paris.",
+        "ANNA  visited   BERLIN today",
+        "Zoë and Ünal 😀 visited Paris",
+        "北京 anna in berlin",
+        "",
+        "anna met otto in paris . " * 6,  # longer than max_length 16: windows
+    ]
+    results = tagger.tag(texts)
+    assert len(results) == len(texts) and results[4] == []
+    for text, entities in zip(texts, results):
+        for e in entities:
+            assert text[e["start"] : e["end"]] == e["text"] and e["entity"] in ("PER", "LOC")
+            assert 0 <= e["score"] <= 1
+    assert [e["text"] for e in results[0] if e["entity"] == "LOC"] == ["Paris"]
+    assert len(results[5]) >= 12  # entities found all along the long text, not only in its first window
+    assert max(e["end"] for e in results[5]) > 100
+    assert tagger.tag("Anna met Otto in Paris.") == results[0]
+    for aggregation in ("average", "max"):
+        assert all(text[e["start"] : e["end"]] == e["text"] for text, ents in zip(texts, tagger.tag(texts, aggregation=aggregation)) for e in ents)
+    with pytest.raises(ValueError, match="aggregation"):
+        tagger.tag(texts, aggregation="mean")
+
+
+def test_windows_do_not_change_short_text_results(ner_bundle):
+    tagger = edgeft_runtime.load(ner_bundle, variant="fp32")
+    text = "anna met otto in paris"
+    tokens, (logits,) = tagger.token_logits([text])
+    direct = tagger.run_output([text], "logits")[0]
+    np.testing.assert_allclose(logits, direct[1 : 1 + len(tokens[0])], atol=1e-5)
+
+
+def test_cli_predict_and_eval(tmp_path, ner_bundle, ner_files):
+    result = invoke("predict", ner_bundle, "Anna met Otto in Paris.", "Zoë in Zürich 😀")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [line["text"] for line in lines] == ["Anna met Otto in Paris.", "Zoë in Zürich 😀"]
+    for line in lines:
+        assert isinstance(line["prediction"], list)
+        for e in line["prediction"]:
+            assert line["text"][e["start"] : e["end"]] == e["text"]
+    result = invoke("eval", ner_bundle, "--data", ner_files["dev"], "--out", tmp_path / "m.json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["examples"] == 30 and 0 <= metrics["entity_f1"] <= 1 and set(metrics["per_type"]) <= {"PER", "LOC"}
+    manifest = json.loads((ner_bundle / "edgeft.json").read_text())
+    # edgeft eval on the parity data agrees with the gate's int8 figure
+    assert 100 * metrics["entity_f1"] == pytest.approx(manifest["parity"]["variants"]["int8"]["metric"], abs=0.01)
+
+
+def test_cli_bad_data_is_one_line(tmp_path, tiny_base):
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Anna B-PER\nmet O\nParis I-LOC\n", encoding="utf-8")
+    result = runner.invoke(app, ["train", "ner", "--train", str(bad), "--out", str(tmp_path / "o"), "--base", str(tiny_base)])
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "bad.conll:3:" in errors[0] and "Traceback" not in result.output
+
+
+def test_cli_bench_with_pytorch_reference(tmp_path, ner_run, ner_bundle):
+    report = tmp_path / "report.json"
+    result = invoke("bench", ner_bundle, "--reference", ner_run, "--runs", 2, "--cold-passes", 1, "--out", report)
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert set(data["results"]) == {"fp32", "int8", "pytorch-fp32"} and data["bundle"]["task"] == "ner"
