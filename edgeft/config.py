@@ -12,10 +12,11 @@ import json
 import tomllib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from .corpus import DOCUMENT_MODES
 from .errors import ConfigError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
@@ -26,6 +27,9 @@ C = TypeVar("C", bound="TrainConfig")
 @dataclass
 class TrainConfig:
     """Options every task shares."""
+
+    # Inherited keys a task does not use: refused when given, left out of the saved config.
+    not_applicable: ClassVar[tuple[str, ...]] = ()
 
     train: str | None = None
     eval: str | None = None
@@ -79,7 +83,7 @@ class TrainConfig:
             raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.not_applicable}
 
 
 @dataclass
@@ -144,6 +148,49 @@ class NerConfig(TrainConfig):
         return self.stride if self.stride is not None else self.max_length // 4
 
 
+@dataclass
+class MlmConfig(TrainConfig):
+    """Masked-LM continued pretraining on unlabelled text; ``max_length`` is the block size."""
+
+    not_applicable: ClassVar[tuple[str, ...]] = (
+        "train", "text_column", "label_column", "early_stopping_patience", "skip_empty",
+    )
+
+    # Plain-text or JSONL files, or folders of them (several allowed).
+    corpus: list[str] = field(default_factory=list)
+    # JSONL field holding the text.
+    text_field: str = "text"
+    # Plain text: "line" (one document per line), "blank" (blank-line separated) or "auto".
+    documents: str = "auto"
+    # Share of tokens selected for prediction; of those 80% become [MASK], 10% a random token, 10% stay.
+    mlm_probability: float = 0.15
+    # Select whole words (all their word pieces together) instead of single tokens.
+    whole_word_masking: bool = False
+    # Steps that train only a newly initialised head (encoder frozen) before full training (0: none).
+    head_warmup_steps: int = 0
+    head_warmup_lr: float = 1e-3
+    logging_steps: int = 20
+
+    def validate(self) -> None:
+        super().validate()
+        checks = [
+            ("mlm_probability", 0 < self.mlm_probability < 1, "in (0, 1)"),
+            ("documents", self.documents in DOCUMENT_MODES, f"one of {', '.join(DOCUMENT_MODES)}"),
+            ("text_field", bool(self.text_field), "a field name"),
+            ("head_warmup_steps", self.head_warmup_steps >= 0, ">= 0"),
+            ("head_warmup_lr", 0 < self.head_warmup_lr < 1, "between 0 and 1"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+
+    def require_io(self) -> None:
+        if not self.corpus:
+            raise ConfigError("no corpus: pass --corpus FILE_OR_FOLDER (repeatable), or set corpus = [\"FILE\"] in the config file")
+        if not self.out:
+            raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
@@ -156,6 +203,12 @@ def _coerce(name: str, raw: Any, annotation: Any, where: str) -> Any:
     target = next((a for a in args if a is not type(None)), annotation) if optional else annotation
     if optional and (raw is None or (isinstance(raw, str) and raw.lower() in ("", "none", "null"))):
         return None
+    if typing.get_origin(target) is list:
+        # A file gives a list; the command line a list or (via --set) comma-separated text.
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if isinstance(items, (list, tuple)) and all(isinstance(i, (str, Path)) for i in items):
+            return [str(i).strip() for i in items if str(i).strip()]
+        raise ConfigError(f"{where}: {name}={raw!r} is not a list of text values")
     try:
         if target is bool:
             if isinstance(raw, bool):
@@ -228,7 +281,7 @@ def build_config(
     overrides: list[str] | None = None,
 ) -> C:
     """Resolve a config of type ``cls`` from defaults, a file, CLI flags (None = not given) and ``--set``."""
-    types_ = _field_types(cls)
+    types_ = {k: v for k, v in _field_types(cls).items() if k not in cls.not_applicable}
     known = sorted(types_)
     values: dict[str, Any] = {}
     layers: list[tuple[str, dict[str, Any]]] = []
@@ -238,6 +291,8 @@ def build_config(
     layers.append(("--set", parse_set(overrides)))
     for where, layer in layers:
         for name, raw in layer.items():
+            if name in cls.not_applicable:
+                raise ConfigError(f"{where}: config key {name!r} is not used by this task; remove it")
             if name not in types_:
                 raise _unknown_key(name, known, where)
             values[name] = _coerce(name, raw, types_[name], where)

@@ -30,7 +30,7 @@ def info(
     lines = [
         f"bundle        {bundle}",
         f"task          {manifest['task']} ({manifest.get('problem_type') or 'n/a'})",
-        f"labels        {len(labels)}: {', '.join(map(str, labels[:20]))}{' …' if len(labels) > 20 else ''}",
+        *([f"labels        {len(labels)}: {', '.join(map(str, labels[:20]))}{' …' if len(labels) > 20 else ''}"] if labels else []),
         f"max length    {manifest['max_length']}",
         f"made by       edgeft {manifest.get('edgeft_version', '?')}, schema {manifest['schema_version']}",
         f"source        {(manifest.get('source') or {}).get('run', '?')} (base {(manifest.get('source') or {}).get('base_model', '?')})",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import ClassifierConfig, NerConfig, TrainConfig
+from ..config import ClassifierConfig, MlmConfig, NerConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -90,5 +90,15 @@ register(
         config_class=NerConfig,
         entry_point="edgeft.tasks.ner:train_ner",
         eval_reader="edgeft.tasks.ner:read_eval_rows",
+    )
+)
+
+register(
+    TaskSpec(
+        name="mlm",
+        summary="masked-LM continued pretraining on unlabelled in-domain text (a new --base for the other tasks)",
+        config_class=MlmConfig,
+        entry_point="edgeft.tasks.mlm:train_mlm",
+        eval_reader="edgeft.tasks.mlm:read_eval_rows",
     )
 )

@@ -159,7 +159,7 @@ def export_run(
         graph = onnx.load(str(fp32_path), load_external_data=False).graph
         fields: dict[str, Any] = {
             "edgeft_version": _edgeft_version(),
-            "task": run["task"],
+            "task": getattr(task, "bundle_task", run["task"]),
             "max_length": fixed_length or task.max_length,
             "inputs": [i.name for i in graph.input],
             **task.manifest_fields(),
@@ -190,6 +190,7 @@ def export_run(
                 "scores": task.score(out, gold),
                 "label_agreement": label_agreement(reference_pred, task.predictions(out)),
                 "max_abs_diff": max_abs_diff(reference_out, out),
+                **(task.compare(reference_out, out) if hasattr(task, "compare") else {}),
             }
 
         fp32_model = _load_variant(work, VARIANT_FP32, fields)

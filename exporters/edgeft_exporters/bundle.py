@@ -7,7 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeft_runtime.constants import BUNDLE_FORMAT, MANIFEST_FILE, MODEL_CARD_FILE, SCHEMA_VERSION, TOKENIZER_FILE
+from edgeft_runtime.constants import (
+    BUNDLE_FORMAT,
+    MANIFEST_FILE,
+    MODEL_CARD_FILE,
+    SCHEMA_VERSION,
+    TASK_FILL_MASK,
+    TASK_NER,
+    TOKENIZER_FILE,
+)
 from edgeft_runtime.manifest import sha256_file
 
 from .errors import ExportError
@@ -62,6 +70,13 @@ def write_manifest(folder: Path, fields: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+# The model card's usage line for tasks whose method is not ``predict``.
+USAGE = {
+    TASK_NER: 'model.tag(["some text"])',
+    TASK_FILL_MASK: 'model.fill_mask("paris is the [MASK] of france.", top_k=5)',
+}
+
+
 def _fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "—"
 
@@ -87,7 +102,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"(base model `{source.get('base_model', '?')}`).",
         "",
         f"- task: {manifest['task']} ({manifest.get('problem_type', 'n/a')})",
-        f"- labels ({len(labels)}): {', '.join(map(str, labels[:50]))}{' …' if len(labels) > 50 else ''}",
+        *([f"- labels ({len(labels)}): {', '.join(map(str, labels[:50]))}{' …' if len(labels) > 50 else ''}"] if labels else []),
         f"- max length: {manifest['max_length']} tokens; inputs: {', '.join(manifest['inputs'])}",
         f"- default variant: {manifest.get('default_variant')}",
     ]
@@ -112,7 +127,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         "```python",
         "import edgeft_runtime",
         'model = edgeft_runtime.load("path/to/this/folder")',
-        f'model.{"tag" if manifest["task"] == "ner" else "predict"}(["some text"])',
+        USAGE.get(manifest["task"], 'model.predict(["some text"])'),
         "```",
         "",
         "Files and their sha256 are listed in `edgeft.json`; the runtime verifies them on load.",

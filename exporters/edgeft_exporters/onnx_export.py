@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 from .errors import ExportError
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet_transformers_loading() -> Iterator[None]:
+    """Silence transformers' notices while a run is reloaded for export: e.g. the base's pooler that
+    edgeft keeps in masked-LM runs (for the classifiers trained from them) is unused by the
+    masked-LM model, which transformers would report as unused weights."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 def export_with_optimum(
@@ -29,7 +46,7 @@ def export_with_optimum(
     if static_shape is not None:
         shapes = {"batch_size": static_shape[0], "sequence_length": static_shape[1]}
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_transformers_loading():
             warnings.simplefilter("ignore")  # tracer warnings about constants are expected for BERT
             main_export(
                 str(model_dir),

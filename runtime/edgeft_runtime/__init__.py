@@ -11,10 +11,11 @@
 from .base import BundleModel
 from .classifier import Classifier
 from .errors import BundleError
+from .fill_mask import FillMask
 from .loader import load
 from .manifest import read_manifest, verify_bundle
 from .tagger import Tagger
 
 __version__ = "0.1.0"
 
-__all__ = ["BundleError", "BundleModel", "Classifier", "load", "read_manifest", "Tagger", "verify_bundle", "__version__"]
+__all__ = ["BundleError", "BundleModel", "Classifier", "FillMask", "load", "read_manifest", "Tagger", "verify_bundle", "__version__"]

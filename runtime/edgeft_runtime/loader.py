@@ -8,8 +8,9 @@ from typing import Sequence
 from .archive import cached_extract, is_archive
 from .base import BundleModel
 from .classifier import Classifier
-from .constants import MANIFEST_FILE, TASK_CLASSIFIER, TASK_NER, TASK_SETFIT
+from .constants import MANIFEST_FILE, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from .errors import BundleError
+from .fill_mask import FillMask
 from .manifest import read_manifest, verify_file
 from .session import create_session
 from .tagger import Tagger
@@ -20,6 +21,7 @@ TASK_CLASSES: dict[str, type[BundleModel]] = {
     TASK_CLASSIFIER: Classifier,
     TASK_SETFIT: Classifier,
     TASK_NER: Tagger,
+    TASK_FILL_MASK: FillMask,
 }
 
 

@@ -32,6 +32,7 @@ KNOWN_KEYS = frozenset(
         "pooling",
         "normalize",
         "ner",
+        "fill_mask",
         "static_shape",
         "mobile",
         "parity",

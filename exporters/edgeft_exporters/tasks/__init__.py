@@ -3,7 +3,8 @@
 Each exporter class takes (run info, run folder) and provides: ``optimum_task``, ``output_name``,
 ``max_length``, ``metric_name``, ``manifest_fields()``, ``parse_examples(rows, source)``,
 ``reference()`` (the PyTorch original), ``bundle_outputs(model, texts)``, ``predictions(outputs)``
-and ``score(outputs, gold)``.
+and ``score(outputs, gold)``. Optional: ``bundle_task`` (the manifest's task when it differs from
+the run's) and ``compare(reference_outputs, outputs)`` (extra parity figures for the report).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from edgeft_runtime.constants import TASK_CLASSIFIER, TASK_NER
 
 from ..errors import ExportError
 from .classifier import ClassifierExport
+from .fill_mask import FillMaskExport
 from .ner import NerExport
 
 EXPORTERS: dict[str, type] = {
     TASK_CLASSIFIER: ClassifierExport,
     TASK_NER: NerExport,
+    "mlm": FillMaskExport,  # a masked-LM run exports as a fill-mask bundle
 }
 
 

@@ -1,0 +1,19 @@
+"""Pure pieces of the fill-mask runtime (the bundle itself is tested in tests/test_mlm.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeft_runtime.fill_mask import top_k
+
+
+def test_top_k_is_sorted_best_first_with_stable_ties():
+    probs = np.array([0.1, 0.3, 0.05, 0.3, 0.25])
+    assert top_k(probs, 3).tolist() == [1, 3, 4]
+    assert top_k(probs, 10).tolist() == [1, 3, 4, 0, 2]
+
+
+def test_top_k_matches_a_full_sort():
+    rng = np.random.default_rng(0)
+    probs = rng.random(30522)
+    assert top_k(probs, 5).tolist() == np.argsort(-probs, kind="stable")[:5].tolist()
