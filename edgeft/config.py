@@ -103,6 +103,56 @@ class ClassifierConfig(TrainConfig):
             raise ConfigError("config field label_separator must not be empty")
 
 
+SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
+
+
+@dataclass
+class SetFitConfig(TrainConfig):
+    """SetFit few-shot classification: contrastive fine-tuning of a sentence-transformer body on
+    pairs of training texts (same label or not), then a logistic-regression head on its embeddings.
+
+    ``epochs``, ``lr`` and ``batch_size`` apply to the body's contrastive phase (pairs per step);
+    ``warmup_ratio`` and ``weight_decay`` too. ``early_stopping_patience`` and
+    ``gradient_accumulation_steps`` do not apply (SetFit trains one pass of pairs, then fits the head).
+    """
+
+    epochs: float = 1.0
+    lr: float = 2e-5
+    multi_label: bool = False
+    label_separator: str = ";"
+    # Train on this many examples per class, sampled from --train with --seed (all rows when unset).
+    # Without --eval, the rows not sampled become the evaluation data.
+    shots: int | None = None
+    # Pairs generated per training example and per side (positive and negative), as in the SetFit
+    # paper (20). Unset (none/0): sampling_strategy decides, which grows with the square of the data.
+    num_iterations: int | None = 20
+    sampling_strategy: str = "oversampling"  # oversampling | undersampling | unique
+    # Stop the contrastive phase after this many steps (0: no cap).
+    max_steps: int = 0
+    # The logistic-regression head (scikit-learn): inverse regularisation strength and iterations.
+    head_c: float = 1.0
+    head_max_iter: int = 100
+    # "balanced" reweights classes by inverse frequency; unset: every example counts once.
+    head_class_weight: str | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        checks = [
+            ("shots", self.shots is None or self.shots >= 1, ">= 1 (or unset for all rows)"),
+            ("num_iterations", self.num_iterations is None or self.num_iterations >= 0, ">= 0"),
+            ("sampling_strategy", self.sampling_strategy in SAMPLING_STRATEGIES, f"one of {', '.join(SAMPLING_STRATEGIES)}"),
+            ("max_steps", self.max_steps >= 0, ">= 0"),
+            ("head_c", self.head_c > 0, "> 0"),
+            ("head_max_iter", self.head_max_iter >= 1, ">= 1"),
+            ("head_class_weight", self.head_class_weight in (None, "balanced"), "balanced or unset"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+        if not self.label_separator:
+            raise ConfigError("config field label_separator must not be empty")
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}

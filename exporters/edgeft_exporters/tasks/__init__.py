@@ -3,7 +3,12 @@
 Each exporter class takes (run info, run folder) and provides: ``optimum_task``, ``output_name``,
 ``max_length``, ``metric_name``, ``manifest_fields()``, ``parse_examples(rows, source)``,
 ``reference()`` (the PyTorch original), ``bundle_outputs(model, texts)``, ``predictions(outputs)``
-and ``score(outputs, gold)``.
+and ``score(outputs, gold)``. Optional:
+
+- ``export_onnx(out_dir, opset=...) -> Path``: the task writes the ONNX graph itself (e.g. the
+  body through Optimum plus layers of its own) instead of Optimum's export for ``optimum_task``;
+- ``require_label_agreement = True``: the fp32 gate also requires 100% label agreement with the
+  reference, not only outputs within ``atol``.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeft_runtime.constants import TASK_CLASSIFIER
+from edgeft_runtime.constants import TASK_CLASSIFIER, TASK_SETFIT
 
 from ..errors import ExportError
 from .classifier import ClassifierExport
+from .setfit import SetFitExport
 
 EXPORTERS: dict[str, type] = {
     TASK_CLASSIFIER: ClassifierExport,
+    TASK_SETFIT: SetFitExport,
 }
 
 
