@@ -30,10 +30,12 @@ def load_reference(run_dir: str | Path, threads: int | None):
     if not run_file.is_file():
         raise ModelError(f"--reference {run_dir}: not an edgeft run folder (no edgeft_run.json)")
     run = json.loads(run_file.read_text(encoding="utf-8"))
-    if run["task"] not in ("classifier",):
+    if run["task"] not in ("classifier", "setfit"):
         raise ModelError(f"--reference: task {run['task']!r} has no PyTorch reference engine yet")
     if threads is not None:
         torch.set_num_threads(threads)
+    if run["task"] == "setfit":
+        return _setfit_reference(run_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(run_dir))
     model = AutoModelForSequenceClassification.from_pretrained(str(run_dir)).eval()
     multi = run.get("problem_type") == "multi_label"
@@ -49,6 +51,18 @@ def load_reference(run_dir: str | Path, threads: int | None):
         return torch.cat(out).numpy()
 
     return predict, tokenizer
+
+
+def _setfit_reference(run_dir: Path):
+    """SetFitModel.predict_proba (body.encode, then the scikit-learn head), as a setfit user runs it."""
+    from edgeft_exporters.setfit_head import load_setfit_model
+
+    model = load_setfit_model(run_dir)
+
+    def predict(texts: Sequence[str]):
+        return model.predict_proba(list(texts), batch_size=THROUGHPUT_BATCH, as_numpy=True, show_progress_bar=False)
+
+    return predict, model.model_body.tokenizer
 
 
 def reference_engine(run_dir: str | Path, threads: int | None) -> Engine:

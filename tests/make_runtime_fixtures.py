@@ -2,8 +2,8 @@
 
     python -m tests.make_runtime_fixtures            # writes runtime/tests/fixtures/
 
-Two bundles from tiny random BERTs trained for a few seconds: a single-label sentiment
-classifier and a multi-label topic classifier. tests/test_runtime_fixtures.py checks that this
+Three bundles from tiny random BERTs trained for a few seconds: a single-label sentiment
+classifier, a multi-label topic classifier and a SetFit sentiment model (with embeddings). tests/test_runtime_fixtures.py checks that this
 script still produces bundles the runtime accepts.
 """
 
@@ -47,7 +47,23 @@ def build(out_root: Path) -> dict[str, Path]:
             )
             train_classifier(config)
             made[name] = export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
+        made["fewshot"] = build_setfit(tmp, base, out_root)
     return made
+
+
+def build_setfit(tmp: Path, base: Path, out_root: Path) -> Path:
+    """A SetFit bundle (probabilities + embeddings outputs) from 8 examples per label."""
+    from edgeft.config import SetFitConfig
+    from edgeft.tasks.setfit import train_setfit
+    from edgeft_exporters.api import ExportOptions, export_run
+
+    config = SetFitConfig(
+        train=str(tiny.write_csv(tmp / "fewshot-train.csv", tiny.sentiment_rows(96, 1))),
+        eval=str(tiny.write_csv(tmp / "fewshot-dev.csv", tiny.sentiment_rows(40, 2))),
+        out=str(tmp / "fewshot"), base=str(base), shots=8, num_iterations=5, lr=1e-3, max_length=24, logging_steps=1000,
+    )
+    train_setfit(config)
+    return export_run(tmp / "fewshot", out_root / "fewshot", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
 
 
 if __name__ == "__main__":

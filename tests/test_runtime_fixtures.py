@@ -8,6 +8,7 @@ from tests.make_runtime_fixtures import build
 
 def test_fixture_generator_builds_loadable_bundles(tmp_path):
     made = build(tmp_path)
-    assert set(made) == {"sentiment", "topics"}
+    assert set(made) == {"sentiment", "topics", "fewshot"}
     assert edgeft_runtime.load(made["sentiment"]).predict("good film")["label"] in ("pos", "neg")
     assert edgeft_runtime.load(made["topics"]).multi_label
+    assert edgeft_runtime.load(made["fewshot"]).embed("good film").ndim == 1

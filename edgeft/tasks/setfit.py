@@ -123,6 +123,15 @@ def build_head(config: SetFitConfig):
     return OneVsRestClassifier(head) if config.multi_label else head
 
 
+def _show_progress_bar(trainer) -> None:
+    """A progress bar over the pair steps: the underlying HF Trainer prints log lines instead when
+    transformers' logging is quiet (quiet_transformers), which hides its notices, not progress."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    if trainer.st_trainer.pop_callback(PrinterCallback) is not None:
+        trainer.st_trainer.add_callback(ProgressCallback)
+
+
 def _quiet_setfit() -> None:
     import datasets
     import setfit
@@ -175,6 +184,7 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
 
     with stage as work:
         trainer = Trainer(model=model, args=training_arguments(config, device, work), train_dataset=train_dataset)
+        _show_progress_bar(trainer)
         log.info(
             "SetFit: training %s on %d examples (%d labels, eval %d) on %s",
             Path(base_path).name if Path(base_path).exists() else base_path,

@@ -62,7 +62,8 @@ class LinearHead:
 
 
 def head_coefficients(head: Any, num_labels: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(coef, intercept, constant label indices) of a fitted setfit head, as scikit-learn holds them.
+    """(coef, intercept, constant label indices) of a fitted setfit head, as scikit-learn holds them
+    (same dtype).
 
     Accepts a ``LogisticRegression`` trained on class indices ``0..num_labels-1`` or a
     ``OneVsRestClassifier`` of them (multi-label); anything else raises ExportError.
@@ -74,23 +75,26 @@ def head_coefficients(head: Any, num_labels: int) -> tuple[np.ndarray, np.ndarra
         classes = np.asarray(head.classes_)
         if classes.tolist() != list(range(num_labels)):
             raise ExportError(f"the head was fitted on classes {classes.tolist()}, expected 0..{num_labels - 1}")
-        return np.asarray(head.coef_, np.float64), np.asarray(head.intercept_, np.float64), []
+        return np.asarray(head.coef_), np.asarray(head.intercept_), []
     if isinstance(head, OneVsRestClassifier):
         if len(head.estimators_) != num_labels:
             raise ExportError(f"the one-vs-rest head has {len(head.estimators_)} estimators, expected {num_labels}")
         rows, biases, constant = [], [], []
         dim = int(head.n_features_in_)
+        # scikit-learn keeps the dtype of the embeddings it was fitted on (float32 here): stored as
+        # is, the rebuilt head computes exactly what the trained one did.
+        dtype = next((e.coef_.dtype for e in head.estimators_ if isinstance(e, LogisticRegression)), np.float64)
         for i, estimator in enumerate(head.estimators_):
             if isinstance(estimator, LogisticRegression):
-                rows.append(np.asarray(estimator.coef_, np.float64)[0])
-                biases.append(float(estimator.intercept_[0]))
+                rows.append(np.asarray(estimator.coef_)[0])
+                biases.append(estimator.intercept_[0])
             elif hasattr(estimator, "y_"):  # sklearn's _ConstantPredictor: the label was always 0 or 1
                 constant.append(i)
-                rows.append(np.zeros(dim))
+                rows.append(np.zeros(dim, dtype))
                 biases.append(CONSTANT_LOGIT if int(np.ravel(estimator.y_)[0]) == 1 else -CONSTANT_LOGIT)
             else:
                 raise ExportError(f"one-vs-rest estimator {i} is a {type(estimator).__name__}; only logistic regression folds into a linear layer")
-        return np.stack(rows), np.array(biases), constant
+        return np.stack(rows), np.array(biases, dtype=dtype), constant
     raise ExportError(
         f"a SetFit head of type {type(head).__name__} cannot be folded into the graph; "
         "edgeft exports logistic-regression heads (one-vs-rest for multi-label)"

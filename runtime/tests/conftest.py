@@ -19,3 +19,8 @@ def sentiment_bundle(tmp_path) -> Path:
 @pytest.fixture
 def topics_bundle(tmp_path) -> Path:
     return Path(shutil.copytree(FIXTURES / "topics", tmp_path / "topics"))
+
+
+@pytest.fixture
+def fewshot_bundle(tmp_path) -> Path:
+    return Path(shutil.copytree(FIXTURES / "fewshot", tmp_path / "fewshot"))
