@@ -83,31 +83,40 @@ class TrainConfig:
 
 
 @dataclass
-class ClassifierConfig(TrainConfig):
-    """Supervised sequence classification, single- or multi-label."""
+class TextClassificationConfig(TrainConfig):
+    """Options of every task that learns labels of texts (the classifier, SetFit)."""
 
     multi_label: bool = False
     # Multi-label rows list their labels separated by this (or as a JSON list).
     label_separator: str = ";"
-    # Multi-label decision threshold on each label's sigmoid probability.
-    threshold: float = 0.5
     # Train on labels the eval data never shows (their eval F1 is 0); refused by default because it
     # usually means the wrong eval file.
     allow_missing_eval_labels: bool = False
 
     def validate(self) -> None:
         super().validate()
-        if not 0 < self.threshold < 1:
-            raise ConfigError(f"config field threshold={self.threshold!r} must be in (0, 1)")
         if not self.label_separator:
             raise ConfigError("config field label_separator must not be empty")
+
+
+@dataclass
+class ClassifierConfig(TextClassificationConfig):
+    """Supervised sequence classification, single- or multi-label."""
+
+    # Multi-label decision threshold on each label's sigmoid probability.
+    threshold: float = 0.5
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"config field threshold={self.threshold!r} must be in (0, 1)")
 
 
 SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
 
 
 @dataclass
-class SetFitConfig(TrainConfig):
+class SetFitConfig(TextClassificationConfig):
     """SetFit few-shot classification: contrastive fine-tuning of a sentence-transformer body on
     pairs of training texts (same label or not), then a logistic-regression head on its embeddings.
 
@@ -118,8 +127,6 @@ class SetFitConfig(TrainConfig):
 
     epochs: float = 1.0
     lr: float = 2e-5
-    multi_label: bool = False
-    label_separator: str = ";"
     # Train on this many examples per class, sampled from --train with --seed (all rows when unset).
     # Without --eval, the rows not sampled become the evaluation data.
     shots: int | None = None
@@ -149,8 +156,6 @@ class SetFitConfig(TrainConfig):
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
-        if not self.label_separator:
-            raise ConfigError("config field label_separator must not be empty")
 
 
 def _field_types(cls: type) -> dict[str, Any]:

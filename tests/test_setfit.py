@@ -141,6 +141,7 @@ def fitted_head(kind: str, embeddings: np.ndarray):
     return OneVsRestClassifier(LogisticRegression(C=50)).fit(embeddings, y), 3
 
 
+@pytest.mark.filterwarnings("ignore:Label 2 is present in all training examples")
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
 def test_folded_graph_equals_the_setfit_pipeline(kind, st_body, body_onnx, tmp_path):
     import onnxruntime as ort

@@ -13,7 +13,7 @@ from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
 
 from ..base_models import load_base_config
-from ..config import ClassifierConfig, SetFitConfig
+from ..config import ClassifierConfig, TextClassificationConfig
 from ..data import TextExample, check_known_labels, label_space, read_classification, sample_shots, split_holdout
 from ..devices import select_device
 from ..errors import DataError
@@ -32,7 +32,7 @@ class ClassificationData:
     eval_source: str  # the eval file, or a note that it was held out of the training file
 
 
-def load_classification_data(config: ClassifierConfig | SetFitConfig, shots: int | None = None) -> ClassificationData:
+def load_classification_data(config: TextClassificationConfig, shots: int | None = None) -> ClassificationData:
     """Read train (and eval) files, derive the label set, hold out eval data when no file is given.
 
     shots: train on this many examples per label, sampled with ``config.seed``; without an eval
@@ -67,7 +67,7 @@ def load_classification_data(config: ClassifierConfig | SetFitConfig, shots: int
         log.info("no --eval file: holding out %d of the training examples for evaluation", len(evaluation))
     absent = [label for label in labels if label not in {label for ex in evaluation for label in ex.labels}]
     if absent and not config.allow_missing_eval_labels:
-        where = config.eval or f"the held-out share of {config.train}"
+        where = config.eval or (f"the rows of {config.train} not sampled by --shots" if shots else f"the held-out share of {config.train}")
         raise DataError(
             f"{where}: training label(s) {', '.join(map(repr, absent))} never occur in the eval data, so its "
             "metrics cannot measure them; add eval examples or pass --set allow_missing_eval_labels=true"

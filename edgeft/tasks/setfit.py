@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +195,10 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
             device.kind,
         )
         fit_started = time.perf_counter()
-        trainer.train()  # the body on pairs, then the head on the embeddings
+        with warnings.catch_warnings():
+            # setfit's DataLoader asks for pinned memory, which only matters (and is only honoured) on a GPU.
+            warnings.filterwarnings("ignore", message=".*pin_memory.*")
+            trainer.train()  # the body on pairs, then the head on the embeddings
         train_seconds = time.perf_counter() - fit_started
         pairs = len(trainer.st_trainer.train_dataset)
 

@@ -5,8 +5,9 @@ Each exporter class takes (run info, run folder) and provides: ``optimum_task``,
 ``reference()`` (the PyTorch original), ``bundle_outputs(model, texts)``, ``predictions(outputs)``
 and ``score(outputs, gold)``. Optional:
 
-- ``export_onnx(out_dir, opset=...) -> Path``: the task writes the ONNX graph itself (e.g. the
-  body through Optimum plus layers of its own) instead of Optimum's export for ``optimum_task``;
+- ``export_onnx(out_dir, opset=..., static_shape=...) -> Path``: the task writes the ONNX graph
+  itself (e.g. the body through Optimum plus layers of its own) instead of Optimum's export for
+  ``optimum_task``;
 - ``require_label_agreement = True``: the fp32 gate also requires 100% label agreement with the
   reference, not only outputs within ``atol``.
 """

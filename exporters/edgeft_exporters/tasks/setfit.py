@@ -41,9 +41,13 @@ def append_head(src: Path, dst: Path, head: LinearHead) -> None:
 
     model = onnx.load(str(src))
     graph = model.graph
-    if ST_EMBEDDING_OUTPUT not in [o.name for o in graph.output]:
+    body_output = next((o for o in graph.output if o.name == ST_EMBEDDING_OUTPUT), None)
+    if body_output is None:
         raise ExportError(f"{src}: the exported body has no {ST_EMBEDDING_OUTPUT!r} output; cannot attach the SetFit head")
     num_labels, dim = head.weight.shape
+    # The batch axis as the body export declared it: symbolic, or fixed with --static-shape.
+    batch_dim = body_output.type.tensor_type.shape.dim[0]
+    batch = batch_dim.dim_value if batch_dim.HasField("dim_value") else (batch_dim.dim_param or "batch_size")
     weight = numpy_helper.from_array(np.ascontiguousarray(head.weight.T, dtype=np.float32), "setfit_head.weight")
     bias = numpy_helper.from_array(head.bias.astype(np.float32), "setfit_head.bias")
     graph.initializer.extend([weight, bias])
@@ -63,8 +67,8 @@ def append_head(src: Path, dst: Path, head: LinearHead) -> None:
     del graph.output[:]
     graph.output.extend(
         [
-            helper.make_tensor_value_info(PROBABILITY_OUTPUT, TensorProto.FLOAT, ["batch_size", num_labels]),
-            helper.make_tensor_value_info(EMBEDDING_OUTPUT, TensorProto.FLOAT, ["batch_size", dim]),
+            helper.make_tensor_value_info(PROBABILITY_OUTPUT, TensorProto.FLOAT, [batch, num_labels]),
+            helper.make_tensor_value_info(EMBEDDING_OUTPUT, TensorProto.FLOAT, [batch, dim]),
         ]
     )
     onnx.checker.check_model(model)
@@ -91,9 +95,11 @@ class SetFitExport(ClassifierExport):
             raise ExportError(f"{run_dir}: the head has {self.head.weight.shape[0]} outputs but the run has {len(self.labels)} labels")
         self.body: dict[str, Any] = run.get("body") or {}
 
-    def export_onnx(self, out_dir: Path, *, opset: int | None = None) -> Path:
+    def export_onnx(self, out_dir: Path, *, opset: int | None = None, static_shape: tuple[int, int] | None = None) -> Path:
         """The body through Optimum, then the head appended; returns the one graph."""
-        raw = export_with_optimum(self.run_dir, out_dir / "body", self.optimum_task, opset=opset, library_name="sentence_transformers")
+        raw = export_with_optimum(
+            self.run_dir, out_dir / "body", self.optimum_task, opset=opset, static_shape=static_shape, library_name="sentence_transformers"
+        )
         path = out_dir / "model.onnx"
         append_head(raw, path, self.head)
         return path
@@ -122,6 +128,8 @@ class SetFitExport(ClassifierExport):
         import torch
 
         model = load_setfit_model(self.run_dir)
+        # Truncate like the bundle's tokenizer (the export may lower max_length, e.g. --static-shape).
+        model.model_body.max_seq_length = self.max_length
 
         @torch.inference_mode()
         def forward(texts: Sequence[str]) -> np.ndarray:
