@@ -121,12 +121,13 @@ class SetFitConfig(TextClassificationConfig):
     pairs of training texts (same label or not), then a logistic-regression head on its embeddings.
 
     ``epochs``, ``lr`` and ``batch_size`` apply to the body's contrastive phase (pairs per step);
-    ``warmup_ratio`` and ``weight_decay`` too. ``early_stopping_patience`` and
-    ``gradient_accumulation_steps`` do not apply (SetFit trains one pass of pairs, then fits the head).
+    ``warmup_ratio`` and ``weight_decay`` too. Early stopping and gradient accumulation do not
+    apply (setfit trains its pairs without evaluating, then fits the head): they must stay off.
     """
 
     epochs: float = 1.0
     lr: float = 2e-5
+    early_stopping_patience: int = 0
     # Train on this many examples per class, sampled from --train with --seed (all rows when unset).
     # Without --eval, the rows not sampled become the evaluation data.
     shots: int | None = None
@@ -152,6 +153,8 @@ class SetFitConfig(TextClassificationConfig):
             ("head_c", self.head_c > 0, "> 0"),
             ("head_max_iter", self.head_max_iter >= 1, ">= 1"),
             ("head_class_weight", self.head_class_weight in (None, "balanced"), "balanced or unset"),
+            ("early_stopping_patience", self.early_stopping_patience == 0, "0 (setfit does not evaluate while training)"),
+            ("gradient_accumulation_steps", self.gradient_accumulation_steps == 1, "1 (setfit does not accumulate gradients)"),
         ]
         for name, ok, rule in checks:
             if not ok:

@@ -65,7 +65,7 @@ def test_multi_label_shots_cover_every_label():
 def test_setfit_config_validates_its_fields():
     cfg = build_config(SetFitConfig, overrides=["shots=8", "num_iterations=0", "sampling_strategy=unique", "head_c=0.5"])
     assert (cfg.shots, cfg.num_iterations, cfg.sampling_strategy, cfg.head_c) == (8, 0, "unique", 0.5)
-    for bad, field in [("sampling_strategy=random", "sampling_strategy"), ("shots=0", "shots"), ("head_c=0", "head_c")]:
+    for bad, field in [("sampling_strategy=random", "sampling_strategy"), ("shots=0", "shots"), ("head_c=0", "head_c"), ("early_stopping_patience=2", "setfit does not evaluate")]:
         with pytest.raises(ConfigError, match=field):
             build_config(SetFitConfig, overrides=[bad])
 

@@ -101,7 +101,7 @@ def training_arguments(config: SetFitConfig, device: TrainDevice, work: Path):
         body_learning_rate=config.lr,
         warmup_proportion=config.warmup_ratio,
         l2_weight=config.weight_decay,
-        use_amp=device.precision != "fp32",
+        use_amp=device.precision != "fp32",  # setfit's mixed precision is fp16 autocast on the GPU
         seed=config.seed,
         report_to="none",
         logging_steps=config.logging_steps,
