@@ -31,10 +31,12 @@ def load_reference(run_dir: str | Path, threads: int | None):
     if not run_file.is_file():
         raise ModelError(f"--reference {run_dir}: not an edgeft run folder (no edgeft_run.json)")
     run = json.loads(run_file.read_text(encoding="utf-8"))
-    if run["task"] not in ("classifier", "ner"):
+    if run["task"] not in ("classifier", "setfit", "ner"):
         raise ModelError(f"--reference: task {run['task']!r} has no PyTorch reference engine yet")
     if threads is not None:
         torch.set_num_threads(threads)
+    if run["task"] == "setfit":
+        return _setfit_reference(run_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(run_dir))
     # NER: per-token probabilities, without the runtime's span decoding (a small share of its time)
     auto = AutoModelForTokenClassification if run["task"] == "ner" else AutoModelForSequenceClassification
@@ -54,6 +56,18 @@ def load_reference(run_dir: str | Path, threads: int | None):
         return np.concatenate(out)
 
     return predict, tokenizer
+
+
+def _setfit_reference(run_dir: Path):
+    """SetFitModel.predict_proba (body.encode, then the scikit-learn head), as a setfit user runs it."""
+    from edgeft_exporters.setfit_head import load_setfit_model
+
+    model = load_setfit_model(run_dir)
+
+    def predict(texts: Sequence[str]):
+        return model.predict_proba(list(texts), batch_size=THROUGHPUT_BATCH, as_numpy=True, show_progress_bar=False)
+
+    return predict, model.model_body.tokenizer
 
 
 def reference_engine(run_dir: str | Path, threads: int | None) -> Engine:

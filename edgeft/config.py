@@ -87,24 +87,82 @@ class TrainConfig:
 
 
 @dataclass
-class ClassifierConfig(TrainConfig):
-    """Supervised sequence classification, single- or multi-label."""
+class TextClassificationConfig(TrainConfig):
+    """Options of every task that learns labels of texts (the classifier, SetFit)."""
 
     multi_label: bool = False
     # Multi-label rows list their labels separated by this (or as a JSON list).
     label_separator: str = ";"
-    # Multi-label decision threshold on each label's sigmoid probability.
-    threshold: float = 0.5
     # Train on labels the eval data never shows (their eval F1 is 0); refused by default because it
     # usually means the wrong eval file.
     allow_missing_eval_labels: bool = False
 
     def validate(self) -> None:
         super().validate()
-        if not 0 < self.threshold < 1:
-            raise ConfigError(f"config field threshold={self.threshold!r} must be in (0, 1)")
         if not self.label_separator:
             raise ConfigError("config field label_separator must not be empty")
+
+
+@dataclass
+class ClassifierConfig(TextClassificationConfig):
+    """Supervised sequence classification, single- or multi-label."""
+
+    # Multi-label decision threshold on each label's sigmoid probability.
+    threshold: float = 0.5
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"config field threshold={self.threshold!r} must be in (0, 1)")
+
+
+SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
+
+
+@dataclass
+class SetFitConfig(TextClassificationConfig):
+    """SetFit few-shot classification: contrastive fine-tuning of a sentence-transformer body on
+    pairs of training texts (same label or not), then a logistic-regression head on its embeddings.
+
+    ``epochs``, ``lr`` and ``batch_size`` apply to the body's contrastive phase (pairs per step);
+    ``warmup_ratio`` and ``weight_decay`` too. Early stopping and gradient accumulation do not
+    apply (setfit trains its pairs without evaluating, then fits the head): they must stay off.
+    """
+
+    epochs: float = 1.0
+    lr: float = 2e-5
+    early_stopping_patience: int = 0
+    # Train on this many examples per class, sampled from --train with --seed (all rows when unset).
+    # Without --eval, the rows not sampled become the evaluation data.
+    shots: int | None = None
+    # Pairs generated per training example and per side (positive and negative), as in the SetFit
+    # paper (20). Unset (none/0): sampling_strategy decides, which grows with the square of the data.
+    num_iterations: int | None = 20
+    sampling_strategy: str = "oversampling"  # oversampling | undersampling | unique
+    # Stop the contrastive phase after this many steps (0: no cap).
+    max_steps: int = 0
+    # The logistic-regression head (scikit-learn): inverse regularisation strength and iterations.
+    head_c: float = 1.0
+    head_max_iter: int = 100
+    # "balanced" reweights classes by inverse frequency; unset: every example counts once.
+    head_class_weight: str | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        checks = [
+            ("shots", self.shots is None or self.shots >= 1, ">= 1 (or unset for all rows)"),
+            ("num_iterations", self.num_iterations is None or self.num_iterations >= 0, ">= 0"),
+            ("sampling_strategy", self.sampling_strategy in SAMPLING_STRATEGIES, f"one of {', '.join(SAMPLING_STRATEGIES)}"),
+            ("max_steps", self.max_steps >= 0, ">= 0"),
+            ("head_c", self.head_c > 0, "> 0"),
+            ("head_max_iter", self.head_max_iter >= 1, ">= 1"),
+            ("head_class_weight", self.head_class_weight in (None, "balanced"), "balanced or unset"),
+            ("early_stopping_patience", self.early_stopping_patience == 0, "0 (setfit does not evaluate while training)"),
+            ("gradient_accumulation_steps", self.gradient_accumulation_steps == 1, "1 (setfit does not accumulate gradients)"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
 
 
 @dataclass

@@ -227,3 +227,37 @@ def split_holdout(
     train.sort(key=lambda e: e.line)
     held.sort(key=lambda e: e.line)
     return train, held
+
+
+def sample_shots(
+    examples: list[TextExample], labels: list[str], shots: int, seed: int, path: str | Path
+) -> tuple[list[TextExample], list[TextExample]]:
+    """Take ``shots`` examples per label (seeded); return (sampled, the rest), each in file order.
+
+    Multi-label rows count for every label they carry: labels are filled in order, rows chosen
+    for an earlier label count towards later ones, so every label ends up with at least ``shots``
+    rows carrying it (co-occurring labels may get more). Raises DataError naming the first label
+    with fewer than ``shots`` examples.
+    """
+    by_label: dict[str, list[int]] = {label: [] for label in labels}
+    for i, ex in enumerate(examples):
+        for label in ex.labels:
+            by_label[label].append(i)
+    short = [(label, len(rows)) for label, rows in by_label.items() if len(rows) < shots]
+    if short:
+        label, count = short[0]
+        raise DataError(
+            f"{path}: --shots {shots}: label {label!r} has only {count} example(s); "
+            f"lower --shots to {min(n for _, n in short)} or add examples"
+        )
+    rng = random.Random(seed)
+    chosen: set[int] = set()
+    for label in labels:
+        # Rows already chosen for an earlier label count towards this one (multi-label).
+        have = [i for i in by_label[label] if i in chosen]
+        pool = [i for i in by_label[label] if i not in chosen]
+        rng.shuffle(pool)
+        chosen.update(pool[: max(0, shots - len(have))])
+    sampled = [ex for i, ex in enumerate(examples) if i in chosen]
+    rest = [ex for i, ex in enumerate(examples) if i not in chosen]
+    return sampled, rest

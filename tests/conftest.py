@@ -66,11 +66,3 @@ def shared_data(name: str) -> Path:
         pytest.skip(f"real data {path} is absent (it lives beside the project, in ../shared/data)")
     return path
 
-
-@pytest.fixture(autouse=True)
-def _reset_cli_debug():
-    """`edgeft --debug` is sticky for the process; CliRunner runs every test in one process."""
-    yield
-    from edgeft.cli import common
-
-    common._state["debug"] = False

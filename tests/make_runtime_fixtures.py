@@ -3,7 +3,8 @@
     python -m tests.make_runtime_fixtures            # writes runtime/tests/fixtures/
 
 Three bundles from tiny random BERTs trained for a few seconds: a single-label sentiment
-classifier, a multi-label topic classifier and a NER tagger (PER, LOC). tests/test_runtime_fixtures.py checks that this
+classifier, a multi-label topic classifier, a NER tagger (PER, LOC) and a SetFit sentiment model (with
+embeddings). tests/test_runtime_fixtures.py checks that this
 script still produces bundles the runtime accepts.
 """
 
@@ -49,6 +50,7 @@ def build(out_root: Path, epochs: float = 30) -> dict[str, Path]:
             train_classifier(config)
             made[name] = export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
         made["entities"] = build_ner(base, tmp, out_root, epochs=min(epochs, 20))
+        made["fewshot"] = build_setfit(tmp, base, out_root)
     return made
 
 
@@ -66,6 +68,21 @@ def build_ner(base: Path, tmp: Path, out_root: Path, epochs: float = 20) -> Path
     )
     train_ner(config)
     return export_run(tmp / "entities", out_root / "entities", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
+
+
+def build_setfit(tmp: Path, base: Path, out_root: Path) -> Path:
+    """A SetFit bundle (probabilities + embeddings outputs) from 8 examples per label."""
+    from edgeft.config import SetFitConfig
+    from edgeft.tasks.setfit import train_setfit
+    from edgeft_exporters.api import ExportOptions, export_run
+
+    config = SetFitConfig(
+        train=str(tiny.write_csv(tmp / "fewshot-train.csv", tiny.sentiment_rows(96, 1))),
+        eval=str(tiny.write_csv(tmp / "fewshot-dev.csv", tiny.sentiment_rows(40, 2))),
+        out=str(tmp / "fewshot"), base=str(base), shots=8, num_iterations=5, lr=1e-3, max_length=24, logging_steps=1000,
+    )
+    train_setfit(config)
+    return export_run(tmp / "fewshot", out_root / "fewshot", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
 
 
 if __name__ == "__main__":

@@ -13,11 +13,14 @@ import typer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_state = {"debug": os.environ.get("EDGEFT_DEBUG", "") not in ("", "0")}
+_ENV_DEBUG = os.environ.get("EDGEFT_DEBUG", "") not in ("", "0")
+_state = {"debug": _ENV_DEBUG}
 
 
 def set_debug(value: bool) -> None:
-    _state["debug"] = _state["debug"] or value
+    """Per invocation: `--debug` (or EDGEFT_DEBUG) of one command must not leak into the next
+    command run in the same process (CliRunner, notebooks)."""
+    _state["debug"] = _ENV_DEBUG or value
 
 
 def is_user_error(error: BaseException) -> bool:

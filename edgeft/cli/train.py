@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..config import ClassifierConfig, TrainConfig, build_config
+from ..config import ClassifierConfig, SetFitConfig, TrainConfig, build_config
 from . import options as opt
 from .common import command
 
@@ -35,6 +35,13 @@ def report(result: Any, next_step: str) -> None:
     typer.echo(f"next: {next_step}")
 
 
+MultiLabel = Annotated[
+    Optional[bool],
+    typer.Option("--multi-label/--single-label", help="Each text may have several labels ('a;b' or a JSON list). [default: single]", show_default=False),
+]
+LabelSeparator = Annotated[Optional[str], typer.Option(help="Separator of multi-label labels. [default: ;]", show_default=False)]
+
+
 @app.command("classifier")
 @command
 def classifier(
@@ -44,11 +51,8 @@ def classifier(
     base: opt.Base = None,
     text_column: opt.TextColumn = None,
     label_column: opt.LabelColumn = None,
-    multi_label: Annotated[
-        Optional[bool],
-        typer.Option("--multi-label/--single-label", help="Each text may have several labels ('a;b' or a JSON list). [default: single]", show_default=False),
-    ] = None,
-    label_separator: Annotated[Optional[str], typer.Option(help="Separator of multi-label labels. [default: ;]", show_default=False)] = None,
+    multi_label: MultiLabel = None,
+    label_separator: LabelSeparator = None,
     epochs: opt.Epochs = None,
     batch_size: opt.BatchSize = None,
     lr: opt.Lr = None,
@@ -94,4 +98,76 @@ def classifier(
     from ..tasks import get_task
 
     result = get_task("classifier").train_fn()(cfg, overwrite=overwrite, resume=resume)
+    report(result, f"edgeft export {result.out} --int8 --out {result.out}-int8")
+
+
+_SF = SetFitConfig()
+
+
+@app.command("setfit")
+@command
+def setfit(
+    train: opt.Train = None,
+    eval: opt.Eval = None,
+    out: opt.Out = None,
+    base: opt.Base = None,
+    text_column: opt.TextColumn = None,
+    label_column: opt.LabelColumn = None,
+    multi_label: MultiLabel = None,
+    label_separator: LabelSeparator = None,
+    shots: Annotated[
+        Optional[int],
+        typer.Option(help="Train on N examples per label sampled from --train with --seed; without --eval the other rows are the eval data. [default: all rows]", show_default=False),
+    ] = None,
+    num_iterations: Annotated[
+        Optional[int],
+        typer.Option(help=f"Pairs per training example and side (positive/negative); 0: --set sampling_strategy decides. [default: {_SF.num_iterations}]", show_default=False),
+    ] = None,
+    epochs: Annotated[Optional[float], typer.Option(help=f"Epochs over the pairs (body). [default: {_SF.epochs:g}]", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help=f"Pairs per step. [default: {_SF.batch_size}]", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help=f"Body learning rate. [default: {_SF.lr:g}]", show_default=False)] = None,
+    max_length: opt.MaxLength = None,
+    seed: opt.Seed = None,
+    config: opt.ConfigFile = None,
+    set_: opt.Set = None,
+    overwrite: opt.Overwrite = False,
+    print_config_: PrintConfig = False,
+) -> None:
+    """Few-shot classification with SetFit: contrastive fine-tuning of a sentence-transformer on
+    pairs built from the labels, then a logistic-regression head on its embeddings.
+
+    Head and pair options go through --set: head_c, head_max_iter, head_class_weight=balanced,
+    sampling_strategy (with --num-iterations 0), max_steps, warmup_ratio, weight_decay.
+
+    \b
+    Examples:
+      edgeft train setfit --train few.csv --eval dev.csv --out models/fewshot
+      edgeft train setfit --train big.csv --shots 8 --seed 3 --out models/fewshot8
+      edgeft train setfit --train tickets.jsonl --multi-label --label-column tags --out models/tickets
+    """
+    flags = dict(
+        train=train,
+        eval=eval,
+        out=out,
+        base=base,
+        text_column=text_column,
+        label_column=label_column,
+        multi_label=multi_label,
+        label_separator=label_separator,
+        shots=shots,
+        num_iterations=num_iterations,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_length=max_length,
+        seed=seed,
+    )
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
+    cfg = build_config(SetFitConfig, config_file=config, flags=flags, overrides=set_)
+    if print_config_:
+        print_config(cfg)
+        return
+    from ..tasks import get_task
+
+    result = get_task("setfit").train_fn()(cfg, overwrite=overwrite)
     report(result, f"edgeft export {result.out} --int8 --out {result.out}-int8")

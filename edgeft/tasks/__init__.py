@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import ClassifierConfig, MlmConfig, NerConfig, TrainConfig
+from ..config import ClassifierConfig, MlmConfig, NerConfig, SetFitConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,16 @@ register(
         summary="supervised text classification (multi-class or multi-label)",
         config_class=ClassifierConfig,
         entry_point="edgeft.tasks.classifier:train_classifier",
+        eval_reader="edgeft.tasks.classifier:read_eval_rows",
+    )
+)
+
+register(
+    TaskSpec(
+        name="setfit",
+        summary="few-shot text classification with SetFit (contrastive body fine-tuning + logistic-regression head)",
+        config_class=SetFitConfig,
+        entry_point="edgeft.tasks.setfit:train_setfit",
         eval_reader="edgeft.tasks.classifier:read_eval_rows",
     )
 )

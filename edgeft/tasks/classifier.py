@@ -13,8 +13,8 @@ from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
 
 from ..base_models import load_base_config
-from ..config import ClassifierConfig
-from ..data import TextExample, check_known_labels, label_space, read_classification, split_holdout
+from ..config import ClassifierConfig, TextClassificationConfig
+from ..data import TextExample, check_known_labels, label_space, read_classification, sample_shots, split_holdout
 from ..devices import select_device
 from ..errors import DataError
 from ..runs import write_run
@@ -32,8 +32,12 @@ class ClassificationData:
     eval_source: str  # the eval file, or a note that it was held out of the training file
 
 
-def load_classification_data(config: ClassifierConfig) -> ClassificationData:
-    """Read train (and eval) files, derive the label set, hold out eval data when no file is given."""
+def load_classification_data(config: TextClassificationConfig, shots: int | None = None) -> ClassificationData:
+    """Read train (and eval) files, derive the label set, hold out eval data when no file is given.
+
+    shots: train on this many examples per label, sampled with ``config.seed``; without an eval
+    file, the rows not sampled are the evaluation data.
+    """
     config.require_io()
     read = dict(
         text_column=config.text_column,
@@ -44,17 +48,26 @@ def load_classification_data(config: ClassifierConfig) -> ClassificationData:
     )
     train = read_classification(config.train, **read)
     labels = label_space(train, config.train, config.multi_label)
+    rest: list[TextExample] = []
+    if shots:
+        train, rest = sample_shots(train, labels, shots, config.seed, config.train)
+        log.info("--shots %d: sampled %d training examples (seed %d)", shots, len(train), config.seed)
     if config.eval:
         evaluation = read_classification(config.eval, **read)
         check_known_labels(evaluation, labels, config.eval)
         source = str(Path(config.eval).resolve())
+    elif shots:
+        if not rest:
+            raise DataError(f"{config.train}: --shots {shots} took every row; pass --eval FILE to evaluate on")
+        evaluation = rest
+        source = f"the {len(rest)} rows of {Path(config.train).resolve()} not sampled by --shots {shots} (seed {config.seed})"
     else:
         train, evaluation = split_holdout(train, config.eval_ratio, config.seed, config.train)
         source = f"{config.eval_ratio:.0%} held out of {Path(config.train).resolve()} (seed {config.seed})"
         log.info("no --eval file: holding out %d of the training examples for evaluation", len(evaluation))
     absent = [label for label in labels if label not in {label for ex in evaluation for label in ex.labels}]
     if absent and not config.allow_missing_eval_labels:
-        where = config.eval or f"the held-out share of {config.train}"
+        where = config.eval or (f"the rows of {config.train} not sampled by --shots" if shots else f"the held-out share of {config.train}")
         raise DataError(
             f"{where}: training label(s) {', '.join(map(repr, absent))} never occur in the eval data, so its "
             "metrics cannot measure them; add eval examples or pass --set allow_missing_eval_labels=true"

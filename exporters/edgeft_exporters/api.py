@@ -140,7 +140,11 @@ def export_run(
     with stage as work:
         scratch = work / ".optimum"
         log.info("exporting %s to ONNX with Optimum (%s)", run_dir, task.optimum_task)
-        raw = export_with_optimum(run_dir, scratch, task.optimum_task, opset=options.opset, static_shape=options.static_shape)
+        task_export = getattr(task, "export_onnx", None)  # tasks that build their graph around Optimum's
+        if task_export is not None:
+            raw = task_export(scratch, opset=options.opset, static_shape=options.static_shape)
+        else:
+            raw = export_with_optimum(run_dir, scratch, task.optimum_task, opset=options.opset, static_shape=options.static_shape)
         fp32_path = work / FP32_MODEL_FILE
         fusion: dict[str, int] = {}
         if options.optimize:
@@ -200,6 +204,12 @@ def export_run(
                 f"fp32 ONNX output differs from PyTorch by {reports[VARIANT_FP32]['max_abs_diff']:.2e} "
                 f"(> --atol {options.atol:g}) on {eval_source}; the export is wrong, not just imprecise "
                 "(retry with --no-optimize to rule out graph fusion)"
+            )
+        if getattr(task, "require_label_agreement", False) and reports[VARIANT_FP32]["label_agreement"] < 1.0:
+            raise ParityError(
+                f"fp32 ONNX predicts a different label than PyTorch on "
+                f"{100 * (1 - reports[VARIANT_FP32]['label_agreement']):.2f}% of {len(texts)} examples of {eval_source}; "
+                "no bundle written (retry with --no-optimize to rule out graph fusion)"
             )
         timers = {"pytorch": reference_one, VARIANT_FP32: lambda t, m=fp32_model: m.run_output([t], task.output_name)}
 

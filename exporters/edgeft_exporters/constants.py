@@ -9,3 +9,9 @@ CHECKPOINT_DIR = "checkpoints"      # trainer checkpoints while training (remove
 
 RUN_FORMAT = "edgeft-run"
 RUN_SCHEMA_VERSION = "1.0"
+
+# A SetFit run's head, beside the sentence-transformers body files (never setfit's pickled
+# model_head.pkl): the fitted coefficients as safetensors, what they mean as JSON.
+SETFIT_HEAD_WEIGHTS_FILE = "setfit_head.safetensors"
+SETFIT_HEAD_CONFIG_FILE = "setfit_head.json"
+SETFIT_HEAD_FORMAT = "edgeft-setfit-head"

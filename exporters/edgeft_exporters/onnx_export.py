@@ -35,10 +35,13 @@ def export_with_optimum(
     *,
     opset: int | None = None,
     static_shape: tuple[int, int] | None = None,
+    library_name: str | None = None,
 ) -> Path:
     """Export ``model_dir`` for ``optimum_task`` (e.g. "text-classification"); return the .onnx path.
 
     static_shape: (batch, sequence) to export with fixed axes instead of dynamic ones.
+    library_name: the library that loads the model ("transformers", "sentence_transformers");
+        default: Optimum infers it from the folder.
     """
     from optimum.exporters.onnx import main_export
 
@@ -56,6 +59,7 @@ def export_with_optimum(
                 do_validation=False,  # our parity gate validates on real data instead of random inputs
                 no_dynamic_axes=static_shape is not None,
                 local_files_only=True,
+                library_name=library_name,
                 **shapes,
             )
     except (ValueError, KeyError, OSError) as e:

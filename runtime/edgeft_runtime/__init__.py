@@ -4,6 +4,7 @@
     clf = edgeft_runtime.load("models/sst2-int8")
     clf.predict(["great film", "dull and slow"])   # [{"label": "pos", "score": 0.97}, ...]
     clf.predict_proba(["great film"])              # numpy array (n, num_labels)
+    clf.embed(["great film"])                      # SetFit bundles: unit-length sentence vectors
     tagger = edgeft_runtime.load("models/conll-int8")
     tagger.tag(["Angela Merkel met Emmanuel Macron in Paris."])  # [[{"entity": "PER", "start": 0, ...}]]
 """

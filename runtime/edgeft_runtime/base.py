@@ -103,20 +103,29 @@ class BundleModel:
 
     def run_output(self, texts: str | Sequence[str], output: str, batch_size: int = 32) -> np.ndarray:
         """The raw graph output ``output`` (e.g. "logits"), one row per text, in input order."""
-        items, _ = as_text_list(texts)
-        if output not in self._output_names:
-            raise ValueError(f"{output!r} is not an output of this model; outputs: {', '.join(self._output_names)}")
-        return self._run_rows(items, batch_size, output)
+        return self.run_outputs(texts, [output], batch_size)[output]
 
-    def _run_rows(self, texts: Sequence[str], batch_size: int, output: str) -> np.ndarray:
-        """Run every text and return one row of ``output`` per text, in input order."""
-        result: np.ndarray | None = None
-        for idx, _, (values,) in self._batches(texts, batch_size, [output]):
-            if result is None:
-                result = np.empty((len(texts),) + values.shape[1:], dtype=values.dtype)
-            result[idx] = values
-        if result is None:  # no texts
-            shape = self.session.get_outputs()[self._output_names.index(output)].shape
-            width = shape[-1] if isinstance(shape[-1], int) else 0
-            return np.zeros((0, width), dtype=np.float32)
-        return result
+    def run_outputs(self, texts: str | Sequence[str], outputs: Sequence[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Several raw graph outputs from one pass over ``texts``: name -> one row per text, in input order."""
+        items, _ = as_text_list(texts)
+        for output in outputs:
+            if output not in self._output_names:
+                raise ValueError(f"{output!r} is not an output of this model; outputs: {', '.join(self._output_names)}")
+        return dict(zip(outputs, self._run_rows(items, batch_size, outputs)))
+
+    def _run_rows(self, texts: Sequence[str], batch_size: int, outputs: Sequence[str]) -> list[np.ndarray]:
+        """Run every text once; return, per name in ``outputs``, one row per text in input order."""
+        results: list[np.ndarray] | None = None
+        for idx, _, values in self._batches(texts, batch_size, outputs):
+            if results is None:
+                results = [np.empty((len(texts),) + v.shape[1:], dtype=v.dtype) for v in values]
+            for result, value in zip(results, values):
+                result[idx] = value
+        if results is None:  # no texts
+            return [self._empty_output(output) for output in outputs]
+        return results
+
+    def _empty_output(self, output: str) -> np.ndarray:
+        shape = self.session.get_outputs()[self._output_names.index(output)].shape
+        width = shape[-1] if isinstance(shape[-1], int) else 0
+        return np.zeros((0, width), dtype=np.float32)

@@ -1,4 +1,5 @@
-"""Text classification bundles (the supervised classifier and SetFit): labels and probabilities."""
+"""Text classification bundles (the supervised classifier and SetFit): labels, probabilities and,
+for bundles that export them (SetFit), sentence embeddings."""
 
 from __future__ import annotations
 
@@ -9,15 +10,49 @@ import numpy as np
 from .base import BundleModel, as_text_list
 from .constants import MULTI_LABEL
 from .errors import BundleError
-from .ops import sigmoid, softmax
+from .ops import l2_normalize, sigmoid, softmax
 
 
-class Classifier(BundleModel):
+class SentenceEmbeddings:
+    """``embed()`` for bundles whose manifest names an ``outputs["embeddings"]`` graph output: the
+    sentence vector the model computes (pooling and normalisation inside the graph, as trained)."""
+
+    def _init_embeddings(self) -> None:
+        self._embedding_output: str | None = self.manifest["outputs"].get("embeddings")
+        if self._embedding_output is not None and self._embedding_output not in self._output_names:
+            raise BundleError(f"{self.bundle_dir}: output {self._embedding_output!r} is not an output of the model graph")
+
+    @property
+    def has_embeddings(self) -> bool:
+        """Whether this bundle exports sentence embeddings (``embed`` works)."""
+        return self._embedding_output is not None
+
+    def embed(self, texts: str | Sequence[str], batch_size: int = 32, normalize: bool = True) -> np.ndarray:
+        """Sentence embeddings, shape ``(n, dim)`` (``(dim,)`` for a single string), float32.
+
+        normalize: scale each vector to unit L2 norm, so that a dot product is the cosine
+        similarity. Bundles whose model normalises (manifest ``normalize``) already are; then
+        this only removes rounding. False returns the graph output as is.
+        """
+        if self._embedding_output is None:
+            raise BundleError(
+                f"{self.bundle_dir}: this {self.task} bundle exports no sentence embeddings "
+                "(manifest outputs name no 'embeddings'); SetFit bundles do"
+            )
+        items, single = as_text_list(texts)
+        (values,) = self._run_rows(items, batch_size, [self._embedding_output])
+        if normalize:
+            values = l2_normalize(values).astype(np.float32, copy=False)
+        return values[0] if single else values
+
+
+class Classifier(SentenceEmbeddings, BundleModel):
     """Single- or multi-label classifier.
 
     ``predict`` returns ``{"label", "score"}`` per text for single-label bundles, and a list of
     ``{"label", "score"}`` (every label whose probability reaches ``threshold``, best first) for
-    multi-label bundles. ``predict_proba`` returns the full ``(n, num_labels)`` array.
+    multi-label bundles. ``predict_proba`` returns the full ``(n, num_labels)`` array. SetFit
+    bundles also ``embed`` texts (see :class:`SentenceEmbeddings`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -36,11 +71,12 @@ class Classifier(BundleModel):
             raise BundleError(f"{self.bundle_dir}: output {self._output!r} is not an output of the model graph")
         if not self.labels:
             raise BundleError(f"{self.bundle_dir}: manifest field 'labels' is empty; a classifier bundle needs its labels")
+        self._init_embeddings()
 
     def predict_proba(self, texts: str | Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Probabilities, shape ``(n, num_labels)``, columns in ``self.labels`` order."""
         items, _ = as_text_list(texts)
-        values = self._run_rows(items, batch_size, self._output)
+        (values,) = self._run_rows(items, batch_size, [self._output])
         if values.shape[0] == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self._activation(values) if self._activation else values

@@ -24,3 +24,8 @@ def topics_bundle(tmp_path) -> Path:
 @pytest.fixture
 def entities_bundle(tmp_path) -> Path:
     return Path(shutil.copytree(FIXTURES / "entities", tmp_path / "entities"))
+
+
+@pytest.fixture
+def fewshot_bundle(tmp_path) -> Path:
+    return Path(shutil.copytree(FIXTURES / "fewshot", tmp_path / "fewshot"))

@@ -1,0 +1,240 @@
+"""SetFit few-shot classification with setfit's own Trainer: contrastive fine-tuning of a
+sentence-transformer body on pairs of training texts, then a logistic-regression head on its
+embeddings (Tunstall et al. 2022). Single-label and multi-label (one-vs-rest head).
+
+The run folder holds the body as a sentence-transformers folder (``SentenceTransformer.save``)
+and the head as ``setfit_head.safetensors`` + ``setfit_head.json``, never setfit's pickled
+``model_head.pkl``; ``edgeft_exporters.setfit_head.load_setfit_model(run)`` rebuilds the
+``SetFitModel`` from them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from edgeft_exporters.constants import CHECKPOINT_DIR
+from edgeft_exporters.requirements import SETFIT_MODULES, missing_distributions
+from edgeft_exporters.staging import StagedDir
+from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL, TASK_SETFIT
+from edgeft_runtime.metrics import classification_metrics
+
+from ..base_models import load_base_config
+from ..config import SetFitConfig
+from ..devices import TrainDevice, select_device
+from ..errors import ConfigError, DataError
+from ..runs import library_versions, write_run
+from . import TrainResult
+from .classifier import encode_targets, load_classification_data
+from .common import finish_run_folder, quiet_transformers
+
+log = logging.getLogger(__name__)
+
+# setfit decides multi-label predictions per label at probability 0.5 (logit 0); the bundle does the same.
+SETFIT_THRESHOLD = 0.5
+
+
+def require_setfit() -> None:
+    """ConfigError with the pip command when the ``setfit`` extra is missing."""
+    missing = missing_distributions({**SETFIT_MODULES, "datasets": "datasets"})
+    if missing:
+        raise ConfigError(f"edgeft train setfit needs {', '.join(missing)}: pip install 'edgeft[setfit]'")
+
+
+def describe_body(body, *, built: bool) -> dict[str, Any]:
+    """What the body computes after the transformer: its modules, pooling and normalisation."""
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+
+    pooling = next((m.pooling_mode for m in body if isinstance(m, Pooling)), None)
+    if isinstance(pooling, (list, tuple)):
+        pooling = "+".join(pooling)
+    return {
+        "modules": [type(m).__name__ for m in body],
+        "pooling": pooling,
+        "normalize": any(isinstance(m, Normalize) for m in body),
+        "max_seq_length": int(body.max_seq_length),
+        # True: the base was a plain encoder folder and edgeft added mean pooling + normalisation.
+        "built_by_edgeft": built,
+    }
+
+
+def build_body(base_path: str, max_length: int, device: str):
+    """(SentenceTransformer, description) for a resolved ``--base`` (a folder or a hub id).
+
+    A sentence-transformers folder or hub model is loaded as published (modules.json: pooling,
+    normalisation, ...). A plain encoder folder (an `edgeft train mlm` run, any save_pretrained
+    BERT) gets mean pooling and L2 normalisation, the recipe of all-MiniLM-L6-v2.
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    folder = Path(base_path)
+    built = folder.is_dir() and not (folder / "modules.json").is_file()
+    if built:
+        transformer = Transformer(base_path, max_seq_length=max_length)
+        modules = [transformer, Pooling(transformer.get_embedding_dimension(), "mean"), Normalize()]
+        body = SentenceTransformer(modules=modules, device=device)
+        log.info("%s is not a sentence-transformers folder: adding mean pooling + L2 normalisation", base_path)
+    else:
+        body = SentenceTransformer(base_path, device=device, local_files_only=folder.is_dir())
+    # Training, the reference and the bundle's tokenizer all truncate at the run's max_length.
+    body.max_seq_length = max_length
+    return body, describe_body(body, built=built)
+
+
+def training_arguments(config: SetFitConfig, device: TrainDevice, work: Path):
+    """setfit.TrainingArguments from the config (the body's contrastive phase; the head is scikit-learn)."""
+    from setfit import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(work / CHECKPOINT_DIR),
+        batch_size=config.batch_size,
+        # (body epochs, head epochs): the second only trains differentiable heads, not used here.
+        num_epochs=(config.epochs, 1),
+        max_steps=config.max_steps or -1,
+        num_iterations=config.num_iterations or None,
+        sampling_strategy=config.sampling_strategy,
+        body_learning_rate=config.lr,
+        warmup_proportion=config.warmup_ratio,
+        l2_weight=config.weight_decay,
+        use_amp=device.precision != "fp32",  # setfit's mixed precision is fp16 autocast on the GPU
+        seed=config.seed,
+        report_to="none",
+        logging_steps=config.logging_steps,
+        eval_strategy="no",
+        save_strategy="no",
+        show_progress_bar=True,
+    )
+
+
+def head_params(config: SetFitConfig) -> dict[str, Any]:
+    return {"C": config.head_c, "max_iter": config.head_max_iter, "class_weight": config.head_class_weight, "random_state": config.seed}
+
+
+def build_head(config: SetFitConfig):
+    """The scikit-learn head setfit fits on the embeddings: logistic regression, one-vs-rest for multi-label."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    head = LogisticRegression(**head_params(config))
+    return OneVsRestClassifier(head) if config.multi_label else head
+
+
+def _show_progress_bar(trainer) -> None:
+    """A progress bar over the pair steps: the underlying HF Trainer prints log lines instead when
+    transformers' logging is quiet (quiet_transformers), which hides its notices, not progress."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    if trainer.st_trainer.pop_callback(PrinterCallback) is not None:
+        trainer.st_trainer.add_callback(ProgressCallback)
+
+
+def _quiet_setfit() -> None:
+    import datasets
+    import setfit
+
+    setfit.logging.set_verbosity_warning()
+    datasets.disable_progress_bars()
+
+
+def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
+    """Train a SetFit model on ``config.train`` (optionally ``config.shots`` per label) and write a run folder."""
+    if resume:
+        raise ConfigError("--resume is not supported for setfit runs (they train one pass of pairs); start again")
+    require_setfit()
+    started = time.perf_counter()
+    data = load_classification_data(config, shots=config.shots)
+    multi, labels = config.multi_label, data.labels
+    if multi and len(labels) < 2:
+        raise DataError(f"{config.train}: multi-label SetFit needs at least two labels (found {', '.join(labels)})")
+    base_path, base_config = load_base_config(config.base)
+    device = select_device(config)
+    import torch
+
+    if device.kind == "cpu" and torch.cuda.is_available():
+        raise ConfigError("device=cpu while a CUDA GPU is visible: setfit's trainer would use the GPU; hide it with CUDA_VISIBLE_DEVICES=")
+    stage = StagedDir(config.out, overwrite=overwrite)
+    stage.check()
+
+    import setfit
+    import sentence_transformers
+    import sklearn
+    from datasets import Dataset
+    from edgeft_exporters.setfit_head import save_head
+    from setfit import SetFitModel, Trainer
+    from transformers import set_seed
+
+    quiet_transformers()
+    _quiet_setfit()
+    set_seed(config.seed)
+    body, body_info = build_body(base_path, config.max_length, device.kind)
+    model = SetFitModel(
+        model_body=body,
+        model_head=build_head(config),
+        multi_target_strategy="one-vs-rest" if multi else None,
+        labels=labels,
+    )
+    targets = encode_targets(data.train, labels, multi)
+    train_dataset = Dataset.from_dict(
+        {"text": [ex.text for ex in data.train], "label": targets.astype(int).tolist()}
+    )
+
+    with stage as work:
+        trainer = Trainer(model=model, args=training_arguments(config, device, work), train_dataset=train_dataset)
+        _show_progress_bar(trainer)
+        log.info(
+            "SetFit: training %s on %d examples (%d labels, eval %d) on %s",
+            Path(base_path).name if Path(base_path).exists() else base_path,
+            len(data.train),
+            len(labels),
+            len(data.eval),
+            device.kind,
+        )
+        fit_started = time.perf_counter()
+        with warnings.catch_warnings():
+            # setfit's DataLoader asks for pinned memory, which only matters (and is only honoured) on a GPU.
+            warnings.filterwarnings("ignore", message=".*pin_memory.*")
+            trainer.train()  # the body on pairs, then the head on the embeddings
+        train_seconds = time.perf_counter() - fit_started
+        pairs = len(trainer.st_trainer.train_dataset)
+
+        probs = np.asarray(model.predict_proba([ex.text for ex in data.eval], as_numpy=True, show_progress_bar=False))
+        preds = (probs >= SETFIT_THRESHOLD).astype(np.int64) if multi else probs.argmax(-1)
+        gold = encode_targets(data.eval, labels, multi).astype(np.int64)
+        metrics: dict[str, Any] = classification_metrics(gold, preds, len(labels), multi)
+        metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), pairs=pairs)
+
+        model.model_body.save(str(work), create_model_card=False)
+        head_spec = save_head(work, model.model_head, labels=labels, multi_label=multi, params=head_params(config))
+        finish_run_folder(work)
+        seconds = time.perf_counter() - started
+        info = {
+            "labels": labels,
+            "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
+            "threshold": SETFIT_THRESHOLD,
+            "max_length": config.max_length,
+            "base_model": config.base,
+            "base_model_path": base_path,
+            "model_type": base_config.model_type,
+            "body": body_info,
+            "head": {k: head_spec[k] for k in ("kind", "multi_target_strategy", "activation", "params")},
+            "train_file": str(Path(config.train).resolve()),
+            "eval_source": data.eval_source,
+            "shots": config.shots,
+            "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
+            "train_seconds": round(train_seconds, 1),  # trainer.train(): body and head, no loading or eval
+            "torch_threads": torch.get_num_threads(),
+            "versions": {
+                **library_versions(),
+                "setfit": setfit.__version__,
+                "sentence_transformers": sentence_transformers.__version__,
+                "scikit_learn": sklearn.__version__,
+            },
+        }
+        write_run(work, task=TASK_SETFIT, config=config, info=info, metrics=metrics, eval_examples=data.eval)
+        stage.commit()
+    return TrainResult(Path(config.out), metrics, seconds)
