@@ -135,7 +135,43 @@ def make_engine(name: str, spec: dict, threads: int | None):
     raise SystemExit(f"unknown engine {name}")
 
 
+def overhead_worker(spec_path: str, threads: int | None, runs: int) -> None:
+    """edgeft int8 ``predict`` against the bare session on the same graph, in ONE process.
+
+    Fresh processes differ from each other by more than the 10% this compares (the per-pass
+    spread in the table), so the wrapper's cost is measured paired: both engines alternate in
+    blocks (edgeft_runtime.timing) on the same texts; the bare session gets its inputs tokenised
+    ahead of time, edgeft tokenises, runs and post-processes inside each call.
+    """
+    import edgeft_runtime
+    import onnxruntime as ort
+    from edgeft_runtime.timing import timed_blocks
+
+    spec = json.loads(Path(spec_path).read_text())
+    bundle = spec["bundle"]
+    model = edgeft_runtime.load(bundle, variant="int8", threads=threads)
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    bare = ort.InferenceSession(str(Path(bundle) / "model_int8.onnx"), options, providers=["CPUExecutionProvider"])
+    ratios = {}
+    for n in LENGTHS:
+        texts = spec["texts"][str(n)]
+        feeds = [model._feed(model.tokenizer.encode([t])) for t in texts]
+        times = timed_blocks(
+            {"edgeft": lambda i: model.predict(texts[i]), "bare": lambda i: bare.run(["logits"], feeds[i])},
+            list(range(len(texts))),
+            runs,
+        )
+        edgeft_ms, bare_ms = (1000 * statistics.median(times[k]) for k in ("edgeft", "bare"))
+        ratios[str(n)] = {"edgeft_ms": edgeft_ms, "bare_ms": bare_ms, "ratio": edgeft_ms / bare_ms}
+    print(json.dumps(ratios))
+
+
 def worker(name: str, spec_path: str, threads: int | None, runs: int, with_accuracy: bool) -> None:
+    if name == "overhead":
+        overhead_worker(spec_path, threads, runs)
+        return
     spec = json.loads(Path(spec_path).read_text())
     one, many, size = make_engine(name, spec, threads)
     one("warm up with the first prediction")
@@ -231,6 +267,8 @@ def run_worker(name: str, spec_path: Path, threads: int | None, runs: int, with_
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed: {proc.stderr.strip().splitlines()[-1:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if name == "overhead":
+        return result
     result["cold_start_s"] = result.pop("first_prediction_at") - started
     return result
 
@@ -318,7 +356,7 @@ def main() -> None:
     if args.engines:
         wanted = args.engines.split(",")
         names = [n for n in names if n == "pytorch" or any(n.startswith(w) for w in wanted)]
-    passes = []
+    passes, overhead_passes = [], []
     for p in range(args.passes):
         order = names[p % len(names) :] + names[: p % len(names)]  # rotate who goes first
         results = {}
@@ -326,12 +364,24 @@ def main() -> None:
             print(f"pass {p + 1}/{args.passes}: {name}", file=sys.stderr, flush=True)
             results[name] = run_worker(name, spec_path, args.threads, args.runs, with_accuracy=(p == 0))
         passes.append({n: results[n] for n in names})
+        print(f"pass {p + 1}/{args.passes}: edgeft-int8 vs bare session, paired in one process", file=sys.stderr, flush=True)
+        overhead_passes.append(run_worker("overhead", spec_path, args.threads, 3 * args.runs, with_accuracy=False))
     summary = summarise(passes)
+    overhead = {
+        str(n): {
+            "ratio": statistics.median(o[str(n)]["ratio"] for o in overhead_passes),
+            "min": min(o[str(n)]["ratio"] for o in overhead_passes),
+            "max": max(o[str(n)]["ratio"] for o in overhead_passes),
+            "edgeft_ms": statistics.median(o[str(n)]["edgeft_ms"] for o in overhead_passes),
+            "bare_ms": statistics.median(o[str(n)]["bare_ms"] for o in overhead_passes),
+        }
+        for n in LENGTHS
+    }
 
     from edgeft_runtime.device import device_info
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = {"benchmark": "peers", "device": device_info(args.threads), "passes": args.passes, "runs": args.runs, "summary": summary, "raw": passes}
+    out = {"benchmark": "peers", "device": device_info(args.threads), "passes": args.passes, "runs": args.runs, "summary": summary, "wrapper_overhead": overhead, "raw": passes, "raw_overhead": overhead_passes}
     (RESULTS / "peers.json").write_text(json.dumps(out, indent=2) + "\n")
     plot(summary, RESULTS / "peers.png")
 
@@ -349,6 +399,10 @@ def main() -> None:
             f"| {name} | {spread(lat['16'])} | {spread(lat['64'])} | {spread(lat['128'])} | {p90} | {s['texts_per_s']['median']:.0f} | {speed} | "
             f"{s['cold_start_s']['median']:.2f} | {s['peak_rss_serving_mb']['median']:.0f} / {s['peak_rss_batch_mb']['median']:.0f} | {s['size_mb']:.1f} | {acc} |"
         )
+    print("\nedgeft-int8 predict / bare session, paired in one process (median of passes, spread):")
+    for n in LENGTHS:
+        o = overhead[str(n)]
+        print(f"  {n} tokens: {o['ratio']:.3f}x ({o['min']:.3f}–{o['max']:.3f}); {o['edgeft_ms']:.2f} ms vs {o['bare_ms']:.2f} ms")
     print(f"\nwrote {RESULTS / 'peers.json'} and {RESULTS / 'peers.png'}")
 
 
