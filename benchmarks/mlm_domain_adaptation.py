@@ -93,7 +93,11 @@ def run_ner(base: str, seed: int, args) -> dict:
     f1 = test_f1(out, folder / "test.tsv")
     devel = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     print(f"[ner {name} seed {seed}] test entity F1 {f1:.2f}", flush=True)
-    return {"base": name, "seed": seed, "test_entity_f1": round(f1, 2), "devel_entity_f1": round(100 * devel["entity_f1"], 2)}
+    run = json.loads((out / "edgeft_run.json").read_text(encoding="utf-8"))
+    return {
+        "base": name, "seed": seed, "test_entity_f1": round(f1, 2), "devel_entity_f1": round(100 * devel["entity_f1"], 2),
+        "train_seconds": run.get("train_seconds"), "torch_threads": run.get("torch_threads"),
+    }
 
 
 def summary(rows: list[dict]) -> dict:

@@ -10,13 +10,23 @@
 """
 
 from .base import BundleModel
-from .classifier import Classifier
 from .errors import BundleError
-from .fill_mask import FillMask
 from .loader import load
 from .manifest import read_manifest, verify_bundle
-from .tagger import Tagger
 
 __version__ = "0.1.0"
+
+# The task classes load on first use (see loader.TASK_CLASSES): importing them all here would
+# add the NER decoder's imports to every app's start-up.
+_LAZY = {"Classifier": "classifier", "FillMask": "fill_mask", "Tagger": "tagger"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["BundleError", "BundleModel", "Classifier", "FillMask", "load", "read_manifest", "Tagger", "verify_bundle", "__version__"]

@@ -15,10 +15,9 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .constants import MANIFEST_FILE
+from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
 from .errors import BundleError
 
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 MAX_UNPACKED_BYTES = 4 * 2**30  # far above any encoder bundle; stops decompression bombs
 
 

@@ -25,3 +25,6 @@ MULTI_LABEL = "multi_label"
 
 VARIANT_FP32 = "fp32"
 VARIANT_INT8 = "int8"
+
+# Single-file bundles (edgeft export --archive); edgeft_runtime.archive unpacks them.
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
