@@ -135,3 +135,18 @@ def test_help_teaches():
     assert result.exit_code == 0 and "train" in result.output and "export" in result.output
     result = invoke("export", "--help")
     assert "--max-drop" in result.output and "Examples:" in result.output
+
+
+def test_closed_output_pipe_ends_quietly():
+    """`edgeft ... | head` must not print an error when head stops reading."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeft", "train", "mlm", "--print-config"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    proc.stdout.close()  # the reader goes away before the command writes anything
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert stderr == ""

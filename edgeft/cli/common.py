@@ -89,6 +89,12 @@ def command(fn: F) -> F:
         except KeyboardInterrupt:
             typer.echo("error: interrupted; earlier outputs are left as they were", err=True)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # Whoever read our output has gone (`edgeft ... | head`): stop quietly with the status
+            # of a process ended by SIGPIPE, as Unix tools do. stdout is pointed at /dev/null so
+            # that flushing it at exit does not fail a second time.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(128 + 13) from None
         except Exception as e:  # noqa: BLE001 - the one place errors are turned into messages
             if _state["debug"]:
                 raise

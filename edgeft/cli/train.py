@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -33,6 +33,34 @@ def report(result: Any, next_step: str) -> None:
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float) and k != "loss")
     typer.echo(f"saved run to {result.out} ({shown}) in {result.seconds:.1f} s")
     typer.echo(f"next: {next_step}")
+
+
+def export_next_step(result: Any) -> str:
+    return f"edgeft export {result.out} --int8 --out {result.out}-int8"
+
+
+def configure_and_train(
+    task: str,
+    config_cls: type[TrainConfig],
+    *,
+    flags: dict[str, Any],
+    config_file: Path | None,
+    overrides: list[str] | None,
+    print_only: bool,
+    next_step: Callable[[Any], str] = export_next_step,
+    **train_kwargs: Any,
+) -> None:
+    """What every `edgeft train TASK` does with its options: resolve the config (file, then
+    flags, then --set), print it (--print-config) or train the task, then say what comes next."""
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
+    cfg = build_config(config_cls, config_file=config_file, flags=flags, overrides=overrides)
+    if print_only:
+        print_config(cfg)
+        return
+    from ..tasks import get_task
+
+    result = get_task(task).train_fn()(cfg, **train_kwargs)
+    report(result, next_step(result))
 
 
 MultiLabel = Annotated[
@@ -90,15 +118,10 @@ def classifier(
         max_length=max_length,
         seed=seed,
     )
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
-    cfg = build_config(ClassifierConfig, config_file=config, flags=flags, overrides=set_)
-    if print_config_:
-        print_config(cfg)
-        return
-    from ..tasks import get_task
-
-    result = get_task("classifier").train_fn()(cfg, overwrite=overwrite, resume=resume)
-    report(result, f"edgeft export {result.out} --int8 --out {result.out}-int8")
+    configure_and_train(
+        "classifier", ClassifierConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_,
+        overwrite=overwrite, resume=resume,
+    )
 
 
 _SF = SetFitConfig()
@@ -162,12 +185,6 @@ def setfit(
         max_length=max_length,
         seed=seed,
     )
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
-    cfg = build_config(SetFitConfig, config_file=config, flags=flags, overrides=set_)
-    if print_config_:
-        print_config(cfg)
-        return
-    from ..tasks import get_task
-
-    result = get_task("setfit").train_fn()(cfg, overwrite=overwrite)
-    report(result, f"edgeft export {result.out} --int8 --out {result.out}-int8")
+    configure_and_train(
+        "setfit", SetFitConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_, overwrite=overwrite
+    )

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import MlmConfig, build_config
+from ..config import MlmConfig
 from . import options as opt
 from .common import command
-from .train import PrintConfig, print_config, report
+from .train import PrintConfig, configure_and_train
 
 _D = MlmConfig()
 
@@ -86,12 +86,10 @@ def mlm(
         max_length=max_length,
         seed=seed,
     )
-    cfg = build_config(MlmConfig, config_file=config, flags=flags, overrides=set_)
-    if print_config_:
-        print_config(cfg)
-        return
-    from ..tasks import get_task
-
-    result = get_task("mlm").train_fn()(cfg, overwrite=overwrite, resume=resume)
-    report(result, f"edgeft train classifier --base {result.out} ... (or ner, setfit); "
-           f"edgeft export {result.out} --out {result.out}-fillmask")
+    configure_and_train(
+        "mlm", MlmConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_,
+        next_step=lambda result: (
+            f"edgeft train classifier --base {result.out} ... (or ner, setfit); edgeft export {result.out} --out {result.out}-fillmask"
+        ),
+        overwrite=overwrite, resume=resume,
+    )

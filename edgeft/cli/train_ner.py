@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import NerConfig, build_config
+from ..config import NerConfig
 from . import options as opt
 from .common import command
-from .train import PrintConfig, app, print_config, report
+from .train import PrintConfig, app, configure_and_train
 
 _D = NerConfig()
 
@@ -72,12 +72,7 @@ def ner(
         max_length=max_length,
         seed=seed,
     )
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
-    cfg = build_config(NerConfig, config_file=config, flags=flags, overrides=set_)
-    if print_config_:
-        print_config(cfg)
-        return
-    from ..tasks import get_task
-
-    result = get_task("ner").train_fn()(cfg, overwrite=overwrite, resume=resume)
-    report(result, f"edgeft export {result.out} --int8 --out {result.out}-int8")
+    configure_and_train(
+        "ner", NerConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_,
+        overwrite=overwrite, resume=resume,
+    )
