@@ -15,15 +15,10 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
+from .constants import MANIFEST_FILE
 from .errors import BundleError
 
 MAX_UNPACKED_BYTES = 4 * 2**30  # far above any encoder bundle; stops decompression bombs
-
-
-def is_archive(path: str | Path) -> bool:
-    name = str(path).lower()
-    return Path(path).is_file() and name.endswith(ARCHIVE_SUFFIXES)
 
 
 def pack_bundle(bundle_dir: str | Path, archive: str | Path) -> Path:
