@@ -115,9 +115,6 @@ class BundleModel:
 
     def _run_rows(self, texts: Sequence[str], batch_size: int, outputs: Sequence[str]) -> list[np.ndarray]:
         """Run every text once; return, per name in ``outputs``, one row per text in input order."""
-        if len(texts) == 1:  # one batch already in input order: skip the scatter below
-            for _, _, values in self._batches(texts, batch_size, outputs):
-                return values
         results: list[np.ndarray] | None = None
         for idx, _, values in self._batches(texts, batch_size, outputs):
             if results is None:

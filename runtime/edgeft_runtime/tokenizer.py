@@ -50,11 +50,6 @@ class BundleTokenizer:
     def to_arrays(self, encodings: Sequence[Encoding], dtype=np.int64) -> dict[str, np.ndarray]:
         """Pad a batch to its longest row (or the fixed length) -> input_ids, attention_mask, token_type_ids."""
         n = len(encodings)
-        if n == 1 and not self.fixed_length:
-            # One text (the latency-critical case): no padding, so build the rows directly.
-            e = encodings[0]
-            ids = np.array([e.ids], dtype=dtype)
-            return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.array([e.type_ids], dtype=dtype)}
         width = self.fixed_length or max(len(e.ids) for e in encodings)
         ids = np.full((n, width), self.pad_id, dtype=dtype)
         mask = np.zeros((n, width), dtype=dtype)
