@@ -140,20 +140,20 @@ def overhead_worker(spec_path: str, threads: int | None, runs: int) -> None:
 
     Fresh processes differ from each other by more than the 10% this compares (the per-pass
     spread in the table), so the wrapper's cost is measured paired: both engines alternate in
-    blocks (edgeft_runtime.timing) on the same texts; the bare session gets its inputs tokenised
+    blocks (edgeft_runtime.timing) on the same texts; the bare calls get their inputs tokenised
     ahead of time, edgeft tokenises, runs and post-processes inside each call.
+
+    The bare calls go to the model's own onnxruntime session: a second session in the process
+    would bring a second intra-op thread pool, whose threads still spin from one engine's block
+    while the other engine's block runs (seen here: 4.5 ms became 6.7-7.8 ms at 64 tokens for the
+    engine that followed a switch).
     """
     import edgeft_runtime
-    import onnxruntime as ort
     from edgeft_runtime.timing import timed_blocks
 
     spec = json.loads(Path(spec_path).read_text())
-    bundle = spec["bundle"]
-    model = edgeft_runtime.load(bundle, variant="int8", threads=threads)
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    bare = ort.InferenceSession(str(Path(bundle) / "model_int8.onnx"), options, providers=["CPUExecutionProvider"])
+    model = edgeft_runtime.load(spec["bundle"], variant="int8", threads=threads)
+    bare = model.session
     ratios = {}
     for n in LENGTHS:
         texts = spec["texts"][str(n)]

@@ -19,7 +19,7 @@ from ..devices import select_device
 from ..errors import DataError
 from ..runs import write_run
 from . import TrainResult
-from .common import ListDataset, finish_run_folder, quiet_transformers, resume_checkpoint, training_arguments
+from .common import base_name, finish_run_folder, quiet_transformers, resume_checkpoint, supervised_trainer
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,6 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
         AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,
-        EarlyStoppingCallback,
-        Trainer,
         set_seed,
     )
 
@@ -144,14 +142,14 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
         problem_type="multi_label_classification" if multi else "single_label_classification",
     )
 
-    def encode(examples: list[TextExample]) -> ListDataset:
+    def encode(examples: list[TextExample]) -> list[dict]:
         enc = tokenizer([ex.text for ex in examples], truncation=True, max_length=config.max_length)
         targets = encode_targets(examples, labels, multi)
         rows = [
             {**{k: enc[k][i] for k in enc.keys()}, "labels": targets[i].tolist() if multi else int(targets[i])}
             for i in range(len(examples))
         ]
-        return ListDataset(rows)
+        return rows
 
     def compute_metrics(prediction) -> dict[str, float]:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
@@ -160,21 +158,21 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
 
     metric = headline_metric(multi)
     with stage as work:
-        args = training_arguments(config, device, work, metric=metric, has_eval=True)
-        callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
-        trainer = Trainer(
+        trainer = supervised_trainer(
+            config,
+            device,
+            work,
             model=model,
-            args=args,
-            train_dataset=encode(data.train),
-            eval_dataset=encode(data.eval),
-            data_collator=DataCollatorWithPadding(tokenizer),
-            processing_class=tokenizer,
+            train_rows=encode(data.train),
+            eval_rows=encode(data.eval),
+            collator=DataCollatorWithPadding(tokenizer),
+            tokenizer=tokenizer,
             compute_metrics=compute_metrics,
-            callbacks=callbacks,
+            metric=metric,
         )
         log.info(
             "training %s on %d examples (%d labels, eval %d) on %s/%s",
-            Path(base_path).name if Path(base_path).exists() else base_path,
+            base_name(base_path),
             len(data.train),
             len(labels),
             len(data.eval),

@@ -90,6 +90,40 @@ def training_arguments(
     return TrainingArguments(**kwargs)
 
 
+def supervised_trainer(
+    config: TrainConfig,
+    device: TrainDevice,
+    work_dir: Path,
+    *,
+    model,
+    train_rows: list[dict[str, Any]],
+    eval_rows: list[dict[str, Any]],
+    collator,
+    tokenizer,
+    compute_metrics,
+    metric: str,
+):
+    """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop early if asked."""
+    from transformers import EarlyStoppingCallback, Trainer
+
+    callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
+    return Trainer(
+        model=model,
+        args=training_arguments(config, device, work_dir, metric=metric, has_eval=True),
+        train_dataset=ListDataset(train_rows),
+        eval_dataset=ListDataset(eval_rows),
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+
+
+def base_name(base_path: str) -> str:
+    """How a log line names the base model: the folder name of a local path, else the hub id."""
+    return Path(base_path).name if Path(base_path).exists() else base_path
+
+
 def finish_run_folder(work_dir: Path) -> None:
     """Drop what only training needed: checkpoints, and the Trainer's pickled arguments
     (training_args.bin; the resolved config is saved as JSON instead, and edgeft never writes

@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..ner_data import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
 from ..runs import write_run
 from . import TrainResult
-from .common import ListDataset, finish_run_folder, quiet_transformers, resume_checkpoint, training_arguments
+from .common import base_name, finish_run_folder, quiet_transformers, resume_checkpoint, supervised_trainer
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +211,6 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         AutoModelForTokenClassification,
         AutoTokenizer,
         DataCollatorForTokenClassification,
-        EarlyStoppingCallback,
-        Trainer,
         set_seed,
     )
 
@@ -259,21 +257,21 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         return flat_scores(report)
 
     with stage as work:
-        args = training_arguments(config, device, work, metric=HEADLINE, has_eval=True)
-        callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
-        trainer = Trainer(
+        trainer = supervised_trainer(
+            config,
+            device,
+            work,
             model=model,
-            args=args,
-            train_dataset=ListDataset(train_enc.rows),
-            eval_dataset=ListDataset(eval_enc.rows),
-            data_collator=DataCollatorForTokenClassification(hf_tokenizer),
-            processing_class=hf_tokenizer,
+            train_rows=train_enc.rows,
+            eval_rows=eval_enc.rows,
+            collator=DataCollatorForTokenClassification(hf_tokenizer),
+            tokenizer=hf_tokenizer,
             compute_metrics=compute_metrics,
-            callbacks=callbacks,
+            metric=HEADLINE,
         )
         log.info(
             "training %s on %d sentences (%d entity types, %s tags read as IOB2; eval %d) on %s/%s",
-            Path(base_path).name if Path(base_path).exists() else base_path,
+            base_name(base_path),
             len(data.train),
             len(data.types),
             data.scheme or "span",

@@ -30,7 +30,7 @@ from ..errors import ConfigError, DataError
 from ..runs import library_versions, write_run
 from . import TrainResult
 from .classifier import encode_targets, load_classification_data
-from .common import finish_run_folder, quiet_transformers
+from .common import base_name, finish_run_folder, quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
         _show_progress_bar(trainer)
         log.info(
             "SetFit: training %s on %d examples (%d labels, eval %d) on %s",
-            Path(base_path).name if Path(base_path).exists() else base_path,
+            base_name(base_path),
             len(data.train),
             len(labels),
             len(data.eval),

@@ -44,3 +44,23 @@ def test_ratios_compare_against_the_reference():
     r = bench.ratios(results, "ref")["int8"]
     assert r["latency_speedup_p50"] == {"16": 5.0} and r["throughput_speedup"] == 4.0
     assert r["size_ratio"] == 0.25 and r["peak_rss_ratio"] == 0.25 and r["cold_start_speedup"] == 8.0
+
+
+def test_timed_blocks_alternate_engines_after_a_pause(monkeypatch):
+    from edgeft_runtime import timing
+
+    events: list[str] = []
+    monkeypatch.setattr(timing.time, "sleep", lambda s: events.append(f"pause {s}"))
+    fns = {name: (lambda x, name=name: events.append(f"{name} {x}")) for name in ("a", "b")}
+    times = timing.timed_blocks(fns, ["x", "y"], runs=5, block=3, warmup=1, pause=0.05)
+    assert {name: len(t) for name, t in times.items()} == {"a": 5, "b": 5}
+    # Each block: pause (the other engine's threads go idle), one warm-up call, then the timed calls.
+    assert events[:10] == ["pause 0.05", "a x", "a x", "a y", "a x", "pause 0.05", "b x", "b x", "b y", "b x"]
+    assert events.count("pause 0.05") == 4  # 2 blocks (3 + 2 runs) per engine
+
+
+def test_timed_blocks_do_not_pause_for_a_single_engine(monkeypatch):
+    from edgeft_runtime import timing
+
+    monkeypatch.setattr(timing.time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError("paused")))
+    assert len(timing.timed_blocks({"only": lambda x: None}, [1], runs=4, block=2)["only"]) == 4
