@@ -19,7 +19,9 @@ the one benchmarks/sst2_classifier.py writes).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +34,11 @@ def main() -> None:
     parser.add_argument("bundle", nargs="?", default=str(ROOT / "models" / "bench-sst2" / "bundle-int8"))
     parser.add_argument("--runs", type=int, default=600)
     args = parser.parse_args()
+    manifest = Path(args.bundle) / "edgeft.json"
+    if not manifest.is_file():
+        sys.exit(f"missing {manifest}: run benchmarks/sst2_classifier.py first, or name an int8 classifier bundle")
+    if "logits" not in json.loads(manifest.read_text()).get("outputs", {}):
+        sys.exit(f"{args.bundle}: this script needs a supervised classifier bundle (an output named 'logits')")
 
     import edgeft_runtime
     from edgeft_runtime.bench import text_of_length

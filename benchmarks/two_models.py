@@ -25,7 +25,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +42,7 @@ CONFIGS = {
 def child(bundle: str, config: dict, runs: int) -> None:
     import edgeft_runtime
     from edgeft_runtime.bench import text_of_length
+    from edgeft_runtime.timing import timed_blocks
 
     models = [
         edgeft_runtime.load(bundle, variant="int8", spinning=config["spinning"], threads=config["threads"])
@@ -57,13 +57,7 @@ def child(bundle: str, config: dict, runs: int) -> None:
             for model in models:
                 model.predict(text)
 
-        for t in texts * 3:
-            request(t)
-        times = []
-        for i in range(runs):
-            start = time.perf_counter()
-            request(texts[i % len(texts)])
-            times.append(time.perf_counter() - start)
+        times = timed_blocks({"request": request}, texts, runs)["request"]
         result[str(n)] = 1000 * statistics.median(times)
     print(json.dumps(result))
 
