@@ -113,11 +113,15 @@ def supervised_trainer(
     compute_metrics,
     metric: str,
 ):
-    """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop early if asked."""
+    """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop
+    early if asked; with ``layerwise_lr_decay`` below 1, each encoder layer at its own rate."""
     from transformers import EarlyStoppingCallback, Trainer
 
+    from .layerwise import layerwise_trainer_class
+
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
-    return Trainer(
+    trainer_class = layerwise_trainer_class(config.layerwise_lr_decay) if config.layerwise_lr_decay < 1 else Trainer
+    return trainer_class(
         model=model,
         args=training_arguments(config, device, work_dir, metric=metric, has_eval=True),
         train_dataset=ListDataset(train_rows),
@@ -138,9 +142,11 @@ def run_info(
     sources: dict[str, Any],
     eval_source: str | None,
     seconds: float,
+    trained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``edgeft_run.json`` fields every task writes: the base model, the data the run read
-    (``sources``, e.g. ``{"train_file": ...}``), the device and threads it trained on, its time."""
+    (``sources``, e.g. ``{"train_file": ...}``), the device and threads it trained on, its time,
+    and which weights trained (``trained``: trainable/total parameters and the tuning options)."""
     import torch
 
     return {
@@ -152,6 +158,7 @@ def run_info(
         "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
         "train_seconds": round(seconds, 1),
         "torch_threads": torch.get_num_threads(),
+        **(trained or {}),
     }
 
 
