@@ -19,7 +19,7 @@ from ..data import TextExample, check_known_labels, label_space, read_classifica
 from ..devices import select_device
 from ..errors import DataError
 from ..runs import write_run
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
 from .tuning import prepare_model, save_trained
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
             **run_info(
                 config, base_path, base_config, device,
                 sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
-                trained=prepared.info,
+                trained={**prepared.info, "training_loop": training_loop_time(trainer)},
             ),
         }
         write_run(work, task="classifier", config=config, info=info, metrics=metrics, eval_examples=data.eval)

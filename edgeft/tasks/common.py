@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,7 @@ def supervised_trainer(
     from .layerwise import layerwise_trainer_class
 
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
+    callbacks.append(loop_timer())
     trainer_class = layerwise_trainer_class(config.layerwise_lr_decay) if config.layerwise_lr_decay < 1 else Trainer
     return trainer_class(
         model=model,
@@ -131,6 +133,36 @@ def supervised_trainer(
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
+
+
+def loop_timer():
+    """A Trainer callback that adds up the seconds of the training epochs alone (the evaluation
+    and checkpoint after each epoch run after ``on_epoch_end``): what freezing and adapters change."""
+    from transformers import TrainerCallback
+
+    class LoopTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.seconds = 0.0
+            self.started: float | None = None
+
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if self.started is not None:
+                self.seconds += time.perf_counter() - self.started
+                self.started = None
+
+    return LoopTimer()
+
+
+def training_loop_time(trainer) -> dict[str, Any]:
+    """What edgeft_run.json records of the training loop: its seconds without evaluation, and the
+    optimizer steps and epochs (fractional) it ran in them (in this process: a resumed run counts
+    the resumed part)."""
+    timer = next((cb for cb in trainer.callback_handler.callbacks if type(cb).__name__ == "LoopTimer"), None)
+    seconds = timer.seconds if timer is not None else 0.0
+    return {"seconds": round(seconds, 2), "steps": trainer.state.global_step, "epochs": round(float(trainer.state.epoch or 0), 4)}
 
 
 def run_info(

@@ -26,7 +26,7 @@ from ..devices import select_device
 from ..errors import ConfigError
 from ..ner_data import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
 from ..runs import write_run
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
 from .tuning import prepare_model, save_trained
 
 log = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             **run_info(
                 config, base_path, base_config, device,
                 sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
-                trained=prepared.info,
+                trained={**prepared.info, "training_loop": training_loop_time(trainer)},
             ),
         }
         write_run(work, task="ner", config=config, info=info, metrics=metrics, eval_examples=data.eval)
