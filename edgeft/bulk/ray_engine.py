@@ -1,0 +1,147 @@
+"""`edgeft predict --engine ray`: the file job on Ray Data, on this machine or on a cluster.
+
+Ray Data reads the input (every node must see the path: shared storage), the actors of
+``edgeft_runtime.integrations.ray`` predict, and this process writes the one output file in the
+input's order, through a temporary file renamed at the end. Ray retries failed tasks itself; the
+chunk-level ``--resume`` belongs to the local engine.
+
+Differences from the local engine, all from Ray Data's readers: a bad row is named by its text,
+not its line (Ray does not number rows), bad UTF-8 fails the read without a line number (the
+local engine finds it), and ``.txt`` lines are split at every Unicode line break, not only ``\\n``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DataError
+from .pipeline import FileJob, FileResult, carried_columns, check_output
+from .readers import open_input
+from .writers import PREDICTION, open_writer
+
+log = logging.getLogger(__name__)
+
+
+def _ray() -> Any:
+    from edgeft_runtime.integrations.ray import INSTALL_HINT, require_ray
+
+    try:
+        return require_ray()
+    except ImportError:
+        raise ConfigError(f"--engine ray needs Ray: {INSTALL_HINT}") from None
+
+
+def read_dataset(path: Path, kind: str, columns: list[str] | None, text_column: str) -> Any:
+    """The input as a Ray Dataset, with the same columns (and, for CSV, all strings) as the local readers give."""
+    import ray.data
+
+    where = str(path.resolve())
+    if kind == "txt":
+        ds = ray.data.read_text(where, drop_empty_lines=True)
+        return ds if text_column == "text" else ds.rename_columns({"text": text_column})
+    if kind == "jsonl":
+        return ray.data.read_json(where, lines=True)
+    if kind == "parquet":
+        return ray.data.read_parquet(where)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    return ray.data.read_csv(
+        where,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        # Every column as text, as the local CSV reader gives it: type inference would turn an
+        # id "007" into 7.
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns or []}),
+    )
+
+
+def predict_file_ray(
+    job: FileJob,
+    *,
+    address: str | None = None,
+    concurrency: int = 2,
+    ship_bundle: bool = False,
+) -> FileResult:
+    """Run ``job`` with Ray Data: ``address`` None starts a local Ray (or joins ``RAY_ADDRESS``)."""
+    started = time.perf_counter()
+    if job.resume:
+        raise ConfigError("--resume works with the local engine; Ray retries failed tasks itself: rerun without --resume")
+    fmt = check_output(job)
+    source = open_input(job.input, job.text_column)  # checks the file and reads its columns
+    columns = carried_columns(source, job.keep_columns, job.text_column)
+    ray = _ray()
+    from edgeft_runtime import read_manifest
+    from edgeft_runtime.integrations import ray as er
+
+    manifest = read_manifest(job.bundle) if job.bundle.is_dir() else None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = job.progress and sys.stderr.isatty()
+
+    ds = read_dataset(job.input, source.kind, source.columns, job.text_column)
+    bundle = er.ship_bundle(job.bundle) if ship_bundle else str(job.bundle.resolve())
+    ds = er.predict_dataset(
+        ds,
+        bundle,
+        text_column=job.text_column,
+        variant=job.variant,
+        concurrency=concurrency,
+        batch_size=job.chunk_size,
+        threads=job.threads or 1,
+        skip_bad=job.skip_bad,
+        source=str(job.input),
+    )
+    if columns is not None:
+        ds = ds.select_columns([*columns, PREDICTION])
+
+    tmp = job.output.parent / f".{job.output.name}.partial"
+    written = skipped = 0
+    writer = None
+    try:
+        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            if writer is None:
+                writer = _writer(tmp, fmt, batch, manifest)
+            rows = [row for row in batch.to_pylist() if row[PREDICTION] is not None]
+            skipped += batch.num_rows - len(rows)
+            written += len(rows)
+            writer.write(rows)
+    except Exception as e:  # noqa: BLE001 - Ray wraps the actors' errors; the cause is what the user needs
+        raise DataError(_cause(e)) from None
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise DataError(f"{job.input}: no rows")
+    if skipped:
+        log.warning("%s: skipped %d bad row(s) (--skip-bad)", job.input, skipped)
+    os.replace(tmp, job.output)
+    return FileResult(job.output, written, skipped, 0, time.perf_counter() - started)
+
+
+def _writer(tmp: Path, fmt: str, batch: Any, manifest: dict | None) -> Any:
+    prediction_type = batch.schema.field(PREDICTION).type
+    column_types = {name: batch.schema.field(name).type for name in batch.schema.names if name != PREDICTION}
+    return open_writer(tmp, fmt, fields=list(batch.schema.names), prediction_type=prediction_type, column_types=column_types)
+
+
+def _cause(error: BaseException) -> str:
+    """The message of the innermost error Ray wrapped (an actor's ValueError, a reader's decode error)."""
+    cause = error
+    while True:
+        inner = getattr(cause, "cause", None) or cause.__cause__
+        if inner is None or inner is cause:
+            break
+        cause = inner
+    text = str(cause).strip().splitlines()
+    message = text[-1] if text else type(cause).__name__
+    if isinstance(cause, UnicodeDecodeError) or "utf-8" in message.lower() or "utf8" in message.lower():
+        return f"{message}: the input is not valid UTF-8; run with --engine local to find the line, or re-save it as UTF-8"
+    return message
