@@ -76,10 +76,8 @@ def predict_file_ray(
     source = open_input(job.input, job.text_column)  # checks the file and reads its columns
     columns = carried_columns(source, job.keep_columns, job.text_column)
     ray = _ray()
-    from edgeft_runtime import read_manifest
     from edgeft_runtime.integrations import ray as er
 
-    manifest = read_manifest(job.bundle) if job.bundle.is_dir() else None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     context = ray.data.DataContext.get_current()
@@ -108,25 +106,26 @@ def predict_file_ray(
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             if writer is None:
-                writer = _writer(tmp, fmt, batch, manifest)
+                writer = _writer(tmp, fmt, batch)
             rows = [row for row in batch.to_pylist() if row[PREDICTION] is not None]
             skipped += batch.num_rows - len(rows)
             written += len(rows)
             writer.write(rows)
     except Exception as e:  # noqa: BLE001 - Ray wraps the actors' errors; the cause is what the user needs
-        raise DataError(_cause(e)) from None
-    finally:
         if writer is not None:
             writer.close()
+        tmp.unlink(missing_ok=True)
+        raise DataError(_cause(e)) from None
     if writer is None:
         raise DataError(f"{job.input}: no rows")
+    writer.close()
     if skipped:
         log.warning("%s: skipped %d bad row(s) (--skip-bad)", job.input, skipped)
     os.replace(tmp, job.output)
     return FileResult(job.output, written, skipped, 0, time.perf_counter() - started)
 
 
-def _writer(tmp: Path, fmt: str, batch: Any, manifest: dict | None) -> Any:
+def _writer(tmp: Path, fmt: str, batch: Any) -> Any:
     prediction_type = batch.schema.field(PREDICTION).type
     column_types = {name: batch.schema.field(name).type for name in batch.schema.names if name != PREDICTION}
     return open_writer(tmp, fmt, fields=list(batch.schema.names), prediction_type=prediction_type, column_types=column_types)
