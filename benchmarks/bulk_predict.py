@@ -39,7 +39,8 @@ ENGINES = ("inprocess", "stream-1", "stream-2", "ray-2")
 
 CHILD = r"""
 import json, sys, time
-engine, bundle, source, out = sys.argv[1:5]
+engine, bundle, source, out, chunk = sys.argv[1:6]
+chunk = int(chunk)
 from pathlib import Path
 result = {}
 if engine == "inprocess":
@@ -53,7 +54,7 @@ if engine == "inprocess":
 elif engine.startswith("stream-"):
     from edgeft.bulk import FileJob, predict_file
     start = time.perf_counter()
-    r = predict_file(FileJob(Path(bundle), Path(source), Path(out), workers=int(engine.split("-")[1]), progress=False, overwrite=True))
+    r = predict_file(FileJob(Path(bundle), Path(source), Path(out), workers=int(engine.split("-")[1]), chunk_size=chunk, progress=False, overwrite=True))
     result["seconds"] = time.perf_counter() - start
     result["rows"] = r.rows
 else:
@@ -64,14 +65,14 @@ else:
     from edgeft.bulk import FileJob
     from edgeft.bulk.ray_engine import predict_file_ray
     start = time.perf_counter()
-    r = predict_file_ray(FileJob(Path(bundle), Path(source), Path(out), progress=False, overwrite=True), concurrency=int(engine.split("-")[1]))
+    r = predict_file_ray(FileJob(Path(bundle), Path(source), Path(out), chunk_size=chunk, progress=False, overwrite=True), concurrency=int(engine.split("-")[1]))
     result["seconds"] = time.perf_counter() - start
     result["rows"] = r.rows
 print("RESULT " + json.dumps(result), flush=True)
 """
 
 
-def corpus(n: int, seed: int = 0) -> list[str]:
+def corpus(n: int, seed: int = 0, short: bool = False) -> list[str]:
     """``n`` real texts of mixed length, sampled with replacement from the shared data sets."""
     pool: list[str] = []
     for name in ("sst2/train.txt", "trec/train.txt"):
@@ -91,18 +92,18 @@ def corpus(n: int, seed: int = 0) -> list[str]:
         else:
             sentence.append(line.split()[0])
     pool += [line for line in require("pubmed_abstracts.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
-    pool = [" ".join(t.split()) for t in pool if t.strip()]
+    pool = [" ".join(t.split()) for t in pool if t.strip() and (not short or len(t.split()) <= 24)]
     rng = random.Random(seed)
     return [rng.choice(pool) for _ in range(n)]
 
 
-def run(engine: str, bundle: Path, source: Path, out: Path) -> dict:
+def run(engine: str, bundle: Path, source: Path, out: Path, chunk_size: int) -> dict:
     import psutil
 
     # As a user runs it: the tokenizer's thread pool as it comes (workers and actors turn it off themselves).
     env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, engine, str(bundle), str(source), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", CHILD, engine, str(bundle), str(source), str(out), str(chunk_size)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     root = psutil.Process(proc.pid)
     peak = 0
@@ -139,24 +140,26 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--chunk-size", type=int, default=2048, help="rows per chunk (stream) and per map_batches call (ray)")
+    parser.add_argument("--short", action="store_true", help="only texts of at most 24 words (no abstracts or news bodies)")
     parser.add_argument("--scaling", default=None, help="comma-separated sizes: peak RSS of each engine at each size instead of throughput rounds")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bulk_predict.json")
     args = parser.parse_args()
     engines = args.engines.split(",")
     work = Path(tempfile.mkdtemp(prefix="bulk-predict-"))
-    report: dict = {"bundle": str(args.bundle), "engines": engines}
+    report: dict = {"bundle": str(args.bundle), "engines": engines, "chunk_size": args.chunk_size, "short_texts": args.short}
     from edgeft_runtime.device import device_info
 
     report["device"] = device_info()
     if args.scaling:
         sizes = [int(s) for s in args.scaling.split(",")]
-        texts = corpus(max(sizes))
+        texts = corpus(max(sizes), short=args.short)
         rows = {}
         for size in sizes:
             source = work / f"texts-{size}.txt"
             source.write_text("".join(t + "\n" for t in texts[:size]), encoding="utf-8")
             for engine in engines:
-                r = run(engine, args.bundle, source, work / f"out-{engine}.jsonl")
+                r = run(engine, args.bundle, source, work / f"out-{engine}.jsonl", args.chunk_size)
                 rows.setdefault(engine, {})[size] = r
                 print(f"{engine:10s} {size:>7d} texts: peak RSS {r['peak_rss_mb']:7.1f} MB, {r['texts_per_s']:7.1f} texts/s", flush=True)
         for engine, by_size in rows.items():
@@ -166,13 +169,13 @@ def main() -> None:
         out = args.out.with_name(args.out.stem + "_scaling.json")
     else:
         source = work / "texts.txt"
-        source.write_text("".join(t + "\n" for t in corpus(args.texts)), encoding="utf-8")
+        source.write_text("".join(t + "\n" for t in corpus(args.texts, short=args.short)), encoding="utf-8")
         rounds = []
         for i in range(args.rounds):
             order = engines[i % len(engines):] + engines[: i % len(engines)]
             results = {}
             for engine in order:
-                results[engine] = run(engine, args.bundle, source, work / f"out-{engine}.jsonl")
+                results[engine] = run(engine, args.bundle, source, work / f"out-{engine}.jsonl", args.chunk_size)
                 r = results[engine]
                 print(f"round {i + 1} {engine:10s} {r['texts_per_s']:8.1f} texts/s  peak RSS {r['peak_rss_mb']:7.1f} MB", flush=True)
             rounds.append(results)

@@ -1,5 +1,5 @@
-"""Distributed training actually run: `torchrun --nproc-per-node 2 -m edgeft train classifier` on
-CPU (gloo). Both processes train (each on half of every epoch, so the run takes half the steps),
+"""Distributed training actually run: `torchrun --nproc-per-node 2 -m edgeft train classifier` and
+`accelerate launch --multi_gpu --num_processes 2 -m edgeft ...` on CPU (gloo). Both processes train (each on half of every epoch, so the run takes half the steps),
 only the main one writes the run folder, and the run exports and loads like any other."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 
@@ -50,3 +51,17 @@ def test_torchrun_two_processes_on_cpu(tmp_path, tiny_base, sentiment_files):
     out = tmp_path / "runs" / "ddp"
     proc = launch([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"], tiny_base, sentiment_files, out)
     check_run(proc, out, sentiment_files, tmp_path)
+
+
+def test_accelerate_launch_two_processes_on_cpu(tmp_path, tiny_base, sentiment_files):
+    # --multi_gpu is accelerate's torchrun path; without GPUs the Trainer (use_cpu) joins it over
+    # gloo. (accelerate's --cpu multi-process mode needs mpirun instead.)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launcher = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+    ]
+    out = tmp_path / "runs" / "accelerate"
+    check_run(launch(launcher, tiny_base, sentiment_files, out), out, sentiment_files, tmp_path)

@@ -36,18 +36,19 @@ def _ray() -> Any:
         raise ConfigError(f"--engine ray needs Ray: {INSTALL_HINT}") from None
 
 
-def read_dataset(path: Path, kind: str, columns: list[str] | None, text_column: str) -> Any:
+def read_dataset(path: Path, kind: str, columns: list[str] | None) -> Any:
     """The input as a Ray Dataset, with the same columns (and, for CSV, all strings) as the local readers give."""
     import ray.data
 
     where = str(path.resolve())
+    # Reading takes no CPU slot: the actors hold one each, and with as many actors as cores
+    # (2 on a 2-core laptop) a read waiting for a free CPU would wait for ever.
     if kind == "txt":
-        ds = ray.data.read_text(where, drop_empty_lines=True)
-        return ds if text_column == "text" else ds.rename_columns({"text": text_column})
+        return ray.data.read_text(where, drop_empty_lines=True, num_cpus=0)  # one column, "text"
     if kind == "jsonl":
-        return ray.data.read_json(where, lines=True)
+        return ray.data.read_json(where, lines=True, num_cpus=0)
     if kind == "parquet":
-        return ray.data.read_parquet(where)
+        return ray.data.read_parquet(where, num_cpus=0)
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -58,6 +59,7 @@ def read_dataset(path: Path, kind: str, columns: list[str] | None, text_column: 
         # Every column as text, as the local CSV reader gives it: type inference would turn an
         # id "007" into 7.
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns or []}),
+        num_cpus=0,
     )
 
 
@@ -84,12 +86,14 @@ def predict_file_ray(
     context.execution_options.preserve_order = True
     context.enable_progress_bars = job.progress and sys.stderr.isatty()
 
-    ds = read_dataset(job.input, source.kind, source.columns, job.text_column)
+    ds = read_dataset(job.input, source.kind, source.columns)
     bundle = er.ship_bundle(job.bundle) if ship_bundle else str(job.bundle.resolve())
+    # A .txt input's one column is "text" in Ray; the output names it --text-column, as the local engine does.
+    ray_text_column = "text" if source.kind == "txt" else job.text_column
     ds = er.predict_dataset(
         ds,
         bundle,
-        text_column=job.text_column,
+        text_column=ray_text_column,
         variant=job.variant,
         concurrency=concurrency,
         batch_size=job.chunk_size,
@@ -97,14 +101,19 @@ def predict_file_ray(
         skip_bad=job.skip_bad,
         source=str(job.input),
     )
-    if columns is not None:
-        ds = ds.select_columns([*columns, PREDICTION])
+    # Columns are chosen here, not with ds.select_columns: that would be one more Ray task
+    # waiting for a CPU slot the actors hold.
+    keep = None if columns is None else [*columns, PREDICTION]
 
     tmp = job.output.parent / f".{job.output.name}.partial"
     written = skipped = 0
     writer = None
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            if ray_text_column != job.text_column:
+                batch = batch.rename_columns([job.text_column if n == ray_text_column else n for n in batch.column_names])
+            if keep is not None:
+                batch = batch.select(keep)
             if writer is None:
                 writer = _writer(tmp, fmt, batch)
             rows = [row for row in batch.to_pylist() if row[PREDICTION] is not None]

@@ -8,6 +8,7 @@ long the input, and hands results back in input order even when workers finish o
 from __future__ import annotations
 
 import os
+import signal
 from collections import deque
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -28,6 +29,9 @@ def _describe(model: Any) -> dict[str, Any]:
 
 def _init_worker(bundle: str, variant: str, threads: int | None) -> None:
     global _model, _error
+    # Ctrl-C reaches the whole process group: the parent stops the pool and keeps the completed
+    # chunks for --resume; a worker's own traceback would only bury that message.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if threads == 1:
         # One core per worker: the tokenizer's own thread pool would otherwise take every core.
         os.environ["TOKENIZERS_PARALLELISM"] = "false"

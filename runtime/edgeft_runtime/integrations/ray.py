@@ -169,7 +169,9 @@ def predict_dataset(
     batch_size: rows per actor call; within a call, texts are sorted by length and run in
         batches of the model's default size.
     threads: onnxruntime threads per actor; ``num_cpus`` (default: ``threads``, or 1) is what
-        Ray reserves per actor.
+        Ray reserves per actor. When the actors take every CPU of a small cluster, give the
+        reads ``num_cpus=0`` (``ray.data.read_csv(..., num_cpus=0)``), or they wait for a CPU
+        the actors never free.
     skip_bad: rows with an empty text (or, for fill-mask, no [MASK]) get a null prediction
         instead of failing the job.
     source: how error messages name the data (e.g. the input file).
