@@ -44,7 +44,7 @@ def check_run(proc, out, sentiment_files, tmp_path) -> None:
 
     bundle = tmp_path / "bundle"
     export_run(out, bundle, ExportOptions(int8=True, max_drop=100.0))
-    assert edgeft_runtime.load(bundle).predict(["a good film"])["label"] in ("pos", "neg")
+    assert edgeft_runtime.load(bundle).predict("a good film")["label"] in ("pos", "neg")
 
 
 def test_torchrun_two_processes_on_cpu(tmp_path, tiny_base, sentiment_files):

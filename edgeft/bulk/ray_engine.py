@@ -141,15 +141,22 @@ def _writer(tmp: Path, fmt: str, batch: Any) -> Any:
 
 
 def _cause(error: BaseException) -> str:
-    """The message of the innermost error Ray wrapped (an actor's ValueError, a reader's decode error)."""
-    cause = error
-    while True:
-        inner = getattr(cause, "cause", None) or cause.__cause__
-        if inner is None or inner is cause:
+    """The message of the error Ray wrapped (an actor's ValueError, a reader's decode error):
+    Ray's own exceptions wrap it, with advice about retries that does not apply to bad input."""
+    chain: list[BaseException] = []
+    stack: list[BaseException | None] = [error]
+    while stack:
+        item = stack.pop()
+        if item is None or any(item is seen for seen in chain):
+            continue
+        chain.append(item)
+        stack += [getattr(item, "cause", None), item.__cause__, item.__context__]
+    for item in reversed(chain):  # innermost first
+        if not type(item).__module__.startswith("ray"):
+            message = " ".join(str(item).split()) or type(item).__name__
             break
-        cause = inner
-    text = str(cause).strip().splitlines()
-    message = text[-1] if text else type(cause).__name__
-    if isinstance(cause, UnicodeDecodeError) or "utf-8" in message.lower() or "utf8" in message.lower():
+    else:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(item, UnicodeDecodeError) or "utf-8" in message.lower() or "utf8" in message.lower():
         return f"{message}: the input is not valid UTF-8; run with --engine local to find the line, or re-save it as UTF-8"
     return message
