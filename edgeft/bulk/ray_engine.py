@@ -151,12 +151,17 @@ def _cause(error: BaseException) -> str:
             continue
         chain.append(item)
         stack += [getattr(item, "cause", None), item.__cause__, item.__context__]
-    for item in reversed(chain):  # innermost first
-        if not type(item).__module__.startswith("ray"):
-            message = " ".join(str(item).split()) or type(item).__name__
-            break
+    ours = [item for item in chain if not type(item).__module__.startswith("ray")]
+    # Bad input surfaces as a ValueError (the actor's refusal; UnicodeDecodeError and pyarrow's
+    # ArrowInvalid are ValueErrors too); other exceptions in the chain are Ray's plumbing.
+    item = next((x for x in reversed(ours) if isinstance(x, ValueError)), None)
+    if item is not None:
+        message = " ".join(str(item).split())
     else:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        # Ray may pass the worker's error on as text only: its traceback's last "ValueError: ..." line.
+        lines = [line.split(": ", 1)[1] for item in chain for line in str(item).splitlines() if line.startswith(("ValueError: ", "UnicodeDecodeError: "))]
+        item = error
+        message = lines[-1] if lines else (str(error).strip().splitlines() or [type(error).__name__])[0]
     if isinstance(item, UnicodeDecodeError) or "utf-8" in message.lower() or "utf8" in message.lower():
         return f"{message}: the input is not valid UTF-8; run with --engine local to find the line, or re-save it as UTF-8"
     return message
