@@ -16,7 +16,7 @@ RUNTIME_VENV ?= .venv-runtime
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast test-runtime bench-sst2 clean
+.PHONY: install demo test test-fast test-runtime test-js test-browser bench-sst2 bench-browser clean
 
 install: $(STAMP)
 
@@ -37,10 +37,14 @@ demo: install
 	$(BIN)/edgeft bench models/demo-int8 --reference models/demo --out models/demo-bench.json
 
 # The whole suite: unit tests on tiny in-process models, the real-MiniLM test, real-data tests
-# (skipped where ../shared/data is absent), then the runtime's own tests in a torch-free venv.
+# (skipped where ../shared/data is absent), then the runtime's own tests in a torch-free venv,
+# then the JavaScript runtime in Node and in headless Chromium (each skipped, saying so, where
+# node or chromium is missing).
 test: install
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-runtime
+	$(MAKE) test-js
+	$(MAKE) test-browser
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -51,8 +55,29 @@ test-runtime:
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet -c constraints.txt "./runtime[test]"
 	cd runtime && ../$(RUNTIME_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
+# edgeft-runtime for JavaScript (runtime-js/). Its dependencies come from package-lock.json;
+# --ignore-scripts keeps onnxruntime-node's bundled CPU binaries and skips its download step.
+NODE ?= node
+NPM ?= npm
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+JS_STAMP := runtime-js/node_modules/.installed
+NODE_OK = $(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null
+
+$(JS_STAMP): runtime-js/package.json runtime-js/package-lock.json
+	cd runtime-js && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $(JS_STAMP)
+
+test-js:
+	@if ! $(NODE_OK); then echo "SKIPPED: JavaScript runtime tests (needs Node.js >= 20 on the PATH)"; else \
+		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && $(NODE) --test test/*.test.js; fi
+
+test-browser:
+	@if ! $(NODE_OK); then echo "SKIPPED: browser tests (needs Node.js >= 20 on the PATH)"; \
+	elif [ -z "$(CHROMIUM)" ]; then echo "SKIPPED: browser tests (no chromium on the PATH; apt-get install chromium)"; else \
+		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && CHROMIUM=$(CHROMIUM) $(NODE) --test browser/*.test.js; fi
+
 bench-sst2: install
 	$(BIN)/python benchmarks/sst2_classifier.py
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) .pytest_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) .pytest_cache runtime-js/node_modules
