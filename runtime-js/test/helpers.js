@@ -1,5 +1,5 @@
 // Test helpers: copies of the committed tiny bundles, and zip / tar.gz writers for crafting archives.
-import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,4 +99,15 @@ export function makeTarGz(files, { types = {} } = {}) {
   }
   blocks.push(Buffer.alloc(1024));
   return new Uint8Array(gzipSync(Buffer.concat(blocks)));
+}
+
+// CPU flags that pick onnxruntime's int8 matrix kernels (x86 and ARM).
+const INT8_FLAGS = ['avx2', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'asimddp', 'i8mm'];
+
+/** Whether this CPU has the same int8-kernel flags as ``flags`` (recorded where parity.json was written). */
+export function sameInt8Kernels(flags) {
+  if (!flags || !existsSync('/proc/cpuinfo')) return false;
+  const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^(flags|Features)\s*:/.test(l)) || '';
+  const mine = new Set(line.split(':')[1]?.trim().split(/\s+/));
+  return INT8_FLAGS.every((f) => mine.has(f) === flags.includes(f));
 }
