@@ -16,7 +16,7 @@ RUNTIME_VENV ?= .venv-runtime
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast test-runtime test-js test-browser bench-sst2 bench-browser clean
+.PHONY: install demo test test-fast test-runtime js-deps test-js test-browser bench-sst2 bench-browser clean
 
 install: $(STAMP)
 
@@ -40,7 +40,7 @@ demo: install
 # (skipped where ../shared/data is absent), then the runtime's own tests in a torch-free venv,
 # then the JavaScript runtime in Node and in headless Chromium (each skipped, saying so, where
 # node or chromium is missing).
-test: install
+test: install js-deps
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-runtime
 	$(MAKE) test-js
@@ -67,9 +67,14 @@ $(JS_STAMP): runtime-js/package.json runtime-js/package-lock.json
 	cd runtime-js && $(NPM) ci --ignore-scripts --no-audit --no-fund
 	touch $(JS_STAMP)
 
+# runtime-js's node_modules, where Node.js >= 20 is present (tests/test_js_runtime.py needs them too).
+js-deps:
+	@if $(NODE_OK); then $(MAKE) --no-print-directory $(JS_STAMP); fi
+
 test-js:
 	@if ! $(NODE_OK); then echo "SKIPPED: JavaScript runtime tests (needs Node.js >= 20 on the PATH)"; else \
-		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && $(NODE) --test test/*.test.js; fi
+		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && $(NODE) node_modules/typescript/bin/tsc -p types/tsconfig.json \
+		&& $(NODE) --test test/*.test.js; fi
 
 test-browser:
 	@if ! $(NODE_OK); then echo "SKIPPED: browser tests (needs Node.js >= 20 on the PATH)"; \

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import * as node from '../src/node.js';
 import { BundleError, load } from '../src/node.js';
 import { windowBounds } from '../src/core/ner.js';
 import { copyBundle, editManifest, FIXTURES } from './helpers.js';
@@ -155,4 +156,11 @@ test('an unknown ner.word_split is refused rather than decoded wrongly', async (
   const dir = copyBundle('entities');
   editManifest(dir, (m) => (m.ner.word_split = 'sentencepiece-words'));
   await assert.rejects(load(dir), (e) => e instanceof BundleError && /ner\.word_split "sentencepiece-words" is not one this runtime knows/.test(e.message));
+});
+
+test('Node and browser entry points export what types/index.d.ts declares', async () => {
+  const declared = ['BundleError', 'BundleModel', 'Classifier', 'FillMask', 'Tagger', 'load'];
+  for (const name of declared) assert.equal(typeof node[name], 'function', name);
+  const browser = readFileSync(new URL('../src/browser.js', import.meta.url), 'utf8');
+  for (const name of declared) assert.match(browser, new RegExp(`export (async function|\\{) ?${name}\\b|export \\{ ${name} \\}`), name);
 });
