@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { compareCase } from '../test/compare.js';
 import { bundleFiles, FIXTURES, makeZip } from '../test/helpers.js';
@@ -21,6 +21,7 @@ const INT8_TO_FP32 = 0.01;
 const skip = chromiumPath() ? false : 'no Chromium found (apt-get install chromium, or set $CHROMIUM)';
 
 let server;
+let zipPath;
 let browser;
 let page;
 const errors = [];
@@ -28,13 +29,16 @@ const errors = [];
 before(async () => {
   if (skip) return;
   const extra = mkdtempSync(join(tmpdir(), 'edgeft-browser-'));
-  writeFileSync(join(extra, 'sentiment.zip'), makeZip(bundleFiles(join(FIXTURES, 'sentiment'))));
+  zipPath = join(extra, 'sentiment.zip');
+  writeFileSync(zipPath, makeZip(bundleFiles(join(FIXTURES, 'sentiment'))));
   cpSync(join(FIXTURES, 'sentiment'), join(extra, 'tampered'), { recursive: true });
   const model = join(extra, 'tampered', 'model_int8.onnx');
   const bytes = readFileSync(model);
   bytes[100] ^= 1;
   writeFileSync(model, bytes);
-  server = await serve({ '/': REPO_ROOT, '/extra/': extra });
+  const mounts = { '/': REPO_ROOT, '/extra/': extra };
+  if (process.env.EDGEFT_DEMO_BUNDLE) mounts['/demo-bundle/'] = resolve(process.env.EDGEFT_DEMO_BUNDLE);
+  server = await serve(mounts);
   browser = await launchChromium();
   page = await browser.newPage();
   page.on('pageerror', (e) => errors.push(e.message));
@@ -93,5 +97,33 @@ test('Chromium: a tampered model is refused by sha256 (WebCrypto) with a clear m
     }
   });
   assert.match(message, /^BundleError: http:\/\/127\.0\.0\.1:\d+\/extra\/tampered\/model_int8\.onnx: sha256 [0-9a-f]{12}… does not match the manifest/);
+  assert.deepEqual(errors, []);
+});
+
+test('the web demo (examples/web) classifies and tags as the user types, with latency, from folders and a picked .zip', { skip }, async () => {
+  const demo = await browser.newPage({ viewport: { width: 900, height: 640 } });
+  demo.on('pageerror', (e) => errors.push(e.message));
+  await demo.goto(`${server.url}/examples/web/?bundle=/runtime/tests/fixtures/entities/`);
+  await demo.waitForSelector('#status[data-state="ready"]', { timeout: 30000 });
+  await demo.fill('#text', 'anna met otto in paris .');
+  await demo.waitForSelector('#result mark');
+  assert.deepEqual(await demo.$$eval('#result mark small', (m) => m.map((x) => x.textContent)), ['PER', 'PER', 'LOC']);
+  assert.match(await demo.textContent('#timing'), /^this call: \d+\.\d ms \(\d+ tokens\) · median of \d+ calls/);
+  await demo.setInputFiles('#archive', zipPath);
+  await demo.waitForFunction(() => document.querySelector('#status').textContent.startsWith('sentiment.zip: classifier'));
+  await demo.fill('#text', 'a good film, lovely');
+  await demo.waitForSelector('#result .bar');
+  assert.equal(await demo.textContent('#result .bar.chosen .name'), 'pos');
+  const bundle = process.env.EDGEFT_DEMO_BUNDLE ? '/demo-bundle/' : '/runtime/tests/fixtures/sentiment/';
+  await demo.goto(`${server.url}/examples/web/?bundle=${bundle}`);
+  await demo.waitForSelector('#status[data-state="ready"]', { timeout: 60000 });
+  await demo.fill('#text', 'The battery is brilliant');
+  await demo.waitForSelector('#result [data-result]');
+  await demo.type('#text', ', I must say.', { delay: 60 });
+  await demo.waitForTimeout(300);
+  const shot = process.env.EDGEFT_SCREENSHOT || join(mkdtempSync(join(tmpdir(), 'edgeft-shot-')), 'demo.png');
+  await demo.screenshot({ path: shot });
+  assert.ok(readFileSync(shot).length > 1000);
+  await demo.close();
   assert.deepEqual(errors, []);
 });
