@@ -106,3 +106,21 @@ def test_javascript_entities_slice_the_text_where_python_offsets_count_code_poin
             assert text[p["start"] : p["end"]] == p["text"], "Python: code point indices"
             assert (m["start"], m["end"]) == (utf16(text, p["start"]), utf16(text, p["end"])), "JS: UTF-16 indices"
         assert any(m["start"] != p["start"] for m, p in zip(mine, theirs)), "an astral character before an entity shifts JS offsets"
+
+
+def test_javascript_and_python_runtimes_know_the_same_manifest_keys_schema_and_tasks():
+    from edgeft_runtime.constants import SCHEMA_VERSION
+    from edgeft_runtime.loader import TASK_CLASSES
+    from edgeft_runtime.manifest import KNOWN_KEYS, REQUIRED_KEYS
+
+    script = (
+        "const m = await import('./src/core/manifest.js'); const l = await import('./src/core/load.js');"
+        "console.log(JSON.stringify({known: [...m.KNOWN_KEYS], required: m.REQUIRED_KEYS, schema: m.SCHEMA_VERSION,"
+        " tasks: Object.keys(l.TASK_CLASSES)}))"
+    )
+    done = subprocess.run(["node", "--input-type=module", "-e", script], cwd=JS, capture_output=True, text=True, timeout=60, check=True)
+    js = json.loads(done.stdout)
+    assert set(js["known"]) == set(KNOWN_KEYS)
+    assert js["required"] == list(REQUIRED_KEYS)
+    assert js["schema"] == SCHEMA_VERSION
+    assert set(js["tasks"]) == set(TASK_CLASSES)
