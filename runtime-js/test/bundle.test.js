@@ -114,3 +114,22 @@ test('archives whose members would leave the bundle, links and non-archives are 
   ];
   for (const [bytes, pattern] of cases) await rejects(load(bytes), pattern);
 });
+
+test("task settings the runtime cannot honour are refused, naming the field", async () => {
+  const cases = [
+    ['entities', (m) => (m.ner.scheme = 'BIOES'), /manifest ner\.scheme "BIOES" is not supported; this runtime decodes IOB2/],
+    ['entities', (m) => (m.ner.aggregation = 'mean'), /manifest ner\.aggregation "mean" is not one of first, average, max/],
+    ['entities', (m) => (m.ner.stride = 10), /manifest ner\.stride 10 does not fit windows of 10 tokens/],
+    ['entities', (m) => (m.labels = ['B-PER', 'I-PER']), /manifest 'labels' must list the IOB2 tags, including 'O'/],
+    ['sentiment', (m) => (m.labels = []), /manifest field 'labels' is empty/],
+    ['sentiment', (m) => (m.outputs = { scores: 'logits' }), /manifest 'outputs' names neither 'logits' nor 'probabilities'/],
+    ['sentiment', (m) => (m.outputs = { logits: 'nope' }), /output "nope" is not an output of the model graph/],
+    ['fillmask', (m) => (m.fill_mask = { mask_token: '<mask>' }), /mask token "<mask>" is not in the bundle's tokenizer/],
+    ['fillmask', (m) => (m.fill_mask = { mask_token: '[MASK]', mask_token_id: 3 }), /manifest mask_token_id 3 does not match the tokenizer's 4/],
+  ];
+  for (const [name, edit, pattern] of cases) {
+    const dir = copyBundle(name);
+    editManifest(dir, edit);
+    await rejects(load(dir), pattern);
+  }
+});

@@ -58,5 +58,10 @@ export async function loadFrom(source, platform, { variant = 'auto', threads = n
     const first = String(e && e.message ? e.message : e).trim().split('\n')[0];
     throw new BundleError(`${source.where(modelFile)}: onnxruntime could not load it (${first}); re-export the bundle`);
   }
-  return new Task({ location: source.location, manifest, session, tokenizer, variant: name, ort: platform.ort });
+  try {
+    return new Task({ location: source.location, manifest, session, tokenizer, variant: name, ort: platform.ort });
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
 }
