@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import edgeft_runtime
 from edgeft.cli import app
+from tests.conftest import assert_one_error_line
 from edgeft.ner_data import NerExample
 from edgeft.tasks.ner import content_tokenizer, encode_examples, token_labels, word_tags
 from tests import tiny
@@ -189,9 +190,7 @@ def test_cli_bad_data_is_one_line(tmp_path, tiny_base):
     bad = tmp_path / "bad.conll"
     bad.write_text("Anna B-PER\nmet O\nParis I-LOC\n", encoding="utf-8")
     result = runner.invoke(app, ["train", "ner", "--train", str(bad), "--out", str(tmp_path / "o"), "--base", str(tiny_base)])
-    assert result.exit_code == 1
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "bad.conll:3:" in errors[0] and "Traceback" not in result.output
+    assert_one_error_line(result, "bad.conll:3:")
 
 
 def test_cli_bench_with_pytorch_reference(tmp_path, ner_run, ner_bundle):

@@ -40,31 +40,32 @@ def bench(
       edgeft bench models/sst2-int8 --variant int8 --threads 1 --out pi-like.json
       edgeft bench models/sst2-mobile --variant model_int8.ort --duration 5 --out ort.json
     """
-    from edgeft_runtime.bench import bench_settings, build_report, bundle_engine, format_table, run_benchmark
-    from edgeft_runtime.device import device_info
+    from edgeft_runtime.bench import benchmark_bundle, expected_steps, format_table
     from edgeft_runtime.manifest import read_manifest
+    from tqdm import tqdm
 
-    manifest = read_manifest(bundle)
-    engines = [bundle_engine(bundle, v, threads, inter_op) for v in (variant or list(manifest["variants"]))]
-    reference_name = None
+    extra, reference_name = [], None
     if reference is not None:
         from ..bench_reference import REFERENCE_NAME, reference_engine
 
-        engines.append(reference_engine(reference, threads))
-        reference_name = REFERENCE_NAME
-    tok = engines[0].extra["model"].tokenizer
+        extra, reference_name = [reference_engine(reference, threads)], REFERENCE_NAME
+    names = (variant or list(read_manifest(bundle)["variants"])) + [e.name for e in extra]
     budget = f"{duration:g} s per length" if duration else f"{runs} runs per length"
-    typer.echo(f"benchmarking {', '.join(e.name for e in engines)} ({budget}, {cold_passes} cold starts each)", err=True)
-    results = run_benchmark(
-        engines,
-        count_tokens=lambda t: len(tok.encode([t])[0].ids),
-        max_length=tok.max_length,
-        runs=runs,
-        duration=duration,
-        cold_passes=cold_passes,
-    )
-    settings = bench_settings(threads, inter_op, runs, duration, cold_passes)
-    report = build_report(bundle, manifest, device_info(threads, device_name, inter_op), settings, results, reference_name)
+    typer.echo(f"benchmarking {', '.join(names)} ({budget}, {cold_passes} cold starts each)", err=True)
+    with tqdm(total=expected_steps(bundle, len(names), cold_passes), desc="bench", unit="step", disable=None, leave=False) as bar:
+        report = benchmark_bundle(
+            bundle,
+            variants=variant,
+            threads=threads,
+            inter_op=inter_op,
+            runs=runs,
+            duration=duration,
+            cold_passes=cold_passes,
+            device_name=device_name,
+            extra_engines=extra,
+            reference=reference_name,
+            progress=lambda step: (bar.set_postfix_str(step), bar.update()),
+        )
     typer.echo(format_table(report))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,7 @@ def export(
         from ..runs import read_run_config
         from ..tasks import get_task
 
-        reader = get_task(run_info["task"]).eval_reader_fn()
+        reader = get_task(run_info["task"]).read_eval_rows
         eval_rows = reader(eval, run_info, read_run_config(run), text_column=text_column, label_column=label_column)
         eval_source = str(eval)
     out = out or run.parent / f"{run.name}-{'int8' if int8 else 'onnx'}"

@@ -25,16 +25,6 @@ def _texts(texts: list[str] | None, file: Path | None) -> list[str]:
     raise typer.BadParameter("give texts as arguments, --file FILE, or lines on stdin", param_hint="TEXT")
 
 
-def predict_with(model, items: list[str]) -> list:
-    """The task's natural prediction for each text."""
-    for method in ("predict", "tag", "fill_mask", "embed"):
-        fn = getattr(model, method, None)
-        if fn is not None:
-            out = fn(items)
-            return out.tolist() if hasattr(out, "tolist") else out
-    raise TypeError(f"{type(model).__name__} has no prediction method")
-
-
 @command
 def predict(
     bundle: opt.Bundle,
@@ -54,5 +44,5 @@ def predict(
 
     model = edgeft_runtime.load(bundle, variant=variant, threads=threads)
     items = _texts(texts, file)
-    for text, result in zip(items, predict_with(model, items)):
+    for text, result in zip(items, model.run_task(items)):
         typer.echo(json.dumps({"text": text, "prediction": result}, ensure_ascii=False))

@@ -29,26 +29,15 @@ PRESETS = {
 }
 
 
-def cpu_flags() -> set[str]:
-    """CPU feature flags from /proc/cpuinfo (Linux); empty elsewhere."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags.update(value.split())
-    return flags
-
-
 def detect_preset(flags: set[str] | None = None, machine: str | None = None) -> str:
     """Pick the preset for this machine: arm64 on ARM, avx512_vnni when VNNI is present, else avx2."""
     machine = (machine or platform.machine()).lower()
     if machine in ("arm64", "aarch64") or machine.startswith("armv8"):
         return "arm64"
-    flags = cpu_flags() if flags is None else flags
+    if flags is None:
+        from edgeft_runtime.device import cpu_flags
+
+        flags = cpu_flags()
     if {"avx512_vnni", "avx_vnni", "amx_int8"} & flags:
         return "avx512_vnni"
     return "avx2"

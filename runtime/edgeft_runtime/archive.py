@@ -7,7 +7,6 @@ capped, so an archive from an untrusted source cannot write outside the target f
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from .constants import MANIFEST_FILE
 from .errors import BundleError
+from .manifest import sha256_file
 
 MAX_UNPACKED_BYTES = 4 * 2**30  # far above any encoder bundle; stops decompression bombs
 
@@ -113,12 +113,9 @@ def extract_bundle(archive: str | Path, target: str | Path) -> Path:
 def cached_extract(archive: str | Path, cache_dir: str | Path | None = None) -> Path:
     """Extract once per archive content into a cache folder keyed by the archive's sha256."""
     archive = Path(archive)
-    h = hashlib.sha256()
-    with open(archive, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
+    digest = sha256_file(archive)
     root = Path(cache_dir or os.environ.get("EDGEFT_CACHE") or Path.home() / ".cache" / "edgeft" / "bundles")
-    target = root / h.hexdigest()[:32]
+    target = root / digest[:32]
     if target.exists():
         top = [target] + [p for p in target.iterdir() if p.is_dir()]
         for folder in top:

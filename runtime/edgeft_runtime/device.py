@@ -1,4 +1,8 @@
-"""Describe the device a benchmark runs on, so reports from different machines can be compared."""
+"""Describe the device at hand: CPU model and flags, cores, memory, library versions.
+
+The one place edgeft reads the CPU: the benchmark's reports, the exporter's choice of int8 preset
+and the bundle's parity record all ask here.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,23 @@ def _cpuinfo() -> dict[str, str]:
         if sep and key.strip() not in info:
             info[key.strip()] = value.strip()
     return info
+
+
+def cpu_flags() -> set[str]:
+    """Every CPU feature flag the OS reports (x86 ``flags``, ARM ``Features``); empty when unknown."""
+    info = _cpuinfo()
+    return set((info.get("flags") or info.get("Features") or "").split())
+
+
+def relevant_cpu_flags(flags: set[str] | None = None) -> list[str]:
+    """The flags of ``RELEVANT_FLAGS`` this CPU has (default: this machine's), sorted."""
+    flags = cpu_flags() if flags is None else flags
+    return sorted(f for f in RELEVANT_FLAGS if f in flags)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (e.g. "AMD EPYC 7B13"), or the best the platform tells."""
+    return _cpu_model(_cpuinfo())
 
 
 def _cpu_model(info: dict[str, str]) -> str:
@@ -91,7 +112,6 @@ def device_info(threads: int | None = None, name: str | None = None, inter_op_th
     from . import __version__
 
     info = _cpuinfo()
-    flags = set((info.get("flags") or info.get("Features") or "").split())
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -101,7 +121,7 @@ def device_info(threads: int | None = None, name: str | None = None, inter_op_th
         "name": name or platform.node() or "unknown",
         "cpu_model": _cpu_model(info),
         "architecture": platform.machine(),
-        "cpu_flags": sorted(f for f in RELEVANT_FLAGS if f in flags),
+        "cpu_flags": relevant_cpu_flags(set((info.get("flags") or info.get("Features") or "").split())),
         "logical_cores": os.cpu_count(),
         "physical_cores": _physical_cores(),
         "cores_available": available,

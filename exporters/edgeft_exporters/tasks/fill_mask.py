@@ -11,13 +11,14 @@ import logging
 import random
 import re
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime.constants import TASK_FILL_MASK
 
 from ..errors import ExportError
 from ..onnx_export import quiet_transformers_loading
+from .base import ExporterDefaults, Reference
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +44,16 @@ def _top5(logits: np.ndarray, chunk: int = 256) -> np.ndarray:
     return out
 
 
-class FillMaskExport:
+class FillMaskExport(ExporterDefaults):
     """A masked-LM run (task ``mlm``) -> a ``fill-mask`` bundle."""
 
     optimum_task = "fill-mask"
     output_name = "logits"
-    bundle_task = TASK_FILL_MASK
     metric_name = "top1_accuracy"
 
     def __init__(self, run: dict[str, Any], run_dir: Path):
-        self.run = run
-        self.run_dir = run_dir
-        self.max_length = int(run["max_length"])
+        super().__init__(run, run_dir)
+        self.bundle_task = TASK_FILL_MASK  # a masked-LM run exports as a fill-mask bundle
         self._tokenizer = None
 
     @property
@@ -140,7 +139,7 @@ class FillMaskExport:
         overlap = [len(set(x) & set(y)) / 5 for x, y in zip(a.tolist(), b.tolist())]
         return {"top5_overlap": round(float(np.mean(overlap)), 4) if overlap else 1.0}
 
-    def reference(self) -> tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]:
+    def reference(self) -> Reference:
         """The PyTorch original: (batch function -> logits at the mask tokens, single-text function)."""
         import torch
         from transformers import AutoModelForMaskedLM

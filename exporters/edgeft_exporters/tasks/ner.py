@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime import ner
 from edgeft_runtime.metrics import entity_scores
 
 from ..errors import ExportError
+from .base import ExporterDefaults, Reference
 
 METRIC = "entity_f1"
 
 
-class NerExport:
+class NerExport(ExporterDefaults):
     """Token classification: logits (batch, tokens, labels); IOB2 decoding done by the runtime."""
 
     optimum_task = "token-classification"
@@ -33,10 +34,8 @@ class NerExport:
     metric_name = METRIC
 
     def __init__(self, run: dict[str, Any], run_dir: Path):
-        self.run = run
-        self.run_dir = run_dir
+        super().__init__(run, run_dir)
         self.labels: list[str] = list(run["labels"])
-        self.max_length = int(run["max_length"])
         self.settings: dict[str, Any] = dict(run.get("ner") or {})
         self.aggregation = self.settings.get("aggregation", "first")
         self._stride = int(self.settings.get("stride", self.max_length // 4))
@@ -128,7 +127,7 @@ class NerExport:
             "per_type_f1": {t: round(100 * r["f1"], 4) for t, r in report["per_type"].items()},
         }
 
-    def reference(self) -> tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]:
+    def reference(self) -> Reference:
         """The PyTorch original on the runtime's windows: (texts -> concatenated token logits, one-text function)."""
         import torch
         from transformers import AutoModelForTokenClassification
@@ -145,7 +144,7 @@ class NerExport:
             for start in range(0, len(order), 32):
                 idx = order[start : start + 32]
                 width = max(len(wins[i].ids) for i in idx)
-                ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+                ids: np.ndarray = np.full((len(idx), width), pad_id, dtype=np.int64)
                 mask = np.zeros_like(ids)
                 types = np.zeros_like(ids)
                 for row, i in enumerate(idx):
