@@ -76,8 +76,7 @@ async function timedBlocks(fns, inputs, runs, { block = 10, warmup = 3, pause = 
 }
 
 function predictOf(model) {
-  const fn = model.predict || model.tag || model.embed;
-  return (texts) => fn.call(model, texts, { batchSize: 32 });
+  return (texts) => model.runTask(texts, { batchSize: 32 });
 }
 
 /**

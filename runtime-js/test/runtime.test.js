@@ -110,6 +110,9 @@ test('result shapes follow the Python runtime: one string in, one result out', a
   const one = await filler.fillMask('the [MASK] was [MASK]', { topK: 3 });
   assert.equal(one.length, 2);
   assert.equal(one[0].length, 3);
+  assert.deepEqual(await clf.runTask(['good', 'bad']), await clf.predict(['good', 'bad']));
+  assert.deepEqual(await tagger.runTask('anna met otto'), await tagger.tag('anna met otto'));
+  assert.deepEqual(await filler.runTask('the [MASK]'), await filler.fillMask('the [MASK]', { topK: 5 }));
 });
 
 test('offsets are JavaScript string indices: emoji, CJK and accents slice back to the original text', async () => {

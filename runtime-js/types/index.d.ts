@@ -69,6 +69,8 @@ export class BundleModel {
   readonly variant: string;
   /** Raw graph outputs, one Float32Array row per text, in input order. */
   runOutputs(texts: string | string[], outputs: string[], options?: BatchOptions): Promise<Record<string, Float32Array[]>>;
+  /** The task's answer for each text: predict (classifiers), tag (NER) or fillMask (masked-LM). */
+  runTask(texts: string | string[], options?: BatchOptions): Promise<unknown>;
   /** Release the onnxruntime session. */
   release(): Promise<void>;
 }

@@ -59,6 +59,11 @@ export class Classifier extends BundleModel {
     return single ? results[0] : results;
   }
 
+  /** ``predict``. */
+  async runTask(texts, { batchSize = 32 } = {}) {
+    return this.predict(texts, { batchSize });
+  }
+
   _decode(row) {
     if (this.multiLabel) {
       return row

@@ -68,6 +68,11 @@ export class FillMask extends BundleModel {
     return single ? results[0] : results;
   }
 
+  /** ``fillMask`` with the default topK. */
+  async runTask(texts, { batchSize = DEFAULT_BATCH_SIZE } = {}) {
+    return this.fillMask(texts, { batchSize });
+  }
+
   _candidates(text, span, probs, k) {
     return topK(probs, k).map((id) => {
       const token = this.tokenizer.idToToken(id);

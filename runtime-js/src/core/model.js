@@ -143,6 +143,14 @@ export class BundleModel {
     return Object.fromEntries(outputs.map((o, k) => [o, values[k]]));
   }
 
+  /**
+   * The task's answer for each text, as the task's own method gives it (predict for classifiers,
+   * tag for NER, fillMask for masked-LM), like the Python runtime's run_task.
+   */
+  async runTask() {
+    throw new Error(`${this.constructor.name} does not define runTask`);
+  }
+
   /** Release the onnxruntime session. */
   async release() {
     await this.session.release();

@@ -62,6 +62,11 @@ export class Tagger extends BundleModel {
     return { tokens, logits };
   }
 
+  /** ``tag`` with the bundle's aggregation. */
+  async runTask(texts, { batchSize = 32 } = {}) {
+    return this.tag(texts, { batchSize });
+  }
+
   /**
    * Entities of each text; one list per text (a single list for a single string).
    * aggregation: "first" | "average" | "max" (default: the bundle's ner.aggregation).
