@@ -27,8 +27,9 @@ function clusters(text) {
       const last = out[out.length - 1];
       last.text += ch;
       last.end += ch.length;
+      last.points += 1;
     } else {
-      out.push({ text: ch, start: i, end: i + ch.length });
+      out.push({ text: ch, start: i, end: i + ch.length, points: 1 });
     }
     i += ch.length;
   }
@@ -161,6 +162,7 @@ export class BundleTokenizer {
     const meta = pre.find((p) => p.type === 'Metaspace');
     this._metaspace = meta ? meta.replacement || '\u2581' : null;
     this._prefix = json.model?.continuing_subword_prefix || null;
+    this._normCache = new Map();
     this.specials = this._probeSpecials();
   }
 
@@ -203,6 +205,16 @@ export class BundleTokenizer {
     };
   }
 
+  /** The normaliser's output for one code point, cached: a text is normalised one character at a time. */
+  _normChar(ch) {
+    let out = this._normCache.get(ch);
+    if (out === undefined) {
+      out = this.tok.normalizer(ch);
+      if (this._normCache.size < 1 << 16) this._normCache.set(ch, out);
+    }
+    return out;
+  }
+
   /** ``text`` normalised cluster by cluster: [normalised string, original [start, end) of each of its code units]. */
   _normalize(text, base) {
     const norm = this.tok.normalizer;
@@ -213,18 +225,25 @@ export class BundleTokenizer {
     let out = '';
     const spans = [];
     for (const c of clusters(text)) {
+      if (c.points === 1) {
+        const piece = this._normChar(c.text);
+        out += piece;
+        for (let k = 0; k < piece.length; k++) spans.push([base + c.start, base + c.end]);
+        continue;
+      }
       const piece = norm(c.text);
       out += piece;
-      // Each code point keeps its own span when normalising it alone gives the same characters
-      // (lowercasing, accent stripping: a dropped mark then belongs to no output character, as in
-      // the Rust crate); a cluster that composes (NFC) maps as a whole to the original cluster.
-      let pos = c.start;
+      // A character with combining marks: each code point keeps its own span when normalising it
+      // alone gives the same characters (lowercasing, accent stripping: a dropped mark then
+      // belongs to no output character, as in the Rust crate); a cluster that composes (NFC)
+      // maps as a whole to the original cluster.
       const parts = [];
+      let pos = c.start;
       for (const ch of c.text) {
-        parts.push([norm(ch), pos, pos + ch.length]);
+        parts.push([this._normChar(ch), pos, pos + ch.length]);
         pos += ch.length;
       }
-      if (parts.length > 1 && parts.map((p) => p[0]).join('') === piece) {
+      if (parts.map((p) => p[0]).join('') === piece) {
         for (const [p, s, e] of parts) for (let k = 0; k < p.length; k++) spans.push([base + s, base + e]);
       } else {
         for (let k = 0; k < piece.length; k++) spans.push([base + c.start, base + c.end]);
