@@ -127,3 +127,23 @@ test('the web demo (examples/web) classifies and tags as the user types, with la
   await demo.close();
   assert.deepEqual(errors, []);
 });
+
+test('Chromium: a cross-origin isolated page runs onnxruntime-web with 2 threads, with the same results', { skip }, async () => {
+  const isolated = await serve({ '/': REPO_ROOT }, { isolated: true });
+  try {
+    const p = await browser.newPage();
+    await p.goto(`${isolated.url}/runtime-js/browser/page.html`);
+    await p.waitForFunction(() => window.edgeftReady === true, null, { timeout: 30000 });
+    const c = parity.cases.find((x) => x.bundle === 'sentiment' && x.variant === 'fp32');
+    const out = await p.evaluate(async ({ c }) => {
+      const model = await window.edgeft.load('/runtime/tests/fixtures/sentiment/', { variant: 'fp32', threads: 2 });
+      return { isolated: self.crossOriginIsolated, threads: window.edgeft.ort.env.wasm.numThreads, actual: await window.runCase(model, c) };
+    }, { c });
+    assert.equal(out.isolated, true);
+    assert.equal(out.threads, 2);
+    assert.ok(compareCase(c, out.actual) <= TOLERANCE.fp32);
+    await p.close();
+  } finally {
+    await isolated.close();
+  }
+});
