@@ -158,7 +158,7 @@ test('bad input is a clear error', async () => {
 test('an unknown ner.word_split is refused rather than decoded wrongly', async () => {
   const dir = copyBundle('entities');
   editManifest(dir, (m) => (m.ner.word_split = 'sentencepiece-words'));
-  await assert.rejects(load(dir), (e) => e instanceof BundleError && /ner\.word_split "sentencepiece-words" is not one this runtime knows/.test(e.message));
+  await assert.rejects(load(dir), (e) => e instanceof BundleError && /ner\.word_split "sentencepiece-words" is not one this runtime knows \(tokenizer, whitespace\)/.test(e.message));
 });
 
 test('Node and browser entry points export what types/index.d.ts declares', async () => {
@@ -166,4 +166,22 @@ test('Node and browser entry points export what types/index.d.ts declares', asyn
   for (const name of declared) assert.equal(typeof node[name], 'function', name);
   const browser = readFileSync(new URL('../src/browser.js', import.meta.url), 'utf8');
   for (const name of declared) assert.match(browser, new RegExp(`export (async function|\\{) ?${name}\\b|export \\{ ${name} \\}`), name);
+});
+
+test('ner.word_split "whitespace": words are runs of non-whitespace, however the tokenizer splits them', async () => {
+  const { whitespaceWords } = await import('../src/core/ner.js');
+  const text = 'anna.otto  met\u00a0berlin,paris';
+  const dir = copyBundle('entities');
+  editManifest(dir, (m) => (m.ner.word_split = 'whitespace'));
+  const model = await load(dir);
+  const tokens = model.tokenizer.encodeContent(text);
+  const words = whitespaceWords(text, tokens.offsets);
+  const pieces = tokens.offsets.map(([s, e]) => text.slice(s, e));
+  assert.deepEqual(pieces, ['anna', '.', 'otto', 'met', 'berlin', ',', 'paris']);
+  assert.deepEqual(words, [0, 0, 0, 1, 2, 2, 2]);
+  assert.deepEqual(whitespaceWords('\u001c a', [[0, 1], [2, 3]]), [0, 0], 'U+001C is whitespace, as in Python');
+  for (const e of await model.tag(text)) {
+    assert.equal(text.slice(e.start, e.end), e.text);
+    assert.ok(['anna.otto', 'met', 'berlin,paris'].some((w) => w.includes(e.text)) && !/\s/.test(e.text));
+  }
 });

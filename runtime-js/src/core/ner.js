@@ -7,13 +7,56 @@ import { softmax } from './ops.js';
 
 export const AGGREGATIONS = ['first', 'average', 'max'];
 
+// Python's str.isspace() characters (JavaScript's \s differs: it has U+FEFF, lacks U+001C-U+001F, U+0085).
+const SPACE = /[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
 /**
- * How tokens are grouped into the words that get one tag each. "tokenizer": the tokenizer's own
- * words (its pre-tokenizer splits: whitespace, punctuation, one word per CJK character), the only
- * grouping schema 1.0 bundles use. Each entry maps (content tokens, text) to a word index per token.
+ * Word index of each token when words are maximal runs of non-whitespace characters, as the
+ * Python runtime's ``whitespace_words``: a token belongs to the run of the first non-whitespace
+ * character at or after its start, so "U.S." is one word however the tokenizer splits it.
+ */
+export function whitespaceWords(text, offsets) {
+  const n = offsets.length;
+  if (n === 0 || !text) return new Array(n).fill(0);
+  const runOfChar = new Array(text.length);
+  const solid = [];
+  let run = -1;
+  for (let i = 0; i < text.length; i++) {
+    const space = SPACE.test(text[i]);
+    if (!space && (i === 0 || SPACE.test(text[i - 1]))) run++;
+    runOfChar[i] = run;
+    if (!space) solid.push(i);
+  }
+  if (!solid.length) return new Array(n).fill(0);
+  const words = [];
+  let last = -Infinity;
+  let word = -1;
+  for (const [start] of offsets) {
+    const at = Math.min(Math.max(start, 0), text.length - 1);
+    let lo = 0;
+    let hi = solid.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (solid[mid] < at) lo = mid + 1;
+      else hi = mid;
+    }
+    const r = Math.max(last, runOfChar[solid[Math.min(lo, solid.length - 1)]]);
+    if (r !== last) word++;
+    words.push(word);
+    last = r;
+  }
+  return words;
+}
+
+/**
+ * How tokens are grouped into the words that get one tag each, by the manifest's ner.word_split
+ * (absent: "tokenizer"). "tokenizer": the tokenizer's own words (its pre-tokenizer splits:
+ * whitespace, punctuation, one word per CJK character). "whitespace": maximal runs of
+ * non-whitespace characters. Each entry maps (content tokens, text) to a word index per token.
  */
 export const WORD_SPLITS = {
   tokenizer: (tokens) => tokens.words,
+  whitespace: (tokens, text) => whitespaceWords(text, tokens.offsets),
 };
 
 /** Token ranges [start, end) covering n tokens with windows of ``size`` that overlap by ``stride``. */
