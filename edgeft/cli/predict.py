@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import options as opt
-from .common import command
+from .common import command, fail
 
 
 def _texts(texts: list[str] | None, file: Path | None) -> list[str]:
@@ -44,5 +44,9 @@ def predict(
 
     model = edgeft_runtime.load(bundle, variant=variant, threads=threads)
     items = _texts(texts, file)
-    for text, result in zip(items, model.run_task(items)):
+    try:
+        results = model.run_task(items)
+    except ValueError as e:  # the input does not fit the task, e.g. a fill-mask text without [MASK]
+        fail(str(e))
+    for text, result in zip(items, results):
         typer.echo(json.dumps({"text": text, "prediction": result}, ensure_ascii=False))
