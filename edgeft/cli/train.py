@@ -67,7 +67,8 @@ def configure_and_train(
     from ..tasks import train_task
 
     result = train_task(task, cfg, **train_kwargs)
-    report(result, next_step(result))
+    if result.main_process:
+        report(result, next_step(result))
 
 
 def tuning_flags(

@@ -286,7 +286,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         else:
             scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started)
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         save_trained(trainer, prepared, hf_tokenizer, work, config)
         finish_run_folder(work)
         metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}

@@ -52,11 +52,18 @@ def summarise(runs: list[tuple[int, dict[str, Any]]], metric: str) -> dict[str, 
     }
 
 
+def main_process() -> bool:
+    """False in the other processes of a distributed launch (torchrun, accelerate launch): they
+    train every seed with the main one, which alone writes and summarises the runs."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def train_seed(spec: TaskSpec, config: TrainConfig, seed: int, folder: Path, resume: bool, **kwargs: Any) -> dict[str, Any]:
-    """Train (or, with ``resume``, reuse or continue) the run of one seed; return its metrics."""
+    """Train (or, with ``resume``, reuse or continue) the run of one seed; return its metrics
+    (empty in the other processes of a distributed launch)."""
     if resume and (folder / RUN_FILE).is_file():
         log.info("seed %d: kept from the interrupted run (%s)", seed, folder)
-        return json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+        return json.loads((folder / METRICS_FILE).read_text(encoding="utf-8")) if main_process() else {}
     continue_from = resume and last_checkpoint(partial_path(folder)) is not None
     seed_config = dataclasses.replace(config, seed=seed, seeds=[], out=str(folder))
     return spec.train(seed_config, overwrite=True, resume=continue_from, **kwargs).metrics
@@ -78,8 +85,11 @@ def train_seeds(spec: TaskSpec, config: TrainConfig, *, overwrite: bool = False,
         for n, seed in enumerate(config.seeds, start=1):
             log.info("seed %d (%d of %d)", seed, n, len(config.seeds))
             metrics = train_seed(spec, config, seed, work / SEED_RUNS_DIR / f"seed-{seed}", resume, **kwargs)
-            runs.append((seed, metrics))
-            log.info("seed %d: %s %.4f", seed, metric, metrics[metric])
+            if main_process():
+                runs.append((seed, metrics))
+                log.info("seed %d: %s %.4f", seed, metric, metrics[metric])
+        if not main_process():
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         summary = summarise(runs, metric)
         best = work / SEED_RUNS_DIR / f"seed-{summary['best_seed']}"
         for item in best.iterdir():
