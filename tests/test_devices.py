@@ -65,7 +65,7 @@ def two_reports(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_report_schema(two_reports):
     report = json.loads(two_reports[1].read_text())
-    assert report["format"] == "edgeft-bench-report" and report["schema_version"] == "1.0"
+    assert report["format"] == "edgeft-bench-report" and report["schema_version"] == "1.1"
     device = report["device"]
     for key in ("name", "cpu_model", "architecture", "cpu_flags", "logical_cores", "threads", "memory_gb", "os", "onnxruntime", "edgeft_runtime"):
         assert key in device, key

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"device   {dev.get('cpu_model')} ({dev.get('architecture')}; int8 target {report['int8_target']}; "
         f"flags {' '.join(dev.get('cpu_flags') or []) or '-'}); onnxruntime {dev.get('onnxruntime')}; "
         f"load() picks {report['auto_variant']}",
+        *([f"note     {dev['emulated']}"] if dev.get("emulated") else []),
     ]
     head = ["variant", f"agreement/{unit}", "max |diff|", metric, "PyTorch", "drop", "result"]
     rows = [head]
@@ -188,7 +190,8 @@ def onnxruntime_problem() -> str | None:
 
     The import is tried in a child process first: some onnxruntime wheels crash the interpreter at
     import on some machines (1.32.0's aarch64 wheel under qemu-user 7.2), and a crash cannot be
-    caught in-process. Where no child can be started, the import is tried here.
+    caught in-process. The child is forked where the OS can (under user-mode emulation without
+    binfmt_misc a new interpreter cannot be started, but a fork can), else started anew.
     """
     from importlib.metadata import PackageNotFoundError, version
 
@@ -197,25 +200,14 @@ def onnxruntime_problem() -> str | None:
     except PackageNotFoundError:
         installed = None
     wanted = f"onnxruntime>={MIN_ONNXRUNTIME[0]}.{MIN_ONNXRUNTIME[1]}"
-    code = "import onnxruntime, sys; sys.stdout.write(onnxruntime.__version__)"
-    try:
-        probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-        found, rc, err = probe.stdout.strip(), probe.returncode, probe.stderr.strip()
-    except (OSError, subprocess.SubprocessError):
-        try:
-            import onnxruntime
-
-            found, rc, err = onnxruntime.__version__, 0, ""
-        except ImportError as e:
-            found, rc, err = "", 1, str(e)
-    if rc < 0:
+    status, found = _import_in_child()
+    if status < 0:
         return (
-            f"onnxruntime {installed or '?'} crashes at import on this machine (signal {-rc}); install a release that "
-            f"runs here, e.g. pip install 'onnxruntime==1.20.1' (any {wanted} works with edgeft-runtime)"
+            f"onnxruntime {installed or '?'} crashes at import on this machine (signal {-status}); install a release that "
+            f"runs here, e.g. pip install 'onnxruntime==1.20.1' (edgeft-runtime works with any {wanted})"
         )
-    if rc != 0:
-        last = err.splitlines()[-1] if err else "no message"
-        return f"cannot import onnxruntime ({last}); pip install '{wanted}'"
+    if status != 0:
+        return f"cannot import onnxruntime ({found or 'no message'}); pip install '{wanted}'"
     try:
         got = tuple(int(p) for p in found.split(".")[:2])
     except ValueError:
@@ -223,6 +215,41 @@ def onnxruntime_problem() -> str | None:
     if got < MIN_ONNXRUNTIME:
         return f"onnxruntime {found} is older than edgeft-runtime needs; pip install -U '{wanted}'"
     return None
+
+
+_PROBE = "import onnxruntime, sys; sys.stdout.write(onnxruntime.__version__)"
+
+
+def _import_in_child() -> tuple[int, str]:
+    """(exit status, or minus the signal that killed it; onnxruntime's version or the import error)
+    of importing onnxruntime in a child process."""
+    if not hasattr(os, "fork"):
+        try:
+            probe = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as e:
+            return 1, str(e)
+        last = probe.stderr.strip().splitlines()[-1:] or [""]
+        return probe.returncode, probe.stdout.strip() if probe.returncode == 0 else last[0]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: import, report, and leave without running the parent's clean-up
+        os.close(read_end)
+        code = 0
+        try:
+            import onnxruntime
+
+            message = onnxruntime.__version__
+        except BaseException as e:  # noqa: BLE001 - anything the import raises is the answer
+            message, code = f"{type(e).__name__}: {e}", 1
+        os.write(write_end, message.encode("utf-8", "replace"))
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode("utf-8", "replace").strip()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status), ""
+    return os.WEXITSTATUS(status), message
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -147,6 +147,16 @@ def _physical_cores(info_text: str | None = None) -> int | None:
     return len(cores) or None
 
 
+def cpuinfo_family(info: dict[str, str]) -> str | None:
+    """Which kind of CPU /proc/cpuinfo describes: "x86" (it has ``flags``), "arm64" (``Features``
+    with ``CPU implementer``), or None when it says too little."""
+    if "flags" in info and "vendor_id" in info:
+        return "x86"
+    if "Features" in info and "CPU implementer" in info:
+        return "arm64"
+    return None
+
+
 def device_info(threads: int | None = None, name: str | None = None, inter_op_threads: int | None = None) -> dict[str, Any]:
     """CPU model, architecture, relevant flags, cores, memory, OS and library versions."""
     import numpy
@@ -161,7 +171,7 @@ def device_info(threads: int | None = None, name: str | None = None, inter_op_th
     except AttributeError:
         available = os.cpu_count()
     memory = _memory_bytes()
-    return {
+    report: dict[str, Any] = {
         "name": name or platform.node() or "unknown",
         "cpu_model": _cpu_model(info),
         "architecture": platform.machine(),
@@ -179,3 +189,8 @@ def device_info(threads: int | None = None, name: str | None = None, inter_op_th
         "numpy": numpy.__version__,
         "edgeft_runtime": __version__,
     }
+    described = cpuinfo_family(info)
+    if described and described != arch_family():
+        # qemu-user shows the host's /proc/cpuinfo to the emulated program.
+        report["emulated"] = f"/proc/cpuinfo describes an {described} CPU but Python runs as {platform.machine()}: user-mode emulation; CPU model and flags are the host's, timings are the emulator's"
+    return report
