@@ -17,7 +17,7 @@ import edgeft_runtime
 
 def test_bundle_contract(tiny_bundle):
     files = sorted(p.name for p in tiny_bundle.iterdir())
-    assert files == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "tokenizer.json"]
+    assert files == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "reference", "tokenizer.json"]
     manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
     assert manifest["format"] == "edgeft-bundle" and manifest["schema_version"] == "1.1"
     assert manifest["task"] == "classifier" and manifest["labels"] == ["neg", "pos"]
