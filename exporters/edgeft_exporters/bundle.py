@@ -125,6 +125,12 @@ def model_card(manifest: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         *rows,
         "",
+        *[
+            f"- {name}: int8 gate {rep['gate']}"
+            for name, rep in (parity.get("variants") or {}).items()
+            if str(rep.get("gate", "")).startswith("not applied")
+        ],
+        "",
         *reference_section(manifest),
         "## Use",
         "",
