@@ -427,6 +427,7 @@ def test_cli_predict_fill_mask(fill_mask_bundle):
     assert result.exit_code == 0, result.output
     row = json.loads(result.output.strip().splitlines()[-1])
     assert row["text"] == "the [MASK] was good" and len(row["prediction"]) == 1 and len(row["prediction"][0]) == 5
+    assert_one_error_line(CliRunner().invoke(app, ["predict", str(fill_mask_bundle), "no mask here"]), "has no [MASK]")
 
 
 # --- CLI --------------------------------------------------------------------------------------
