@@ -91,8 +91,8 @@ def check(cmd: list[str], env: dict[str, str]) -> dict:
     return out
 
 
-def arm64_command(root: Path, bundle: Path) -> list:
-    return ["qemu-aarch64-static", "-L", root, root / "usr/bin/python3", "-m", "edgeft_runtime.check", bundle, "--json", "--device-name", "arm64-qemu"]
+def arm64_command(root: Path, bundle: Path, extra: list[str]) -> list:
+    return ["qemu-aarch64-static", "-L", root, root / "usr/bin/python3", "-m", "edgeft_runtime.check", bundle, "--json", "--device-name", "arm64-qemu", *extra]
 
 
 def table(results: dict) -> str:
@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--mirror", default=MIRROR)
     parser.add_argument("--onnxruntime", default="1.20.1", help="the onnxruntime release to run under emulation (1.20.1 runs under qemu-user 7.2)")
     parser.add_argument("--also-onnxruntime", default="1.32.0", help="another release to try once, to record what the check says ('' to skip)")
+    parser.add_argument("--variant", action="append", default=[], help="variant(s) to check (default: all)")
+    parser.add_argument("--samples", type=int, default=None, help="check only the first N reference examples (emulation is slow)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "arm64_check.json")
     args = parser.parse_args()
     if platform.machine().lower() not in ("x86_64", "amd64"):
@@ -144,6 +146,8 @@ def main() -> None:
         "note": "user-mode emulation: numerics are the aarch64 kernels'; timings are the emulator's and are not reported",
         "bundles": {},
     }
+    extra = [a for v in args.variant for a in ("--variant", v)] + (["--samples", str(args.samples)] if args.samples else [])
+    results["check_options"] = extra
     for bundle in args.bundles:
         bundle = bundle.resolve()
         manifest = json.loads((bundle / "edgeft.json").read_text())
@@ -151,14 +155,14 @@ def main() -> None:
         env_x86 = {**os.environ, "PYTHONPATH": str(RUNTIME)}
         env_arm = {**os.environ, "PYTHONPATH": f"{site}:{RUNTIME}", "PYTHONNOUSERSITE": "1"}
         print(f"[{bundle.name}] x86 check", flush=True)
-        x86 = check([sys.executable, "-m", "edgeft_runtime.check", bundle, "--json", "--device-name", "x86-host"], env_x86)
+        x86 = check([sys.executable, "-m", "edgeft_runtime.check", bundle, "--json", "--device-name", "x86-host", *extra], env_x86)
         print(f"[{bundle.name}] arm64 check under qemu (slow)", flush=True)
-        arm = check(arm64_command(root, bundle), env_arm)
+        arm = check(arm64_command(root, bundle, extra), env_arm)
         results["bundles"][bundle.name] = {"presets": presets, "x86": x86, "arm64": arm}
     if args.also_onnxruntime:
         other = site_packages(args.work, args.also_onnxruntime, ".".join(py.split(".")[:2]))
         env = {**os.environ, "PYTHONPATH": f"{other}:{RUNTIME}", "PYTHONNOUSERSITE": "1"}
-        attempt = check(arm64_command(root, args.bundles[0].resolve()), env)
+        attempt = check(arm64_command(root, args.bundles[0].resolve(), extra), env)
         results["other_onnxruntime"] = {"version": args.also_onnxruntime, "exit_status": attempt["exit_status"], "error": attempt.get("error")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

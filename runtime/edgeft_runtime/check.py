@@ -96,8 +96,10 @@ def check_bundle(
     min_agreement: float | None = None,
     threads: int | None = None,
     device_name: str | None = None,
+    samples: int | None = None,
 ) -> dict[str, Any]:
-    """Run every variant (or those named) on the bundle's reference set; return the report.
+    """Run every variant (or those named) on the bundle's reference set (its first ``samples``
+    examples when given); return the report.
 
     Raises BundleError when the bundle has no reference set. The report's ``passed`` says whether
     every variant is within the limits; ``failure_line(report)`` says which is not.
@@ -115,6 +117,10 @@ def check_bundle(
             f"{folder / MANIFEST_FILE}: this bundle has no reference set (exported before edgeft stored one, with "
             "--reference-samples 0, or stripped); re-export it to check it on a device"
         )
+    if samples is not None:
+        if samples < 1:
+            raise BundleError(f"--samples {samples}: give 1 or more")
+        reference = reference.head(samples)
     limits = limits_of(manifest, max_drop, min_agreement)
     names = list(variants or manifest["variants"])
     results = {}
@@ -260,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-agreement", type=float, default=None, help="least label agreement with PyTorch, in percent (default: not checked)")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: one per core)")
     parser.add_argument("--device-name", default=None, help="a name for this device in the report")
+    parser.add_argument("--samples", type=int, default=None, help="check only the first N reference examples (slow devices)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     problem = onnxruntime_problem()
@@ -269,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = check_bundle(
             args.bundle, variants=args.variant, max_drop=args.max_drop, min_agreement=args.min_agreement,
-            threads=args.threads, device_name=args.device_name,
+            threads=args.threads, device_name=args.device_name, samples=args.samples,
         )
     except BundleError as e:
         sys.stderr.write(f"error: {' '.join(str(e).split())}\n")

@@ -62,6 +62,24 @@ class ReferenceSet:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def head(self, n: int) -> "ReferenceSet":
+        """The first ``n`` examples (a shorter check, e.g. on a slow device or under emulation)."""
+        if n >= len(self):
+            return self
+        obs, gold = dict(self.observed), self.gold
+        if self.task == TASK_NER:
+            words = int(np.sum(obs["word_counts"][:n]))
+            obs.update(word_probabilities=obs["word_probabilities"][:words], word_counts=obs["word_counts"][:n], entities=obs["entities"][:n])
+        elif self.task == TASK_FILL_MASK:
+            masks = int(np.sum(obs["mask_counts"][:n]))
+            obs.update(top_ids=obs["top_ids"][:masks], top_probabilities=obs["top_probabilities"][:masks], mask_counts=obs["mask_counts"][:n])
+            gold = gold[:masks] if gold is not None else None
+        else:
+            obs.update(probabilities=obs["probabilities"][:n], labels=obs["labels"][:n])
+        if gold is not None and self.task != TASK_FILL_MASK:
+            gold = gold[:n]
+        return ReferenceSet(self.task, self.texts[:n], gold, obs, {**self.info, "samples": n})
+
 
 # --- Observations: raw outputs -> what the reference set stores -------------------------------
 
