@@ -194,3 +194,17 @@ def test_emulation_is_reported(monkeypatch):
     monkeypatch.setattr(device.platform, "machine", lambda: "aarch64")
     info = device.device_info()
     assert info["architecture"] == "aarch64" and info["int8_target"] == "arm64" and "user-mode emulation" in info["emulated"]
+
+
+def test_samples_checks_the_first_examples_only(sentiment_bundle, entities_bundle):
+    add_reference(sentiment_bundle)
+    report = check.check_bundle(sentiment_bundle, variants=["fp32"], samples=3, threads=1)
+    assert report["reference"]["samples"] == 3 and report["variants"]["fp32"]["samples"] == 3
+    texts = ["anna met otto in paris", "otto lives in berlin", "nobody"]
+    manifest = add_reference(entities_bundle, texts)
+    head = reference.load_reference(entities_bundle, manifest).head(2)
+    assert head.texts == texts[:2] and head.observed["word_counts"].tolist() == [5, 4] and len(head.observed["word_probabilities"]) == 9
+    assert len(head.gold) == 2 and len(head.observed["entities"]) == 2
+    assert check.check_bundle(entities_bundle, variants=["fp32"], samples=2)["variants"]["fp32"]["label_agreement"] == 1.0
+    with pytest.raises(BundleError, match="--samples 0: give 1 or more"):
+        check.check_bundle(entities_bundle, samples=0)
