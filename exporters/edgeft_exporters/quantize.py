@@ -1,4 +1,4 @@
-"""Step 3: dynamic int8 quantisation with a preset chosen for the CPU.
+"""Step 3: dynamic int8 quantisation with a preset chosen for the CPU that will run the bundle.
 
 Dynamic quantisation stores weights as int8 and quantises activations on the fly: no calibration
 data needed, and it is what onnxruntime's CPU kernels are fastest at for transformer MatMuls.

@@ -28,10 +28,6 @@ MIN_ONNXRUNTIME = (1, 17)
 DEFAULT_MAX_DROP = 1.0  # the export gate's default, for bundles that do not record theirs
 
 
-class CheckFailed(Exception):
-    """A variant fell outside the limits; the message says which and by how much."""
-
-
 def bundle_folder(bundle: str | Path, cache_dir: str | Path | None = None) -> Path:
     """The bundle folder (an archive is unpacked once into the cache, as ``load`` does)."""
     path = Path(bundle)
