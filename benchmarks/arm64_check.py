@@ -1,7 +1,9 @@
 """The accuracy check on arm64, under user-mode emulation, next to the same check on this x86 machine.
 
-    sudo python benchmarks/arm64_check.py BUNDLE [BUNDLE ...] [--work /var/tmp/edgeft-arm64]
-        [--onnxruntime 1.20.1] [--also-onnxruntime 1.32.0]
+    sudo .venv/bin/python benchmarks/arm64_check.py BUNDLE [BUNDLE ...] [--work /var/tmp/edgeft-arm64]
+        [--variant V ...] [--samples N] [--onnxruntime 1.20.1] [--also-onnxruntime 1.32.0]
+
+(any Python with edgeft-runtime's dependencies runs the x86 side; the arm64 side gets its own).
 
 Builds from scratch, on a Debian host as root: Debian's qemu-user-static and debootstrap (apt); an
 arm64 Debian 12 userland holding Debian's arm64 Python 3.11 (debootstrap's first stage, which only
