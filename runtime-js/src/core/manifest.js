@@ -5,13 +5,13 @@ import { BundleError } from './errors.js';
 export const MANIFEST_FILE = 'edgeft.json';
 export const BUNDLE_FORMAT = 'edgeft-bundle';
 // major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
-export const SCHEMA_VERSION = '1.0';
+export const SCHEMA_VERSION = '1.1';
 
 // Every top-level key a schema 1.x manifest may hold (the same list as the Python runtime's).
 export const KNOWN_KEYS = new Set([
   'format', 'schema_version', 'edgeft_version', 'created', 'task', 'labels', 'problem_type', 'threshold',
   'max_length', 'inputs', 'outputs', 'variants', 'default_variant', 'tokenizer', 'pooling', 'normalize', 'ner',
-  'fill_mask', 'static_shape', 'mobile', 'parity', 'metrics', 'source', 'files',
+  'fill_mask', 'static_shape', 'mobile', 'parity', 'reference', 'metrics', 'source', 'files',
 ]);
 export const REQUIRED_KEYS = ['format', 'schema_version', 'task', 'max_length', 'inputs', 'outputs', 'variants', 'tokenizer', 'files'];
 
