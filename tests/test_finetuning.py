@@ -17,6 +17,7 @@ from edgeft.config_loader import build_config
 from edgeft.errors import ConfigError
 from tests import tiny
 from tests.conftest import assert_one_error_line, train_tiny_classifier
+from tests.reference_checks import assert_reference_round_trip
 
 runner = CliRunner()
 
@@ -312,6 +313,11 @@ def test_adapter_only_run_exports_the_same_graph_as_the_merged_one(lora_run, tmp
     assert [n.op_type for n in graphs[0].node] == [n.op_type for n in graphs[1].node]
     assert {i.name: tuple(i.dims) for i in graphs[0].initializer} == {i.name: tuple(i.dims) for i in graphs[1].initializer}
     assert merged["variants"].keys() == on_the_fly["variants"].keys()
+    # The reference set for the check on the device holds the merged model's answers either way.
+    rows = [json.loads(line) for line in (lora_run / "eval.jsonl").read_text().splitlines()]
+    from_merged, _ = assert_reference_round_trip(tmp_path / "from-merged", [r["text"] for r in rows], "accuracy")
+    from_adapter, _ = assert_reference_round_trip(tmp_path / "from-adapter", [r["text"] for r in rows], "accuracy")
+    np.testing.assert_allclose(from_adapter.observed["probabilities"], from_merged.observed["probabilities"], atol=1e-6)
 
 
 def test_adapter_only_run_as_base_is_a_clear_error(lora_run, tmp_path, sentiment_files):
