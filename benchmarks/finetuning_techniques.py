@@ -211,6 +211,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         result["test_mean"], result["test_sd"] = mean_sd([r["test"]["metric"] for r in rows])
     return {
         **result,
+        "seeds": [r["seed"] for r in rows],
         "seconds_per_epoch_median": round(statistics.median(r["seconds_per_epoch"] for r in rows), 1),
         "peak_rss_mib_max": max(r["peak_rss_mib"] for r in rows),
         "trainable": rows[0]["parameters"]["trainable"],
@@ -235,6 +236,8 @@ def run_data(name: str, args) -> dict[str, Any]:
             if key in done:
                 runs[row].append(done[key])
                 continue
+            if args.no_train:  # summarise what an earlier (interrupted) pass finished
+                continue
             spec = {
                 "data": name, "train": data["train"], "eval": data["eval"], "test_file": str(test_file),
                 "out": str(work / slug(row) / f"seed-{seed}"), "epochs": args.epochs, "batch_size": args.batch_size,
@@ -250,11 +253,13 @@ def run_data(name: str, args) -> dict[str, Any]:
                 f"{result['seconds_per_epoch']:.0f} s/epoch, peak RSS {result['peak_rss_mib']:.0f} MiB",
                 flush=True,
             )
+    runs = {row: rs for row, rs in runs.items() if rs}
     table = {row: summary(rs) for row, rs in runs.items()}
-    full = {r["seed"]: r["seconds_per_epoch"] for r in runs[ROWS[0][0]]}
+    full = {r["seed"]: r["seconds_per_epoch"] for r in runs.get(ROWS[0][0], [])}
     for row, rs in runs.items():
-        table[row]["speedup_vs_full"] = round(statistics.median(full[r["seed"]] / r["seconds_per_epoch"] for r in rs), 2)
-        table[row]["eval_delta_vs_full"] = round(table[row]["eval_mean"] - table[ROWS[0][0]]["eval_mean"], 2)
+        paired = [full[r["seed"]] / r["seconds_per_epoch"] for r in rs if r["seed"] in full]
+        table[row]["speedup_vs_full"] = round(statistics.median(paired), 2) if paired else None
+        table[row]["eval_delta_vs_full"] = round(table[row]["eval_mean"] - table[ROWS[0][0]]["eval_mean"], 2) if full else None
     if not args.skip_export:
         for row, rs in runs.items():
             best = max(rs, key=lambda r: r["eval_metric"])
@@ -302,24 +307,32 @@ def adapter_only_check(args, result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def markdown(results: list[dict[str, Any]]) -> str:
+def markdown(results: list[dict[str, Any]], seeds: list[int], step_time: dict[str, Any] | None = None) -> str:
+    """The README table. ``step_time``: finetuning_step_time.py's results, whose speed-ups (rows
+    interleaved in one process) are the ones to quote on a shared machine."""
+    interleaved = {r["data"]: r["speedup_vs_full"] for r in (step_time or {}).get("results", [])}
     lines = []
     for r in results:
         metric = "dev accuracy" if r["data"] == "sst2" else "devel entity F1"
         lines += [
             f"\n{r['data']} ({r['train_examples']} training examples):\n",
-            f"| method | {metric} (mean ± sd) | Δ vs full | trainable parameters | s/epoch (speed-up vs full) | peak RSS | run folder | int8 bundle (best seed; its fp32) |",
-            "|---|---|---|---|---|---|---|---|",
+            f"| method | {metric} (mean ± sd) | Δ vs full | trainable parameters | speed-up per step, interleaved | "
+            "s/epoch, separate runs (speed-up) | peak RSS | run folder | int8 bundle (best seed; its fp32) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for row, t in r["rows"].items():
             size = f"{t['run_folder_bytes'] / 1e6:.1f} MB"
             if t["adapter_bytes"]:
                 size += f" ({(t['run_folder_bytes'] - t['merged_model_bytes']) / 1e6:.1f} MB without the merged copy)"
             int8 = f"{t['export']['eval']['int8']:.2f} ({t['export']['eval']['fp32']:.2f})" if "export" in t else "–"
+            partial = "" if len(t["seeds"]) == len(seeds) else f" (seeds {', '.join(map(str, t['seeds']))} only)"
+            delta = f"{t['eval_delta_vs_full']:+.2f}" if t["eval_delta_vs_full"] is not None else "–"
+            step = interleaved.get(r["data"], {}).get(row)
+            separate = f"{t['speedup_vs_full']:.2f}x" if t["speedup_vs_full"] is not None else "–"
             lines.append(
-                f"| {row} | {t['eval_mean']:.2f} ± {t['eval_sd']:.2f} | {t['eval_delta_vs_full']:+.2f} | "
-                f"{t['trainable']:,} of {t['total']:,} | {t['seconds_per_epoch_median']:.0f} ({t['speedup_vs_full']:.2f}x) | "
-                f"{t['peak_rss_mib_max']:.0f} MiB | {size} | {int8} |"
+                f"| {row} | {t['eval_mean']:.2f} ± {t['eval_sd']:.2f}{partial} | {delta} | "
+                f"{t['trainable']:,} of {t['total']:,} | {f'{step:.2f}x' if step else '–'} | "
+                f"{t['seconds_per_epoch_median']:.0f} ({separate}) | {t['peak_rss_mib_max']:.0f} MiB | {size} | {int8} |"
             )
     return "\n".join(lines)
 
@@ -338,6 +351,7 @@ def main() -> None:
     parser.add_argument("--base", default="all-MiniLM-L6-v2")
     parser.add_argument("--test-split", action="store_true", help="also score every run (and the int8 bundles) on the test split")
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--no-train", action="store_true", help="with --reuse: train nothing, summarise (and export) the runs that exist")
     parser.add_argument("--reuse", action="store_true", help="keep the runs of an earlier pass (runs.json) and train only the missing ones")
     parser.add_argument("--work", type=Path, default=ROOT / "models" / "bench-finetune")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "finetuning_techniques.json")
@@ -346,6 +360,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(train_one(json.loads(args.child))))
         return
+    args.reuse = args.reuse or args.no_train
     args.max_length = {"sst2": args.max_length_sst2, "ncbi": args.max_length_ncbi}
     args.train_limit = args.train_limit or None
     started = time.time()
@@ -369,7 +384,8 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
-    print(markdown(results))
+    step_file = args.out.with_name("finetuning_step_time.json")
+    print(markdown(results, args.seeds, json.loads(step_file.read_text()) if step_file.is_file() else None))
     if extra:
         print(json.dumps({k: v for k, v in extra.items() if k != "adapter_only_export"}, indent=1))
     print(f"wrote {args.out}")
