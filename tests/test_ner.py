@@ -95,7 +95,7 @@ def test_long_sentences_become_overlapping_windows_each_token_labelled_once(toke
     spans = [(i, i + 4, "PER") for i in range(0, len(words), 23)]  # every "anna"
     example = NerExample(words, spans, line=1)
     specials = ner.specials_of(tokenizer)
-    enc = encode_examples(tokenizer, specials, [example], LABELS, max_length=16, stride=4, label_all=False, type_ids=True)
+    enc = encode_examples(tokenizer, specials, [example], LABELS, max_length=16, stride=4, label_all=False, type_ids=True, word_split="whitespace")
     assert len(enc.rows) > 1
     assert all(len(r["input_ids"]) <= 16 and len(r["labels"]) == len(r["input_ids"]) for r in enc.rows)
     labelled = sum(sum(1 for label in r["labels"] if label != ner.IGNORE_INDEX) for r in enc.rows)
