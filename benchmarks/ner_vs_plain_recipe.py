@@ -445,13 +445,14 @@ def headline(result: dict) -> float:
 
 
 def wanted_jobs(args, same_units: set[str]) -> list[tuple[str, str, int]]:
-    jobs = []
-    for data in args.data:
-        for recipe in args.recipes:
-            if data in same_units and recipe in ("plain-tokenizer-words", "edgeft-tokenizer-words"):
-                continue
-            jobs.extend((data, recipe, seed) for seed in args.seeds)
-    return jobs
+    # seed by seed, so that a partial run already compares every recipe
+    return [
+        (data, recipe, seed)
+        for seed in args.seeds
+        for data in args.data
+        for recipe in args.recipes
+        if not (data in same_units and recipe in ("plain-tokenizer-words", "edgeft-tokenizer-words"))
+    ]
 
 
 def run_all(args, jobs) -> None:
