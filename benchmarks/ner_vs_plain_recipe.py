@@ -396,6 +396,76 @@ def run_edgeft(files: dict[str, Path], seed: int, word_split: str, work: Path, e
 
 
 # ------------------------------------------------------------------------------------------
+# the same test sentences as raw text
+
+
+_ATTACH_LEFT = set(".,;:!?%)]}") | {"...", "''"}
+_ATTACH_RIGHT = set("([{$") | {"``"}
+
+
+def detokenize(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Tokens -> text as a person would type it ("Paris ." -> "Paris.", "( AP )" -> "(AP)",
+    "Obama 's" -> "Obama's"), with each token's character range in that text."""
+    text, offsets, glue, quotes = "", [], True, 0
+    for token in tokens:
+        left = token in _ATTACH_LEFT or (token.startswith("'") and 1 < len(token) <= 3) or token.lower() == "n't"
+        if token == '"':
+            left, quotes = quotes % 2 == 1, quotes + 1
+        if text and not glue and not left:
+            text += " "
+        offsets.append((len(text), len(text) + len(token)))
+        text += token
+        glue = token in _ATTACH_RIGHT or (token == '"' and quotes % 2 == 1)
+    return text, offsets
+
+
+def raw_text_rows(path: Path) -> list[dict]:
+    """The test file's sentences detokenized, with the gold entities as character spans of that text."""
+    from edgeft_runtime.metrics import tag_entities
+
+    rows = []
+    for tokens, tags in read_columns(path):
+        text, offsets = detokenize(tokens)
+        rows.append({"text": text, "spans": [[offsets[a][0], offsets[b][1], t] for t, a, b in tag_entities(tags)]})
+    return rows
+
+
+def cross_decoding_scores(args) -> dict:
+    """Test F1 of the finished edgeft runs decoded with either word split, on the test sentences as
+    given (tokens joined with spaces) and as raw text (detokenized): which part of a difference is
+    training and which is decoding, and what raw text costs. Cached beside the job results."""
+    from edgeft_exporters.run_folder import read_run
+    from edgeft_exporters.tasks.ner import NerExport
+
+    out = {}
+    for data in ("conll2003", "conll2003_noisy"):
+        if data not in args.data:
+            continue
+        test = data_files(args.work)[data]["test"]
+        forms = {"tokens": [ex.to_json() for ex in span_examples(test)], "raw_text": raw_text_rows(test)}
+        for recipe in ("edgeft", "edgeft-tokenizer-words"):
+            for seed in args.seeds:
+                cache = JOBS_DIR / f"{data}_{recipe}_s{seed}_decoding.json"
+                run_dir = args.work / "jobs" / f"{data}_{recipe}_s{seed}" / "run"
+                if not cache.is_file():
+                    if not job_path(data, recipe, seed).is_file() or not (run_dir / "edgeft_run.json").is_file():
+                        continue
+                    run = read_run(run_dir)
+                    result = {"trained_with": run["ner"]["word_split"]}
+                    for form, rows in forms.items():
+                        logits = None
+                        for split in ("whitespace", "tokenizer"):
+                            task = NerExport(run | {"ner": run["ner"] | {"word_split": split}}, run_dir)
+                            texts, gold = task.parse_examples(rows, f"{data} test ({form})")
+                            if logits is None:  # the split changes words, not tokens: one forward pass
+                                logits = task.reference()[0](texts)
+                            result[f"{form}/{split}"] = round(task.score(logits, gold)["entity_f1"], 2)
+                    cache.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+                out[f"{data}/{recipe}/s{seed}"] = json.loads(cache.read_text())
+    return out
+
+
+# ------------------------------------------------------------------------------------------
 # jobs and the table
 
 
@@ -529,6 +599,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--parity-samples", type=int, default=EVAL_SENTENCES)
     parser.add_argument("--table", action="store_true", help="only summarise finished jobs")
+    parser.add_argument("--decoding", action="store_true", help="also score the edgeft runs with either word split, on the test tokens and on raw (detokenized) test text")
     parser.add_argument("--keep", action="store_true", help="keep checkpoints")
     parser.add_argument("--limit", type=int, default=None, help="smoke run: N training sentences; results stay in --work")
     parser.add_argument("--one", nargs=3, metavar=("DATA", "RECIPE", "SEED"), help=argparse.SUPPRESS)
@@ -545,6 +616,8 @@ def main() -> None:
     if not args.table:
         run_all(args, wanted_jobs(args, same_units))
     result = summary(args, same_units, stats)
+    if args.decoding:
+        result["decoding"] = cross_decoding_scores(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ner_vs_plain_recipe.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(table(result))

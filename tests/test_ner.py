@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 import edgeft_runtime
 from edgeft.cli import app
+from edgeft.config import NerConfig
 from edgeft.ner_data import NerExample
-from edgeft.tasks.ner import content_tokenizer, encode_examples, token_labels, word_tags
+from edgeft.tasks.ner import content_tokenizer, encode_examples, resolve_word_split, token_labels, word_tags
 from tests import tiny
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -104,10 +105,41 @@ def test_long_sentences_become_overlapping_windows_each_token_labelled_once(toke
     assert b_per == 8
 
 
+def test_whitespace_words_label_each_data_token_once(tokenizer):
+    # "u.s." and "#paris" are one token of the data each: one label, on their first sub-token
+    text = "anna met u.s. troops in #paris !!!"
+    spans = [(0, 4, "PER"), (9, 13, "LOC"), (24, 30, "LOC")]
+    specials = ner.specials_of(tokenizer)
+    example = NerExample(text, spans, line=1)
+    encode = dict(max_length=64, stride=4, label_all=False, type_ids=True)
+    (row,) = encode_examples(tokenizer, specials, [example], LABELS, word_split="whitespace", **encode).rows
+    (old,) = encode_examples(tokenizer, specials, [example], LABELS, word_split="tokenizer", **encode).rows
+    tags = [LABELS[i] for i in row["labels"] if i != ner.IGNORE_INDEX]
+    assert tags == ["B-PER", "O", "B-LOC", "O", "O", "B-LOC", "O"]  # anna met u.s. troops in #paris !!!
+    old_tags = [LABELS[i] for i in old["labels"] if i != ner.IGNORE_INDEX]
+    assert old_tags == ["B-PER", "O", "B-LOC", "I-LOC", "I-LOC", "I-LOC", "O", "O", "B-LOC", "I-LOC", "O", "O", "O"]
+    assert row["input_ids"] == old["input_ids"]  # the same model input: only the labels differ
+
+
+def test_word_split_auto(tokenizer):
+    tokens = [NerExample("anna met otto in paris .", [(0, 4, "PER"), (17, 22, "LOC")], line=1)]
+    raw = [NerExample("anna met otto (in paris).", [(0, 4, "PER"), (18, 23, "LOC")], line=1)]
+    auto = NerConfig(word_split="auto")
+    assert resolve_word_split(auto, "space", tokenizer, tokens) == "whitespace"
+    assert resolve_word_split(auto, "none", tokenizer, tokens) == "tokenizer"  # text without spaces
+    # span data whose entity sits inside a longer whitespace run ("paris)." holds "paris")
+    assert resolve_word_split(auto, "space", tokenizer, raw) == "tokenizer"
+    for split in ner.WORD_SPLITS:
+        assert resolve_word_split(NerConfig(word_split=split), "none", tokenizer, raw) == split
+
+
 def test_run_folder_and_metrics(ner_run):
     run = json.loads((ner_run / "edgeft_run.json").read_text())
     assert run["task"] == "ner" and run["labels"] == LABELS
-    assert run["ner"] == {"scheme": "IOB2", "source_scheme": "IOB2", "join": "space", "aggregation": "first", "stride": 4, "label_all_tokens": False}
+    assert run["ner"] == {
+        "scheme": "IOB2", "source_scheme": "IOB2", "join": "space", "aggregation": "first", "stride": 4, "label_all_tokens": False,
+        "word_split": "whitespace",
+    }
     metrics = json.loads((ner_run / "metrics.json").read_text())
     assert set(metrics) >= {"entity_f1", "entity_precision", "entity_recall", "per_type"}
     assert set(metrics["per_type"]) == {"LOC", "PER"} and metrics["entity_f1"] > 0.5  # the toy task is learnable
@@ -119,6 +151,7 @@ def test_bundle_manifest_and_parity_on_entity_f1(ner_run, ner_bundle):
     manifest = json.loads((ner_bundle / "edgeft.json").read_text())
     assert manifest["task"] == "ner" and manifest["labels"] == LABELS
     assert manifest["ner"]["scheme"] == "IOB2" and manifest["ner"]["stride"] == 4 and manifest["ner"]["aggregation"] == "first"
+    assert manifest["ner"]["word_split"] == "whitespace"
     assert manifest["metrics"]["entity_f1"] > 0.5
     parity = manifest["parity"]
     assert parity["metric"] == "entity_f1" and parity["samples"] == 30

@@ -12,7 +12,7 @@ INT8_MODEL_FILE = "model_int8.onnx"
 
 BUNDLE_FORMAT = "edgeft-bundle"
 # major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 # Tasks a bundle can carry; each maps to one runtime class.
 TASK_CLASSIFIER = "classifier"
