@@ -182,7 +182,8 @@ def test_tagger_offsets_are_exact_on_raw_text(ner_bundle):
         for e in entities:
             assert text[e["start"] : e["end"]] == e["text"] and e["entity"] in ("PER", "LOC")
             assert 0 <= e["score"] <= 1
-    assert [e["text"] for e in results[0] if e["entity"] == "LOC"] == ["Paris"]
+    # whitespace words (the default for token files): "Paris." is one word, as a data token would be
+    assert [e["text"] for e in results[0] if e["entity"] == "LOC"] == ["Paris."]
     assert len(results[5]) >= 12  # entities found all along the long text, not only in its first window
     assert max(e["end"] for e in results[5]) > 100
     assert tagger.tag("Anna met Otto in Paris.") == results[0]
@@ -190,6 +191,51 @@ def test_tagger_offsets_are_exact_on_raw_text(ner_bundle):
         assert all(text[e["start"] : e["end"]] == e["text"] for text, ents in zip(texts, tagger.tag(texts, aggregation=aggregation)) for e in ents)
     with pytest.raises(ValueError, match="aggregation"):
         tagger.tag(texts, aggregation="mean")
+
+
+RAW_TEXTS = ["Anna met Otto in Paris.", "otto,anna (berlin)!! anna  met\totto", "Zoë in Zürich 😀", "北京 anna"]
+
+
+def test_runtime_splits_raw_text_into_the_words_training_labelled(ner_run, ner_bundle, tokenizer):
+    tagger = edgeft_runtime.load(ner_bundle, variant="fp32")
+    run = json.loads((ner_run / "edgeft_run.json").read_text())
+    assert tagger.word_split == run["ner"]["word_split"] == "whitespace"
+    examples = [NerExample(text, [], line=1) for text in RAW_TEXTS]
+    specials = ner.specials_of(tokenizer)
+    encoded = encode_examples(
+        tokenizer, specials, examples, LABELS, max_length=16, stride=4, label_all=False, type_ids=True, word_split=run["ner"]["word_split"]
+    )
+    runtime_tokens, _ = tagger.token_logits(RAW_TEXTS)
+    for text, trained, served in zip(RAW_TEXTS, encoded.tokens, runtime_tokens):
+        assert served.ids.tolist() == trained.ids.tolist() and served.words.tolist() == trained.words.tolist()
+        words = [text[a:b] for a, b in ner.word_offsets(served.offsets, served.words)]
+        assert words == text.split()
+
+
+@pytest.fixture(scope="module")
+def tokenizer_words_bundle(tmp_path_factory, tiny_base, ner_files):
+    """The same training with word_split=tokenizer, exported (fp32)."""
+    from edgeft.tasks.ner import train_ner
+
+    root = tmp_path_factory.mktemp("ner-tokenizer-words")
+    config = NerConfig(
+        train=str(ner_files["train"]), eval=str(ner_files["dev"]), out=str(root / "run"), base=str(tiny_base), epochs=10, lr=3e-3,
+        max_length=16, stride=4, early_stopping_patience=0, logging_steps=1000, word_split="tokenizer",
+    )
+    config.validate()
+    train_ner(config)
+    return export_run(root / "run", root / "bundle", ExportOptions()).out
+
+
+def test_tokenizer_words_bundle_splits_punctuation_off_raw_text(tokenizer_words_bundle, tokenizer):
+    manifest = json.loads((tokenizer_words_bundle / "edgeft.json").read_text())
+    assert manifest["ner"]["word_split"] == "tokenizer"
+    tagger = edgeft_runtime.load(tokenizer_words_bundle)
+    tokens, _ = tagger.token_logits(RAW_TEXTS)
+    assert [t.words.tolist() for t in tokens] == [t.words.tolist() for t in ner.text_tokens(tokenizer, RAW_TEXTS, "tokenizer")]
+    assert [e["text"] for e in tagger.tag(RAW_TEXTS[0]) if e["entity"] == "LOC"] == ["Paris"]
+    for text, entities in zip(RAW_TEXTS, tagger.tag(RAW_TEXTS)):
+        assert all(text[e["start"] : e["end"]] == e["text"] for e in entities)
 
 
 def test_windows_do_not_change_short_text_results(ner_bundle):
