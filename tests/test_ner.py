@@ -259,6 +259,7 @@ def test_cli_predict_and_eval(tmp_path, ner_bundle, ner_files):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["examples"] == 30 and 0 <= metrics["entity_f1"] <= 1 and set(metrics["per_type"]) <= {"PER", "LOC"}
+    assert metrics["word_split"] == "whitespace"
     manifest = json.loads((ner_bundle / "edgeft.json").read_text())
     # edgeft eval on the parity data agrees with the gate's int8 figure
     assert 100 * metrics["entity_f1"] == pytest.approx(manifest["parity"]["variants"]["int8"]["metric"], abs=0.01)
