@@ -90,12 +90,18 @@ def read_columns(path: Path) -> list[tuple[list[str], list[str]]]:
 
 
 def write_tsv(path: Path, sentences) -> Path:
+    """token<TAB>tag lines; an identical existing file is left alone (jobs may be reading it),
+    anything else is replaced whole (written beside, then renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = []
     for tokens, tags in sentences:
         lines.extend(f"{t}\t{g}" for t, g in zip(tokens, tags))
         lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    content = "\n".join(lines) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != content:
+        partial = path.with_suffix(".partial")
+        partial.write_text(content, encoding="utf-8")
+        partial.replace(path)
     return path
 
 
