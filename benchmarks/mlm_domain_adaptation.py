@@ -49,7 +49,6 @@ def run_mlm(args, name: str = "pubmed-base", head_warmup_steps: int | None = Non
             lr=args.mlm_lr, batch_size=16, max_length=128, head_warmup_steps=warmup,
             whole_word_masking=args.whole_word_masking, seed=42,
         )
-        config.validate()
         train_mlm(config, overwrite=True)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     run = json.loads((out / "edgeft_run.json").read_text(encoding="utf-8"))
@@ -87,7 +86,6 @@ def run_ner(base: str, seed: int, args) -> dict:
             train=str(folder / "train.tsv"), eval=str(folder / "devel.tsv"), out=str(out), base=base, epochs=args.ner_epochs,
             batch_size=32, lr=args.ner_lr, max_length=128, seed=seed, early_stopping_patience=0, logging_steps=50,
         )
-        config.validate()
         started = time.time()
         train_ner(config, overwrite=True)
         print(f"[ner {name} seed {seed}] trained in {time.time() - started:.0f} s", flush=True)

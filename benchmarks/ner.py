@@ -77,7 +77,6 @@ def run_one(name: str, args) -> dict:
             batch_size=32, lr=1e-4, max_length=128, seed=42, repair_tags=spec["repair"], logging_steps=20,
             word_split=args.word_split,
         )
-        config.validate()
         train_ner(config, overwrite=True)
     run = read_run(run_dir)
     train_metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -101,7 +101,6 @@ def run_cell(name: str, shots: int, seed: int, args: argparse.Namespace, setting
     run_dir, bundle_dir = args.work / "run", args.work / "bundle-int8"
     load_before = load_average()
     config = SetFitConfig(train=str(pool), eval=str(eval_file) if eval_file else None, out=str(run_dir), shots=shots, seed=seed)
-    config.validate()
     result = train_setfit(config, overwrite=True)
     run = json.loads((run_dir / "edgeft_run.json").read_text(encoding="utf-8"))
     # max_drop 100: keep every bundle so the table shows int8 as it is; the gate's default

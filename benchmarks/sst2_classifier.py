@@ -47,7 +47,8 @@ def main() -> None:
     from edgeft.config import ClassifierConfig
     from edgeft.tasks.classifier import train_classifier
     from edgeft_exporters.api import ExportOptions, export_run
-    from edgeft_runtime.bench import bundle_engine, measure_latency, text_of_length
+    from edgeft_runtime.bench import bundle_engine, text_of_length
+    from edgeft_runtime.bench.measure import measure_latency
     from edgeft_runtime.device import device_info
 
     files = sst2_csvs(args.work / "data")

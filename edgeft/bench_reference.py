@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from edgeft_runtime.bench import THROUGHPUT_BATCH, Engine, peak_rss_mb, text_of_length
+from edgeft_runtime.bench import THROUGHPUT_BATCH, Engine, text_of_length
+from edgeft_runtime.bench.measure import child_report
 
 REFERENCE_NAME = "pytorch-fp32"
 
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ready = time.time()
     text = text_of_length(lambda t: len(tokenizer(t)["input_ids"]), 128)
     predict([text] * THROUGHPUT_BATCH)
-    print(json.dumps({"first_prediction_at": ready, "peak_rss_mb": peak_rss_mb()}))
+    sys.stdout.write(child_report(ready) + "\n")
     return 0
 
 

@@ -1,28 +1,20 @@
-"""Typed, validated training configs: defaults < TOML/JSON file < command-line flags < ``--set key=value``.
+"""Typed training configs, one schema per task, validated when constructed.
 
-The resolved config is saved beside the run (``train_config.json``) and can be passed back with
+``edgeft.config_loader.build_config`` layers defaults < TOML/JSON file < flags < ``--set``; the
+resolved config is saved beside the run (``train_config.json``) and can be passed back with
 ``--config`` to repeat it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
-import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from .corpus import DOCUMENT_MODES
 from .errors import ConfigError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
-
-C = TypeVar("C", bound="TrainConfig")
-
 
 @dataclass
 class TrainConfig:
@@ -54,6 +46,10 @@ class TrainConfig:
     mixed_precision: str = "auto"  # auto | no | fp16 | bf16 (auto: bf16 or fp16 on GPU, none on CPU)
     gradient_accumulation_steps: int = 1
     logging_steps: int = 50
+
+    def __post_init__(self) -> None:
+        # A config built in code (benchmarks, tests, notebooks) is checked like one from the CLI.
+        self.validate()
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field that is out of range."""
@@ -255,118 +251,3 @@ class MlmConfig(TrainConfig):
             raise ConfigError("no corpus: pass --corpus FILE_OR_FOLDER (repeatable), or set corpus = [\"FILE\"] in the config file")
         if not self.out:
             raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def _coerce(name: str, raw: Any, annotation: Any, where: str) -> Any:
-    """Convert a file value or a ``--set`` string to the field's declared type."""
-    args = typing.get_args(annotation)
-    optional = (typing.get_origin(annotation) in (typing.Union, types.UnionType)) and type(None) in args
-    target = next((a for a in args if a is not type(None)), annotation) if optional else annotation
-    if optional and (raw is None or (isinstance(raw, str) and raw.lower() in ("", "none", "null"))):
-        return None
-    if typing.get_origin(target) is list:
-        # A file gives a list; the command line a list or (via --set) comma-separated text.
-        items = raw.split(",") if isinstance(raw, str) else raw
-        if isinstance(items, (list, tuple)) and all(isinstance(i, (str, Path)) for i in items):
-            return [str(i).strip() for i in items if str(i).strip()]
-        raise ConfigError(f"{where}: {name}={raw!r} is not a list of text values")
-    try:
-        if target is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text in ("true", "1", "yes", "on"):
-                return True
-            if text in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if target is int:
-            if isinstance(raw, float) and not raw.is_integer():
-                raise ValueError
-            if isinstance(raw, bool):
-                raise ValueError
-            return int(raw)
-        if target is float:
-            if isinstance(raw, bool):
-                raise ValueError
-            return float(raw)
-        if target is str:
-            return str(raw)
-    except ValueError:
-        pass
-    else:
-        return raw
-    raise ConfigError(f"{where}: {name}={raw!r} is not a valid {getattr(target, '__name__', target)}")
-
-
-def _unknown_key(name: str, known: list[str], where: str) -> ConfigError:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-    return ConfigError(f"{where}: unknown config key {name!r}{hint}")
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a flat TOML or JSON table of config keys."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{path}: cannot parse config ({e}); use TOML (key = value) or JSON") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: config must be a table of key = value")
-    nested = [k for k, v in data.items() if isinstance(v, dict)]
-    if nested:
-        raise ConfigError(f"{path}: sections are not supported ({', '.join(nested)}); write keys at the top level")
-    return data
-
-
-def parse_set(items: list[str] | None) -> dict[str, str]:
-    """``["epochs=5", "lr=3e-5"]`` -> ``{"epochs": "5", "lr": "3e-5"}``."""
-    result: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set epochs=5")
-        result[key.strip()] = value.strip()
-    return result
-
-
-def build_config(
-    cls: type[C],
-    *,
-    config_file: str | Path | None = None,
-    flags: dict[str, Any] | None = None,
-    overrides: list[str] | None = None,
-) -> C:
-    """Resolve a config of type ``cls`` from defaults, a file, CLI flags (None = not given) and ``--set``."""
-    types_ = {k: v for k, v in _field_types(cls).items() if k not in cls.not_applicable}
-    known = sorted(types_)
-    values: dict[str, Any] = {}
-    layers: list[tuple[str, dict[str, Any]]] = []
-    if config_file is not None:
-        layers.append((str(config_file), read_config_file(config_file)))
-    layers.append(("command line", {k: v for k, v in (flags or {}).items() if v is not None}))
-    layers.append(("--set", parse_set(overrides)))
-    for where, layer in layers:
-        for name, raw in layer.items():
-            if name in cls.not_applicable:
-                raise ConfigError(f"{where}: config key {name!r} is not used by this task; remove it")
-            if name not in types_:
-                raise _unknown_key(name, known, where)
-            values[name] = _coerce(name, raw, types_[name], where)
-    config = cls(**values)
-    config.validate()
-    return config
-
-
-def save_config(config: TrainConfig, path: str | Path) -> None:
-    """Write the resolved config as JSON (readable again with ``--config``)."""
-    Path(path).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")

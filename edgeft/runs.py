@@ -18,7 +18,8 @@ from edgeft_exporters.constants import (
 )
 
 from . import __version__
-from .config import TrainConfig, save_config
+from .config import TrainConfig
+from .config_loader import save_config
 from .data import TextExample
 
 

@@ -39,7 +39,6 @@ def train_tiny_classifier(base: Path, train: Path, dev: Path, out: Path, **overr
         train=str(train), eval=str(dev), out=str(out), base=str(base), epochs=8, batch_size=16, lr=3e-3,
         max_length=32, early_stopping_patience=0, logging_steps=1000, **overrides,
     )
-    config.validate()
     return train_classifier(config)
 
 
@@ -57,6 +56,19 @@ def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "sentiment-int8"
     export_run(tiny_run, out, ExportOptions(int8=True, max_drop=100.0))
     return out
+
+
+def assert_one_error_line(result, *fragments: str, code: int = 1) -> str:
+    """A CLI result (typer.testing) that failed the way every user error must: exit ``code``, no
+    traceback, exactly one ``error:`` line, holding each of ``fragments``. Returns that line."""
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
 
 
 def shared_data(name: str) -> Path:

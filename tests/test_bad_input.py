@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeft.cli import app
+from tests.conftest import assert_one_error_line
 
 RUNTIME_FIXTURE = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures" / "sentiment"
 GOOD = "text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(5))
@@ -18,16 +19,6 @@ GOOD = "text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i i
 
 def run_cli(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_one_line(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 TRAIN_CASES = {
@@ -56,21 +47,21 @@ def test_training_data_errors(tmp_path, tiny_base, case):
     if dev_text is not None:
         (tmp_path / "dev.csv").write_text(dev_text)
         args += ["--eval", tmp_path / "dev.csv"]
-    assert_one_line(run_cli(*args), *fragments)
+    assert_one_error_line(run_cli(*args), *fragments)
     assert not (tmp_path / "out").exists()
 
 
 def test_base_errors_and_existing_output(tmp_path, tiny_base):
     (tmp_path / "train.csv").write_text(GOOD)
     common = ["train", "classifier", "--train", tmp_path / "train.csv"]
-    assert_one_line(run_cli(*common, "--out", tmp_path / "o", "--base", tmp_path / "nowhere"), "--base", "no such folder")
+    assert_one_error_line(run_cli(*common, "--out", tmp_path / "o", "--base", tmp_path / "nowhere"), "--base", "no such folder")
     (tmp_path / "plain").mkdir()
-    assert_one_line(run_cli(*common, "--out", tmp_path / "o", "--base", tmp_path / "plain"), "folder has no config.json")
+    assert_one_error_line(run_cli(*common, "--out", tmp_path / "o", "--base", tmp_path / "plain"), "folder has no config.json")
     (tmp_path / "t5").mkdir()
     (tmp_path / "t5" / "config.json").write_text(json.dumps({"model_type": "t5", "is_encoder_decoder": True}))
-    assert_one_line(run_cli(*common, "--out", tmp_path / "o", "--base", tmp_path / "t5"), "not a BERT-family encoder")
+    assert_one_error_line(run_cli(*common, "--out", tmp_path / "o", "--base", tmp_path / "t5"), "not a BERT-family encoder")
     (tmp_path / "exists").mkdir()
-    assert_one_line(run_cli(*common, "--out", tmp_path / "exists", "--base", tiny_base), "already exists; pass --overwrite")
+    assert_one_error_line(run_cli(*common, "--out", tmp_path / "exists", "--base", tiny_base), "already exists; pass --overwrite")
 
 
 @pytest.fixture
@@ -80,25 +71,25 @@ def bundle(tmp_path) -> Path:
 
 def test_bundle_missing_a_file(bundle):
     (bundle / "tokenizer.json").unlink()
-    assert_one_line(run_cli("predict", bundle, "hi"), "tokenizer.json: missing from the bundle")
+    assert_one_error_line(run_cli("predict", bundle, "hi"), "tokenizer.json: missing from the bundle")
 
 
 def test_corrupt_onnx(bundle):
     (bundle / "model_int8.onnx").write_bytes(b"\x08\x07garbage")
-    assert_one_line(run_cli("predict", bundle, "hi"), "model_int8.onnx: sha256", "does not match the manifest")
-    assert_one_line(run_cli("info", bundle), "model_int8.onnx: sha256")
+    assert_one_error_line(run_cli("predict", bundle, "hi"), "model_int8.onnx: sha256", "does not match the manifest")
+    assert_one_error_line(run_cli("info", bundle), "model_int8.onnx: sha256")
 
 
 def test_newer_major_manifest(bundle):
     manifest = json.loads((bundle / "edgeft.json").read_text())
     manifest["schema_version"] = "3.1"
     (bundle / "edgeft.json").write_text(json.dumps(manifest))
-    assert_one_line(run_cli("predict", bundle, "hi"), "schema_version 3.1 is newer than this runtime supports", "upgrade edgeft-runtime")
+    assert_one_error_line(run_cli("predict", bundle, "hi"), "schema_version 3.1 is newer than this runtime supports", "upgrade edgeft-runtime")
 
 
 def test_eval_file_errors(bundle, tmp_path):
     (tmp_path / "test.csv").write_text("text,label\ngood,pos\nhmm,neutral\n")
-    assert_one_line(run_cli("eval", bundle, "--data", tmp_path / "test.csv"), "test.csv:3: label 'neutral' does not occur")
+    assert_one_error_line(run_cli("eval", bundle, "--data", tmp_path / "test.csv"), "test.csv:3: label 'neutral' does not occur")
 
 
 def test_unexpected_errors_are_one_line_too(monkeypatch, bundle):

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeft.cli import app
+from tests.conftest import assert_one_error_line
 from tests import tiny
 
 runner = CliRunner()
@@ -15,15 +16,6 @@ runner = CliRunner()
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +77,18 @@ def test_export_with_eval_file_and_existing_output(cli_run, sentiment_files, tmp
     assert invoke("export", cli_run, "--out", bundle, "--eval", sentiment_files["dev"]).exit_code == 0
     manifest = json.loads((bundle / "edgeft.json").read_text())
     assert manifest["parity"]["data"] == str(sentiment_files["dev"])
-    assert_one_line_error(invoke("export", cli_run, "--out", bundle), f"{bundle}: already exists; pass --overwrite")
+    assert_one_error_line(invoke("export", cli_run, "--out", bundle), f"{bundle}: already exists; pass --overwrite")
 
 
 def test_int8_gate_failure_is_one_line(cli_run, tmp_path):
     result = invoke("export", cli_run, "--int8", "--out", tmp_path / "x", "--max-drop", -1, "--per-channel", "off")
-    assert_one_line_error(result, "int8 accuracy", "--max-drop -1", "no bundle written")
+    assert_one_error_line(result, "int8 accuracy", "--max-drop -1", "no bundle written")
     assert not (tmp_path / "x").exists()
 
 
 def test_train_refuses_existing_output(cli_run, sentiment_files):
     result = invoke("train", "classifier", "--train", sentiment_files["train"], "--out", cli_run)
-    assert_one_line_error(result, f"{cli_run}: already exists; pass --overwrite")
+    assert_one_error_line(result, f"{cli_run}: already exists; pass --overwrite")
 
 
 @pytest.mark.parametrize(
@@ -114,7 +106,7 @@ def test_train_refuses_existing_output(cli_run, sentiment_files):
 )
 def test_bad_input_gives_one_line(tmp_path, tiny_base, make_args, fragments):
     tiny.write_csv(tmp_path / "t.csv", tiny.sentiment_rows(20))
-    assert_one_line_error(invoke(*make_args(tmp_path, tiny_base)), *fragments)
+    assert_one_error_line(invoke(*make_args(tmp_path, tiny_base)), *fragments)
 
 
 def test_base_that_is_not_an_encoder(tmp_path):
@@ -122,7 +114,7 @@ def test_base_that_is_not_an_encoder(tmp_path):
     (tmp_path / "gpt" / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     tiny.write_csv(tmp_path / "t.csv", tiny.sentiment_rows(20))
     result = invoke("train", "classifier", "--train", tmp_path / "t.csv", "--out", tmp_path / "o", "--base", tmp_path / "gpt")
-    assert_one_line_error(result, "model type 'gpt2' is not a BERT-family encoder")
+    assert_one_error_line(result, "model type 'gpt2' is not a BERT-family encoder")
 
 
 def test_debug_shows_the_traceback(tmp_path):

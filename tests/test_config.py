@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from edgeft.config import ClassifierConfig, build_config, save_config
+from edgeft.config import ClassifierConfig
+from edgeft.config_loader import build_config, save_config
 from edgeft.errors import ConfigError
 
 
@@ -71,3 +72,12 @@ def test_training_needs_data_and_output():
         ClassifierConfig(out="x").require_io()
     with pytest.raises(ConfigError, match="pass --out DIR"):
         ClassifierConfig(train="t.csv").require_io()
+
+
+def test_a_config_built_in_code_is_validated():
+    """Benchmarks and notebooks construct configs directly: they get the CLI's checks too."""
+    with pytest.raises(ConfigError, match="batch_size=0 must be >= 1"):
+        ClassifierConfig(batch_size=0)
+    from edgeft.config import NerConfig
+
+    assert NerConfig(scheme="bio").scheme == "IOB2"  # normalised on construction

@@ -8,10 +8,15 @@ import logging
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from edgeft.config import MlmConfig, build_config
+from edgeft.cli import app
+from edgeft.config import MlmConfig
+from edgeft.config_loader import build_config
 from edgeft.corpus import read_corpus, read_corpus_file, split_documents
 from edgeft.errors import ConfigError, DataError
+from tests.conftest import assert_one_error_line
+from tests.reference_checks import assert_reference_round_trip
 from edgeft.tasks.mlm import (
     IGNORE_INDEX,
     NO_WORD,
@@ -267,7 +272,6 @@ def mlm_run(tmp_path_factory, tiny_base):
         corpus=[str(corpus)], out=str(folder / "run"), base=str(tiny_base), max_length=32, epochs=2,
         batch_size=16, lr=3e-3, logging_steps=1000, head_warmup_steps=3,
     )
-    config.validate()
     return train_mlm(config)
 
 
@@ -339,6 +343,28 @@ def test_fill_mask_bundle_parity(fill_mask_bundle):
     assert 0 <= parity["variants"]["int8"]["top5_overlap"] <= 1
 
 
+def test_reference_set_holds_top_tokens_at_masks(fill_mask_bundle, mlm_run):
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from edgeft_exporters.run_folder import read_run
+    from edgeft_exporters.tasks.fill_mask import FillMaskExport
+
+    rows = [json.loads(line) for line in (mlm_run.out / "eval.jsonl").read_text().splitlines()]
+    masked, gold = FillMaskExport(read_run(mlm_run.out), mlm_run.out).parse_examples(rows, "eval")
+    reference, report = assert_reference_round_trip(fill_mask_bundle, masked, "top1_accuracy")
+    assert report["variants"]["fp32"]["agreement_unit"] == "mask (top-1)"
+    counts = reference.observed["mask_counts"]
+    assert counts.tolist() == [text.count("[MASK]") for text in reference.texts] and reference.gold == gold[: counts.sum()].tolist()
+    tok = AutoTokenizer.from_pretrained(mlm_run.out)
+    model = AutoModelForMaskedLM.from_pretrained(mlm_run.out).eval()
+    with torch.no_grad():
+        enc = tok(reference.texts, padding=True, return_tensors="pt")
+        probs = torch.softmax(model(**enc).logits[enc["input_ids"] == tok.mask_token_id], -1).numpy()
+    np.testing.assert_array_equal(reference.observed["top_ids"][:, 0], probs.argmax(-1))
+    np.testing.assert_allclose(reference.observed["top_probabilities"], np.take_along_axis(probs, reference.observed["top_ids"], -1), atol=1e-5)
+
+
 def test_fill_mask_runtime_output(fill_mask_bundle, mlm_run):
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
@@ -372,11 +398,43 @@ def test_fill_mask_runtime_output(fill_mask_bundle, mlm_run):
         model.fill_mask(["no mask here", text])
 
 
+def test_bench_times_fill_mask_bundles_on_masked_texts(fill_mask_bundle, tmp_path, monkeypatch):
+    """FillMask has no predict/tag/embed: the bench asks the model for its task call (run_task) and
+    builds texts that hold its mask token, at the exact lengths."""
+    from edgeft_runtime import bench
+
+    import edgeft_runtime
+
+    model = edgeft_runtime.load(fill_mask_bundle, variant="fp32")
+    count = lambda t: len(model.tokenizer.encode([t])[0].ids)  # noqa: E731
+    by_length, mix = bench.workload(count, model.tokenizer.max_length, required=model.required_tokens, throughput_texts=20)
+    assert by_length and all(count(t) == n and "[MASK]" in t for n, texts in by_length.items() for t in texts)
+    assert all("[MASK]" in t for t in mix)
+    seen: list[int] = []
+    real = type(model).fill_mask
+    monkeypatch.setattr(type(model), "fill_mask", lambda self, texts, **kw: seen.append(len(texts)) or real(self, texts, **kw))
+    out = tmp_path / "fm.json"
+    assert bench.main([str(fill_mask_bundle), "--runs", "3", "--cold-passes", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["bundle"]["task"] == "fill-mask" and set(report["results"]) == {"fp32", "int8"}
+    assert report["results"]["int8"]["throughput"]["batch_size"] == 8  # the vocabulary-wide logits keep batches small
+    assert report["results"]["int8"]["latency_ms"]["16"]["runs"] == 3 and seen  # timed through fill_mask
+    assert report["results"]["int8"]["peak_rss_mb"] > 0
+
+
+def test_cli_predict_fill_mask(fill_mask_bundle):
+    result = CliRunner().invoke(app, ["predict", str(fill_mask_bundle), "the [MASK] was good"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output.strip().splitlines()[-1])
+    assert row["text"] == "the [MASK] was good" and len(row["prediction"]) == 1 and len(row["prediction"][0]) == 5
+    assert_one_error_line(CliRunner().invoke(app, ["predict", str(fill_mask_bundle), "no mask here"]), "has no [MASK]")
+
+
 # --- CLI --------------------------------------------------------------------------------------
 
 
 def test_cli_train_mlm_then_classifier_from_it(tmp_path, tiny_base, sentiment_files):
-    from tests.test_cli import assert_one_line_error, invoke
+    from tests.test_cli import invoke
 
     corpus = tmp_path / "corpus.jsonl"
     tiny.write_jsonl(corpus, [{"body": line} for line in corpus_lines(120, 1)])
@@ -399,7 +457,7 @@ def test_cli_train_mlm_then_classifier_from_it(tmp_path, tiny_base, sentiment_fi
 
     empty = tmp_path / "empty.txt"
     empty.write_text("\n", encoding="utf-8")
-    assert_one_line_error(invoke("train", "mlm", "--corpus", empty, "--out", tmp_path / "x", "--base", tiny_base), "empty.txt: no text")
+    assert_one_error_line(invoke("train", "mlm", "--corpus", empty, "--out", tmp_path / "x", "--base", tiny_base), "empty.txt: no text")
 
 
 @pytest.mark.slow

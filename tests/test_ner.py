@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 import edgeft_runtime
 from edgeft.cli import app
 from edgeft.config import NerConfig
+from tests.conftest import assert_one_error_line
+from tests.reference_checks import assert_reference_round_trip
 from edgeft.ner_data import NerExample
 from edgeft.tasks.ner import content_tokenizer, encode_examples, resolve_word_split, token_labels, word_tags
 from tests import tiny
@@ -269,9 +271,7 @@ def test_cli_bad_data_is_one_line(tmp_path, tiny_base):
     bad = tmp_path / "bad.conll"
     bad.write_text("Anna B-PER\nmet O\nParis I-LOC\n", encoding="utf-8")
     result = runner.invoke(app, ["train", "ner", "--train", str(bad), "--out", str(tmp_path / "o"), "--base", str(tiny_base)])
-    assert result.exit_code == 1
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "bad.conll:3:" in errors[0] and "Traceback" not in result.output
+    assert_one_error_line(result, "bad.conll:3:")
 
 
 def test_cli_bench_with_pytorch_reference(tmp_path, ner_run, ner_bundle):
@@ -280,3 +280,15 @@ def test_cli_bench_with_pytorch_reference(tmp_path, ner_run, ner_bundle):
     assert result.exit_code == 0, result.output
     data = json.loads(report.read_text())
     assert set(data["results"]) == {"fp32", "int8", "pytorch-fp32"} and data["bundle"]["task"] == "ner"
+
+
+def test_reference_set_holds_entities_with_offsets(ner_run, ner_bundle):
+    held_out = [json.loads(line) for line in (ner_run / "eval.jsonl").read_text().splitlines()]
+    reference, report = assert_reference_round_trip(ner_bundle, [row["text"] for row in held_out], "entity_f1")
+    assert report["variants"]["int8"]["agreement_unit"] == "word"
+    assert reference.gold == [[[t, s, e] for s, e, t in row["spans"]] for row in held_out][: len(reference)]
+    counts = reference.observed["word_counts"]
+    assert counts.tolist() == [len(text.split()) for text in reference.texts]  # tiny sentences: words are split by spaces
+    assert reference.observed["word_probabilities"].shape == (counts.sum(), len(LABELS))
+    found = edgeft_runtime.load(ner_bundle, variant="fp32").tag(reference.texts)
+    assert reference.observed["entities"] == [[[e["entity"], e["start"], e["end"]] for e in text] for text in found]

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from edgeft.config import NerConfig, build_config
+from edgeft.config import NerConfig
+from edgeft.config_loader import build_config
 from edgeft.errors import ConfigError, DataError
 from edgeft.ner_data import detect_scheme, iob2_labels, read_ner, to_iob2
 from tests import tiny

@@ -27,12 +27,17 @@ def bench(
     cold_passes: Annotated[int, typer.Option(help="Fresh processes per engine for cold start and peak RSS (0: skip).")] = 3,
     device_name: Annotated[Optional[str], typer.Option(help="A name for this device in the report. [default: host name]", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the JSON report here.", show_default=False)] = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Also run the accuracy check on the bundle's reference set (see `edgeft check`).")] = True,
+    max_drop: Annotated[Optional[float], typer.Option(help="Accuracy check: most points a variant may lose. [default: the export gate's]", show_default=False)] = None,
+    min_agreement: Annotated[Optional[float], typer.Option(help="Accuracy check: least label agreement with PyTorch, in percent.", show_default=False)] = None,
 ) -> None:
     """Benchmark a bundle on this device and write a JSON report.
 
     Measures batch-1 latency (median, p90) at 16/64/128 tokens, throughput in batches of 32 on a
     mixed-length workload, cold start (process start to first prediction), peak RSS and model size.
     Engines alternate in blocks of calls, so load drift hits them alike; ratios come from one run.
+    With a reference set in the bundle, the accuracy of each variant is measured on this device
+    too (`edgeft check`) and the report says whether it stays within the limits.
 
     \b
     Examples:
@@ -40,31 +45,35 @@ def bench(
       edgeft bench models/sst2-int8 --variant int8 --threads 1 --out pi-like.json
       edgeft bench models/sst2-mobile --variant model_int8.ort --duration 5 --out ort.json
     """
-    from edgeft_runtime.bench import bench_settings, build_report, bundle_engine, format_table, run_benchmark
-    from edgeft_runtime.device import device_info
+    from edgeft_runtime.bench import benchmark_bundle, expected_steps, format_table
     from edgeft_runtime.manifest import read_manifest
+    from tqdm import tqdm
 
-    manifest = read_manifest(bundle)
-    engines = [bundle_engine(bundle, v, threads, inter_op) for v in (variant or list(manifest["variants"]))]
-    reference_name = None
+    extra, reference_name = [], None
     if reference is not None:
         from ..bench_reference import REFERENCE_NAME, reference_engine
 
-        engines.append(reference_engine(reference, threads))
-        reference_name = REFERENCE_NAME
-    tok = engines[0].extra["model"].tokenizer
+        extra, reference_name = [reference_engine(reference, threads)], REFERENCE_NAME
+    names = (variant or list(read_manifest(bundle)["variants"])) + [e.name for e in extra]
     budget = f"{duration:g} s per length" if duration else f"{runs} runs per length"
-    typer.echo(f"benchmarking {', '.join(e.name for e in engines)} ({budget}, {cold_passes} cold starts each)", err=True)
-    results = run_benchmark(
-        engines,
-        count_tokens=lambda t: len(tok.encode([t])[0].ids),
-        max_length=tok.max_length,
-        runs=runs,
-        duration=duration,
-        cold_passes=cold_passes,
-    )
-    settings = bench_settings(threads, inter_op, runs, duration, cold_passes)
-    report = build_report(bundle, manifest, device_info(threads, device_name, inter_op), settings, results, reference_name)
+    typer.echo(f"benchmarking {', '.join(names)} ({budget}, {cold_passes} cold starts each)", err=True)
+    with tqdm(total=expected_steps(bundle, len(names), cold_passes), desc="bench", unit="step", disable=None, leave=False) as bar:
+        report = benchmark_bundle(
+            bundle,
+            variants=variant,
+            threads=threads,
+            inter_op=inter_op,
+            runs=runs,
+            duration=duration,
+            cold_passes=cold_passes,
+            device_name=device_name,
+            extra_engines=extra,
+            reference=reference_name,
+            progress=lambda step: (bar.set_postfix_str(step), bar.update()),
+            check=check,
+            max_drop=max_drop,
+            min_agreement=min_agreement,
+        )
     typer.echo(format_table(report))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

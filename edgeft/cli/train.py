@@ -8,7 +8,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..config import ClassifierConfig, SetFitConfig, TrainConfig, build_config
+from ..config import ClassifierConfig, SetFitConfig, TrainConfig
+from ..config_loader import build_config
 from . import options as opt
 from .common import command
 
@@ -59,8 +60,9 @@ def configure_and_train(
         return
     from ..tasks import get_task
 
-    result = get_task(task).train_fn()(cfg, **train_kwargs)
-    report(result, next_step(result))
+    result = get_task(task).train(cfg, **train_kwargs)
+    if result.main_process:
+        report(result, next_step(result))
 
 
 MultiLabel = Annotated[

@@ -11,6 +11,7 @@ import numpy as np
 from edgeft_exporters.staging import StagedDir
 from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
+from edgeft_runtime.ops import multi_label_decisions
 
 from ..base_models import load_base_config
 from ..config import ClassifierConfig, TextClassificationConfig
@@ -18,8 +19,7 @@ from ..data import TextExample, check_known_labels, label_space, read_classifica
 from ..devices import select_device
 from ..errors import DataError
 from ..runs import write_run
-from . import TrainResult
-from .common import base_name, finish_run_folder, quiet_transformers, resume_checkpoint, supervised_trainer
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def encode_targets(examples: list[TextExample], labels: list[str], multi_label: 
 
 def logits_to_predictions(logits: np.ndarray, multi_label: bool, threshold: float) -> np.ndarray:
     if multi_label:
-        return (1.0 / (1.0 + np.exp(-logits)) >= threshold).astype(np.int64)
+        return multi_label_decisions(logits, threshold)
     return logits.argmax(-1)
 
 
@@ -121,7 +121,6 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
     stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
     stage.check()
 
-    import torch
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -182,7 +181,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
         trainer.train(resume_from_checkpoint=resume_checkpoint(work, resume))
         scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started)
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         trainer.save_model(str(work))
         finish_run_folder(work)
         metrics = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
@@ -194,14 +193,11 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
             "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
             "threshold": config.threshold,
             "max_length": config.max_length,
-            "base_model": config.base,
-            "base_model_path": base_path,
-            "model_type": base_config.model_type,
-            "train_file": str(Path(config.train).resolve()),
-            "eval_source": data.eval_source,
-            "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
-            "train_seconds": round(seconds, 1),
-            "torch_threads": torch.get_num_threads(),
+            "train_steps": trainer.state.global_step,
+            **run_info(
+                config, base_path, base_config, device,
+                sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
+            ),
         }
         write_run(work, task="classifier", config=config, info=info, metrics=metrics, eval_examples=data.eval)
         stage.commit()

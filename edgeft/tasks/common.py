@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,18 @@ from ..devices import TrainDevice
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run returns to its caller."""
+
+    out: Path
+    metrics: dict[str, Any]
+    seconds: float
+    # False in the other processes of a distributed run (torchrun, accelerate launch): only the
+    # main one writes the run folder and reports it.
+    main_process: bool = True
 
 
 class ListDataset:
@@ -117,6 +130,34 @@ def supervised_trainer(
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
+
+
+def run_info(
+    config: TrainConfig,
+    base_path: str,
+    base_config: Any,
+    device: TrainDevice,
+    *,
+    sources: dict[str, Any],
+    eval_source: str | None,
+    seconds: float,
+) -> dict[str, Any]:
+    """The ``edgeft_run.json`` fields every task writes: the base model, the data the run read
+    (``sources``, e.g. ``{"train_file": ...}``), the device and threads it trained on, its time."""
+    import torch
+
+    return {
+        "base_model": config.base,
+        "base_model_path": base_path,
+        "model_type": base_config.model_type,
+        **sources,
+        "eval_source": eval_source,
+        "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
+        "train_seconds": round(seconds, 1),
+        "torch_threads": torch.get_num_threads(),
+        # Processes that trained together (torchrun / accelerate launch): each saw 1/world_size of every epoch.
+        "world_size": torch.distributed.get_world_size() if torch.distributed.is_available() and torch.distributed.is_initialized() else 1,
+    }
 
 
 def base_name(base_path: str) -> str:

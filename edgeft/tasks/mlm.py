@@ -31,8 +31,7 @@ from ..data import TextExample
 from ..devices import select_device
 from ..errors import DataError, ModelError
 from ..runs import write_run
-from . import TrainResult
-from .common import ListDataset, finish_run_folder, quiet_transformers, resume_checkpoint, training_arguments
+from .common import ListDataset, TrainResult, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +420,6 @@ def train_mlm(config: MlmConfig, *, overwrite: bool = False, resume: bool = Fals
     stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
     stage.check()
 
-    import torch
     from transformers import AutoTokenizer, set_seed
 
     quiet_transformers()
@@ -480,7 +478,7 @@ def train_mlm(config: MlmConfig, *, overwrite: bool = False, resume: bool = Fals
         )
         output = trainer.train(resume_from_checkpoint=checkpoint)
         if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started)
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         after = perplexity(trainer.model, eval_batches)
         log.info("held-out perplexity after training: %.2f", after["perplexity"])
         trainer.save_model(str(work))
@@ -506,17 +504,13 @@ def train_mlm(config: MlmConfig, *, overwrite: bool = False, resume: bool = Fals
         seconds = time.perf_counter() - started
         info = {
             "max_length": block_size,
-            "base_model": config.base,
-            "base_model_path": base_path,
-            "model_type": base_config.model_type,
-            "corpus": [str(Path(p).resolve()) for p in config.corpus],
-            "eval_source": corpus.eval_source,
             "mask_token": tokenizer.mask_token,
             "masked_lm_head": "initialised" if head.initialised else "from the base",
             "pooler_from_base": pooler,
-            "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
-            "train_seconds": round(seconds, 1),
-            "torch_threads": torch.get_num_threads(),
+            **run_info(
+                config, base_path, base_config, device,
+                sources={"corpus": [str(Path(p).resolve()) for p in config.corpus]}, eval_source=corpus.eval_source, seconds=seconds,
+            ),
         }
         held_out = [TextExample(text=d.text, labels=[], line=d.line) for d in corpus.eval]
         write_run(work, task="mlm", config=config, info=info, metrics=metrics, eval_examples=held_out)

@@ -28,8 +28,7 @@ from ..devices import select_device
 from ..errors import ConfigError
 from ..ner_data import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
 from ..runs import write_run
-from . import TrainResult
-from .common import base_name, finish_run_folder, quiet_transformers, resume_checkpoint, supervised_trainer
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +232,6 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
     stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
     stage.check()
 
-    import torch
     from transformers import (
         AutoModelForTokenClassification,
         AutoTokenizer,
@@ -317,7 +315,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         else:
             scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started)
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         trainer.save_model(str(work))
         finish_run_folder(work)
         metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
@@ -339,14 +337,10 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
                 "label_all_tokens": config.label_all_tokens,
                 "word_split": word_split,
             },
-            "base_model": config.base,
-            "base_model_path": base_path,
-            "model_type": base_config.model_type,
-            "train_file": str(Path(config.train).resolve()),
-            "eval_source": data.eval_source,
-            "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
-            "train_seconds": round(seconds, 1),
-            "torch_threads": torch.get_num_threads(),
+            **run_info(
+                config, base_path, base_config, device,
+                sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
+            ),
         }
         write_run(work, task="ner", config=config, info=info, metrics=metrics, eval_examples=data.eval)
         stage.commit()

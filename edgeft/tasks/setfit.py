@@ -28,9 +28,8 @@ from ..config import SetFitConfig
 from ..devices import TrainDevice, select_device
 from ..errors import ConfigError, DataError
 from ..runs import library_versions, write_run
-from . import TrainResult
 from .classifier import encode_targets, load_classification_data
-from .common import base_name, finish_run_folder, quiet_transformers
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, run_info
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +159,8 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
     stage = StagedDir(config.out, overwrite=overwrite)
     stage.check()
 
-    import setfit
     import sentence_transformers
+    import setfit
     import sklearn
     from datasets import Dataset
     from edgeft_exporters.setfit_head import save_head
@@ -217,17 +216,14 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
             "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
             "threshold": SETFIT_THRESHOLD,
             "max_length": config.max_length,
-            "base_model": config.base,
-            "base_model_path": base_path,
-            "model_type": base_config.model_type,
             "body": body_info,
             "head": {k: head_spec[k] for k in ("kind", "multi_target_strategy", "activation", "params")},
-            "train_file": str(Path(config.train).resolve()),
-            "eval_source": data.eval_source,
             "shots": config.shots,
-            "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
-            "train_seconds": round(train_seconds, 1),  # trainer.train(): body and head, no loading or eval
-            "torch_threads": torch.get_num_threads(),
+            # train_seconds: trainer.train() alone, body and head, no loading or eval
+            **run_info(
+                config, base_path, base_config, device,
+                sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=train_seconds,
+            ),
             "versions": {
                 **library_versions(),
                 "setfit": setfit.__version__,

@@ -1,10 +1,17 @@
-"""``export_run``: a training run -> a checked bundle folder, or a ParityError and no bundle."""
+"""``export_run``: a training run -> a checked bundle folder, or a ParityError and no bundle.
+
+The steps, in order (each a function below): read the run and its held-out data; write the fp32
+graph (Optimum export, then fusion) and the tokenizer into a staging folder; run the PyTorch
+reference once and check the fp32 graph against it; quantise to int8 for each target CPU, keep
+the candidate that scores best and check it against the int8 gate; optionally add the ORT-format
+copy; measure latency; store the reference set (held-out texts with PyTorch's answers, for the
+check on the device); write the manifest and model card; move the folder into place.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +21,16 @@ from edgeft_runtime.constants import FP32_MODEL_FILE, INT8_MODEL_FILE, VARIANT_F
 
 from .bundle import bake_tokenizer, write_manifest, write_model_card
 from .errors import ExportError, ParityError
-from .onnx_export import export_with_optimum
+from .gate import ParityGate
 from .optimize import fuse_transformer
-from .parity import interleaved_latency, label_agreement, max_abs_diff
-from .quantize import cpu_flags, quantize_int8, resolve_preset
+from .parity import max_abs_diff
+from .quantize import Int8Build, plan_int8_builds, quantize_int8
 from .requirements import require_export_extra
 from .run_folder import read_run, read_run_eval
 from .staging import StagedDir
-from .tasks import exporter_for
+from .tasks import TaskExporter, exporter_for
 
 log = logging.getLogger(__name__)
-
-LATENCY_SAMPLES = 32
 
 
 @dataclass
@@ -35,7 +40,9 @@ class ExportOptions:
     int8: bool = False
     max_drop: float = 1.0  # int8 gate: points of the task metric it may lose against PyTorch
     atol: float = 1e-4  # fp32 gate: max |output difference| against PyTorch
-    preset: str = "auto"  # quantisation preset: auto | avx512_vnni | avx2 | arm64
+    # The CPUs that will run the int8 bundle, comma-separated: auto (this machine) | avx512_vnni |
+    # avx2 | arm64. Targets whose quantisation differs get one int8 variant each.
+    target: str = "auto"
     per_channel: str = "auto"  # auto (try both, keep the better) | on | off
     optimize: bool = True  # fuse the transformer graph before quantising
     opset: int | None = None
@@ -44,6 +51,15 @@ class ExportOptions:
     archive: str | None = None  # also write OUT.zip or OUT.tar.gz: "zip" | "tar.gz"
     static_shape: tuple[int, int] | None = None  # (batch, sequence) fixed axes for NNAPI/CoreML-style providers
     mobile: bool = False  # add the ORT-format model and the required-operators config
+    reference_samples: int = 256  # held-out examples stored with PyTorch's answers (0: none)
+
+    def check(self) -> None:
+        if self.archive not in (None, "zip", "tar.gz"):
+            raise ExportError(f"--archive {self.archive}: choose zip or tar.gz")
+        if self.per_channel not in ("auto", "on", "off"):
+            raise ExportError(f"--per-channel {self.per_channel}: choose auto, on or off")
+        if self.reference_samples < 0:
+            raise ExportError(f"--reference-samples {self.reference_samples}: give 0 (no reference set) or more")
 
 
 @dataclass
@@ -51,60 +67,6 @@ class ExportResult:
     out: Path
     manifest: dict[str, Any]
     archive: Path | None = None
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _edgeft_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("edgeft")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _model_size(run_dir: Path) -> tuple[int, int]:
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    heads = config.get("num_attention_heads") or config.get("n_heads") or config.get("num_heads")
-    hidden = config.get("hidden_size") or config.get("dim") or config.get("d_model")
-    if not heads or not hidden:
-        raise ExportError(f"{run_dir}/config.json: cannot find the number of attention heads and hidden size")
-    return int(heads), int(hidden)
-
-
-def _load_variant(folder: Path, variant: str, fields: dict[str, Any]):
-    """Open a variant through the real runtime: the parity check sees what an app will see."""
-    import edgeft_runtime
-
-    write_manifest(folder, fields)
-    return edgeft_runtime.load(folder, variant=variant)
-
-
-def _add_ort_format(work: Path, fields: dict[str, Any], reports: dict[str, Any], texts, task, atol: float) -> None:
-    """Convert the default variant to ORT format and check it gives the .onnx results."""
-    from .mobile import REQUIRED_OPERATORS_FILE, convert_to_ort
-
-    name = fields["default_variant"]
-    spec = fields["variants"][name]
-    log.info("converting %s to ORT format for mobile builds", spec["file"])
-    ort_path, _ = convert_to_ort(work / spec["file"], work)
-    spec["ort_file"] = ort_path.name
-    onnx_out = task.bundle_outputs(_load_variant(work, name, fields), texts)
-    ort_out = task.bundle_outputs(_load_variant(work, ort_path.name, fields), texts)
-    diff = max_abs_diff(onnx_out, ort_out)
-    if diff > atol:
-        raise ParityError(f"{ort_path.name} differs from {spec['file']} by {diff:.2e} (> --atol {atol:g}); the ORT conversion is wrong")
-    reports[name]["ort_max_abs_diff"] = diff
-    fields["mobile"] = {"variant": name, "ort_file": ort_path.name, "required_operators": REQUIRED_OPERATORS_FILE, "optimization_style": "runtime"}
 
 
 def export_run(
@@ -121,157 +83,30 @@ def export_run(
     eval.jsonl. Raises ParityError (and writes nothing) when a gate fails.
     """
     options = options or ExportOptions()
-    if options.archive not in (None, "zip", "tar.gz"):
-        raise ExportError(f"--archive {options.archive}: choose zip or tar.gz")
+    options.check()
     require_export_extra()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
     task = exporter_for(run, run_dir)
-    if eval_rows is None:
-        eval_rows, eval_source = read_run_eval(run_dir), f"{run_dir.name}/eval.jsonl (held out at training)"
-    if not eval_rows:
-        raise ExportError(f"{run_dir}: no held-out data to check parity on; pass --eval FILE")
-    eval_rows = list(eval_rows)[: options.parity_samples]
-    texts, gold = task.parse_examples(eval_rows, eval_source or "eval data")
-    preset = resolve_preset(options.preset) if options.int8 else None
-    heads, hidden = _model_size(run_dir)
+    texts, gold, source = held_out_data(task, run_dir, options.parity_samples, eval_rows, eval_source)
+    builds = plan_int8_builds(options.target) if options.int8 else []
 
     stage = StagedDir(out_dir, overwrite=options.overwrite)
     with stage as work:
-        scratch = work / ".optimum"
-        log.info("exporting %s to ONNX with Optimum (%s)", run_dir, task.optimum_task)
-        task_export = getattr(task, "export_onnx", None)  # tasks that build their graph around Optimum's
-        if task_export is not None:
-            raw = task_export(scratch, opset=options.opset, static_shape=options.static_shape)
-        else:
-            raw = export_with_optimum(run_dir, scratch, task.optimum_task, opset=options.opset, static_shape=options.static_shape)
-        fp32_path = work / FP32_MODEL_FILE
-        fusion: dict[str, int] = {}
-        if options.optimize:
-            log.info("fusing the transformer graph (onnxruntime optimizer)")
-            fusion = fuse_transformer(raw, fp32_path, num_heads=heads, hidden_size=hidden)
-        else:
-            shutil.copyfile(raw, fp32_path)
-        shutil.rmtree(scratch)
-        fixed_length = options.static_shape[1] if options.static_shape else None
-        if fixed_length:
-            task.max_length = min(task.max_length, fixed_length)  # the reference truncates like the bundle
-        bake_tokenizer(run_dir, work, max_length=task.max_length, fixed_length=fixed_length)
-
-        import onnx
-
-        graph = onnx.load(str(fp32_path), load_external_data=False).graph
-        fields: dict[str, Any] = {
-            "edgeft_version": _edgeft_version(),
-            "task": getattr(task, "bundle_task", run["task"]),
-            "max_length": fixed_length or task.max_length,
-            "inputs": [i.name for i in graph.input],
-            **task.manifest_fields(),
-            "variants": {VARIANT_FP32: {"file": FP32_MODEL_FILE, "precision": "fp32", "fused_ops": fusion}},
-            "default_variant": VARIANT_FP32,
-            "source": {
-                "run": run_dir.name,
-                "base_model": run.get("base_model"),
-                "model_type": run.get("model_type"),
-                "train_metrics_file": "metrics.json",
-            },
-        }
-
-        if options.static_shape:
-            fields["static_shape"] = {"batch": options.static_shape[0], "sequence": options.static_shape[1]}
-
+        fields = write_fp32_graph(task, run, run_dir, work, options)
         log.info("checking parity on %d held-out examples", len(texts))
-        reference_fn, reference_one = task.reference()
-        reference_out = reference_fn(texts)
-        reference_pred = task.predictions(reference_out)
-        reference_scores = task.score(reference_out, gold)
-        metric = task.metric_name
-
-        def check(model) -> dict[str, Any]:
-            out = task.bundle_outputs(model, texts)
-            return {
-                "metric": task.score(out, gold)[metric],
-                "scores": task.score(out, gold),
-                "label_agreement": label_agreement(reference_pred, task.predictions(out)),
-                "max_abs_diff": max_abs_diff(reference_out, out),
-                **(task.compare(reference_out, out) if hasattr(task, "compare") else {}),
-            }
-
-        fp32_model = _load_variant(work, VARIANT_FP32, fields)
-        reports = {VARIANT_FP32: check(fp32_model)}
-        if reports[VARIANT_FP32]["max_abs_diff"] > options.atol:
-            raise ParityError(
-                f"fp32 ONNX output differs from PyTorch by {reports[VARIANT_FP32]['max_abs_diff']:.2e} "
-                f"(> --atol {options.atol:g}) on {eval_source}; the export is wrong, not just imprecise "
-                "(retry with --no-optimize to rule out graph fusion)"
-            )
-        if getattr(task, "require_label_agreement", False) and reports[VARIANT_FP32]["label_agreement"] < 1.0:
-            raise ParityError(
-                f"fp32 ONNX predicts a different label than PyTorch on "
-                f"{100 * (1 - reports[VARIANT_FP32]['label_agreement']):.2f}% of {len(texts)} examples of {eval_source}; "
-                "no bundle written (retry with --no-optimize to rule out graph fusion)"
-            )
-        timers = {"pytorch": reference_one, VARIANT_FP32: lambda t, m=fp32_model: m.run_output([t], task.output_name)}
-
-        if options.int8:
-            assert preset is not None
-            choices = {"auto": [False, True], "on": [True], "off": [False]}[options.per_channel]
-            candidates = []
-            for per_channel in choices:
-                path = work / (INT8_MODEL_FILE if len(choices) == 1 else f"candidate_pc{int(per_channel)}.onnx")
-                log.info("quantising to int8 (preset %s, per-channel %s)", preset.name, per_channel)
-                quant = quantize_int8(fp32_path, path, preset, per_channel=per_channel)
-                spec = {"file": path.name, "precision": "int8", "quantization": quant}
-                candidate_fields = {**fields, "variants": {**fields["variants"], VARIANT_INT8: spec}}
-                model = _load_variant(work, VARIANT_INT8, candidate_fields)
-                candidates.append((check(model), spec, model, path))
-            # Best metric first, then agreement with PyTorch, then the smaller output difference.
-            candidates.sort(key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
-            report, spec, int8_model, path = candidates[0]
-            if len(candidates) > 1:
-                report["candidates"] = [
-                    {"per_channel": c[1]["quantization"]["per_channel"], **{k: c[0][k] for k in ("metric", "label_agreement", "max_abs_diff")}}
-                    for c in candidates
-                ]
-                for _, _, _, other in candidates[1:]:
-                    other.unlink()
-                path.rename(work / INT8_MODEL_FILE)
-                spec["file"] = INT8_MODEL_FILE
-            fields["variants"][VARIANT_INT8] = spec
-            fields["default_variant"] = VARIANT_INT8
-            reports[VARIANT_INT8] = report
-            int8_model = _load_variant(work, VARIANT_INT8, fields)
-            timers[VARIANT_INT8] = lambda t, m=int8_model: m.run_output([t], task.output_name)
-
+        gate = ParityGate(task, texts, gold, source)
+        models = {VARIANT_FP32: load_variant(work, VARIANT_FP32, fields)}
+        reports = {VARIANT_FP32: gate.check(models[VARIANT_FP32])}
+        gate.require_fp32(reports[VARIANT_FP32], options.atol)
+        for build in builds:
+            reports[build.variant], models[build.variant] = add_int8_variant(gate, work, fields, build, options.per_channel)
+            enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
         if options.mobile:
-            _add_ort_format(work, fields, reports, texts, task, options.atol)
-
-        latency = interleaved_latency(timers, texts[:LATENCY_SAMPLES])
-        for name, rep in reports.items():
-            rep["latency_ms"] = latency[name]
-        fields["parity"] = {
-            "reference": "pytorch-fp32",
-            "data": eval_source,
-            "samples": len(texts),
-            "metric": metric,
-            "reference_metric": reference_scores[metric],
-            "reference_scores": reference_scores,
-            "reference_latency_ms": latency["pytorch"],
-            "atol": options.atol,
-            "max_drop": options.max_drop if options.int8 else None,
-            "cpu": _cpu_name(),
-            "cpu_flags": sorted(f for f in cpu_flags() if f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "neon")),
-            "variants": reports,
-        }
-        if options.int8:
-            drop = reference_scores[metric] - reports[VARIANT_INT8]["metric"]
-            if drop > options.max_drop:
-                raise ParityError(
-                    f"int8 {metric} {reports[VARIANT_INT8]['metric']:.2f} is {drop:.2f} points below PyTorch "
-                    f"({reference_scores[metric]:.2f}) on {len(texts)} examples of {eval_source} "
-                    f"(--max-drop {options.max_drop:g}); no bundle written. Try --per-channel on, another "
-                    "--preset, or export fp32 only (omit --int8)"
-                )
+            add_ort_format(gate, work, fields, reports, options.atol)
+        fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop if options.int8 else None)
+        if options.reference_samples:
+            fields["reference"] = gate.write_reference_set(work, options.reference_samples, options.max_drop)
         write_model_card(work, fields)
         manifest = write_manifest(work, fields)
         stage.commit()
@@ -281,3 +116,156 @@ def export_run(
 
         archive = pack_bundle(out_dir, out_dir.with_name(f"{out_dir.name}.{options.archive}"))
     return ExportResult(out_dir, manifest, archive)
+
+
+def held_out_data(
+    task: TaskExporter, run_dir: Path, limit: int, rows: Sequence[dict[str, Any]] | None, source: str | None
+) -> tuple[list[str], Any, str]:
+    """(texts, gold, where they came from): ``rows`` when given, else the run's own eval.jsonl; at most ``limit``."""
+    if rows is None:
+        rows, source = read_run_eval(run_dir), f"{run_dir.name}/eval.jsonl (held out at training)"
+    if not rows:
+        raise ExportError(f"{run_dir}: no held-out data to check parity on; pass --eval FILE")
+    source = source or "eval data"
+    texts, gold = task.parse_examples(list(rows)[:limit], source)
+    return texts, gold, source
+
+
+def write_fp32_graph(task: TaskExporter, run: dict[str, Any], run_dir: Path, work: Path, options: ExportOptions) -> dict[str, Any]:
+    """Export and fuse the fp32 graph and bake the tokenizer into ``work``; return the manifest fields so far."""
+    scratch = work / ".optimum"
+    log.info("exporting %s to ONNX with Optimum (%s)", run_dir, task.optimum_task)
+    raw = task.export_onnx(scratch, opset=options.opset, static_shape=options.static_shape)
+    fp32_path = work / FP32_MODEL_FILE
+    fusion: dict[str, int] = {}
+    if options.optimize:
+        log.info("fusing the transformer graph (onnxruntime optimizer)")
+        heads, hidden = attention_size(run_dir)
+        fusion = fuse_transformer(raw, fp32_path, num_heads=heads, hidden_size=hidden)
+    else:
+        shutil.copyfile(raw, fp32_path)
+    shutil.rmtree(scratch)
+    fixed_length = options.static_shape[1] if options.static_shape else None
+    if fixed_length:
+        task.max_length = min(task.max_length, fixed_length)  # the reference truncates like the bundle
+    bake_tokenizer(run_dir, work, max_length=task.max_length, fixed_length=fixed_length)
+
+    import onnx
+
+    graph = onnx.load(str(fp32_path), load_external_data=False).graph
+    fields: dict[str, Any] = {
+        "edgeft_version": edgeft_version(),
+        "task": task.bundle_task,
+        "max_length": fixed_length or task.max_length,
+        "inputs": [i.name for i in graph.input],
+        **task.manifest_fields(),
+        "variants": {VARIANT_FP32: {"file": FP32_MODEL_FILE, "precision": "fp32", "fused_ops": fusion}},
+        "default_variant": VARIANT_FP32,
+        "source": {
+            "run": run_dir.name,
+            "base_model": run.get("base_model"),
+            "model_type": run.get("model_type"),
+            "train_metrics_file": "metrics.json",
+        },
+    }
+    if options.static_shape:
+        fields["static_shape"] = {"batch": options.static_shape[0], "sequence": options.static_shape[1]}
+    return fields
+
+
+def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, per_channel: str):
+    """Quantise the fp32 graph for ``build`` (per-tensor, per-channel or both), keep the candidate
+    that scores best on the held-out data as ``build.file``; the first build becomes the default
+    variant. Return (its report, the loaded model)."""
+    choices = {"auto": [False, True], "on": [True], "off": [False]}[per_channel]
+    candidates: list[tuple[dict[str, Any], dict[str, Any], Path]] = []
+    for channelwise in choices:
+        path = work / (build.file if len(choices) == 1 else f"candidate_{build.variant}_pc{int(channelwise)}.onnx")
+        log.info("quantising to int8 (preset %s, per-channel %s)", build.preset.name, channelwise)
+        quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise)
+        spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
+        model = load_variant(work, build.variant, {**fields, "variants": {**fields["variants"], build.variant: spec}})
+        candidates.append((gate.check(model), spec, path))
+    # Best metric first, then agreement with PyTorch, then the smaller output difference.
+    candidates.sort(key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
+    report, spec, path = candidates[0]
+    if len(candidates) > 1:
+        report["candidates"] = [
+            {"per_channel": s["quantization"]["per_channel"], **{k: r[k] for k in ("metric", "label_agreement", "max_abs_diff")}}
+            for r, s, _ in candidates
+        ]
+        for _, _, other in candidates[1:]:
+            other.unlink()
+        path.rename(work / build.file)
+        spec["file"] = build.file
+    fields["variants"][build.variant] = spec
+    if fields["default_variant"] == VARIANT_FP32:
+        fields["default_variant"] = build.variant
+    return report, load_variant(work, build.variant, fields)
+
+
+def enforce_int8_gate(gate: ParityGate, report: dict[str, Any], build: Int8Build, max_drop: float) -> None:
+    """The int8 gate, where this machine runs the kernels the variant is built for.
+
+    Elsewhere (e.g. a full-range arm64 build checked on an x86 CPU without VNNI, whose kernels
+    saturate on it) this machine's figures say little about the target: they are recorded, the
+    gate is not applied, and the reference set lets the target device run the check itself.
+    """
+    from edgeft_runtime.device import cpu_target
+
+    here = cpu_target()
+    if here in build.targets:
+        gate.require_int8(report, max_drop, build.variant)
+        report["gate"] = f"applied on this machine ({here} kernels)"
+        return
+    report["gate"] = f"not applied: measured with {here} kernels, built for {', '.join(build.targets)}; run edgeft_runtime.check on the target"
+    log.warning(
+        "%s is built for %s but this machine runs %s kernels: its parity figures are recorded, not gated "
+        "(%s %.2f vs PyTorch %.2f here); run `python -m edgeft_runtime.check` on the target device",
+        build.variant, "/".join(build.targets), here, gate.metric, report["metric"], gate.reference_scores[gate.metric],
+    )
+
+
+def add_ort_format(gate: ParityGate, work: Path, fields: dict[str, Any], reports: dict[str, Any], atol: float) -> None:
+    """Convert the default variant to ORT format and check it gives the .onnx results."""
+    from .mobile import REQUIRED_OPERATORS_FILE, convert_to_ort
+
+    name = fields["default_variant"]
+    spec = fields["variants"][name]
+    log.info("converting %s to ORT format for mobile builds", spec["file"])
+    ort_path, _ = convert_to_ort(work / spec["file"], work)
+    spec["ort_file"] = ort_path.name
+    onnx_out = gate.task.bundle_outputs(load_variant(work, name, fields), gate.texts)
+    ort_out = gate.task.bundle_outputs(load_variant(work, ort_path.name, fields), gate.texts)
+    diff = max_abs_diff(onnx_out, ort_out)
+    if diff > atol:
+        raise ParityError(f"{ort_path.name} differs from {spec['file']} by {diff:.2e} (> --atol {atol:g}); the ORT conversion is wrong")
+    reports[name]["ort_max_abs_diff"] = diff
+    fields["mobile"] = {"variant": name, "ort_file": ort_path.name, "required_operators": REQUIRED_OPERATORS_FILE, "optimization_style": "runtime"}
+
+
+def load_variant(folder: Path, variant: str, fields: dict[str, Any]):
+    """Open a variant through the real runtime: the parity check sees what an app will see."""
+    import edgeft_runtime
+
+    write_manifest(folder, fields)
+    return edgeft_runtime.load(folder, variant=variant)
+
+
+def attention_size(run_dir: Path) -> tuple[int, int]:
+    """(attention heads, hidden size) from the run's config.json, for the graph fusion."""
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    heads = config.get("num_attention_heads") or config.get("n_heads") or config.get("num_heads")
+    hidden = config.get("hidden_size") or config.get("dim") or config.get("d_model")
+    if not heads or not hidden:
+        raise ExportError(f"{run_dir}/config.json: cannot find the number of attention heads and hidden size")
+    return int(heads), int(hidden)
+
+
+def edgeft_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edgeft")
+    except PackageNotFoundError:
+        return "unknown"

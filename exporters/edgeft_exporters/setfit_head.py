@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from edgeft_runtime.ops import sigmoid, softmax
 
 from .constants import SETFIT_HEAD_CONFIG_FILE, SETFIT_HEAD_FORMAT, SETFIT_HEAD_WEIGHTS_FILE
 from .errors import ExportError
@@ -54,11 +55,7 @@ class LinearHead:
     def __call__(self, embeddings: np.ndarray) -> np.ndarray:
         """The head in numpy float64 (for checks; the bundle runs it inside the graph)."""
         z = np.asarray(embeddings, dtype=np.float64) @ self.weight.T + self.bias
-        if self.activation == SIGMOID:
-            return 1.0 / (1.0 + np.exp(-z))
-        z = z - z.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        return sigmoid(z) if self.activation == SIGMOID else softmax(z)
 
 
 def head_coefficients(head: Any, num_labels: int) -> tuple[np.ndarray, np.ndarray, list[int]]:

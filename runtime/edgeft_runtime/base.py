@@ -29,12 +29,30 @@ def as_text_list(texts: str | Sequence[str]) -> tuple[list[str], bool]:
     return items, False
 
 
+def text_problem(text: object, required_tokens: Sequence[str] = ()) -> str | None:
+    """Why ``text`` cannot be run (an empty text, a missing required token such as a fill-mask
+    model's ``[MASK]``), or None when it can. The readers of large inputs skip or refuse such rows
+    with this one rule."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return "empty text"
+    if not isinstance(text, str):
+        return f"text is {type(text).__name__}, not a string"
+    for token in required_tokens:
+        if token not in text:
+            return f"text has no {token}"
+    return None
+
+
 class BundleModel:
     """A loaded bundle: manifest, tokenizer and one onnxruntime session.
 
-    Subclasses add the task's public methods (``predict``, ``embed``, ``tag``, ``fill_mask``).
-    Instances hold no per-call state, so one instance may be shared across threads.
+    Subclasses add the task's public methods (``predict``, ``embed``, ``tag``, ``fill_mask``) and
+    name the one that is the task's answer in ``run_task``. Instances hold no per-call state, so
+    one instance may be shared across threads.
     """
+
+    # Texts per session run when the caller gives no batch size.
+    default_batch_size: int = 32
 
     def __init__(
         self,
@@ -64,6 +82,17 @@ class BundleModel:
             raise BundleError(f"{bundle_dir}: model inputs must all be int64 or all int32, found {sorted(types.values())}")
         self._dtype = dtypes.pop()
         self._output_names = [o.name for o in session.get_outputs()]
+
+    @property
+    def required_tokens(self) -> tuple[str, ...]:
+        """Tokens every input of ``run_task`` must contain (a fill-mask model's mask token); none by default."""
+        return ()
+
+    def run_task(self, texts: str | Sequence[str], batch_size: int | None = None) -> Any:
+        """The task's answer for each text, as the task's own method gives it (``predict`` for
+        classifiers, ``tag`` for NER, ``fill_mask`` for masked-LM): what `edgeft predict` prints and
+        what the benchmark times. JSON-serialisable."""
+        raise NotImplementedError(f"{type(self).__name__} does not define run_task")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(bundle={str(self.bundle_dir)!r}, task={self.task!r}, variant={self.variant!r})"

@@ -88,6 +88,10 @@ class Classifier(SentenceEmbeddings, BundleModel):
         results = [self._decode(row) for row in probs]
         return results[0] if single else results
 
+    def run_task(self, texts: str | Sequence[str], batch_size: int | None = None) -> Any:
+        """``predict``."""
+        return self.predict(texts, batch_size=batch_size or self.default_batch_size)
+
     def _decode(self, row: np.ndarray) -> Any:
         if self.multi_label:
             chosen = np.flatnonzero(row >= self.threshold)

@@ -48,6 +48,16 @@ class FillMask(BundleModel):
         model = self.tokenizer.tokenizer.model
         self._continuation = getattr(model, "continuing_subword_prefix", None) or None
 
+    default_batch_size = DEFAULT_BATCH_SIZE
+
+    @property
+    def required_tokens(self) -> tuple[str, ...]:
+        return (self.mask_token,)
+
+    def run_task(self, texts: str | Sequence[str], batch_size: int | None = None) -> Any:
+        """``fill_mask`` with the default ``top_k``."""
+        return self.fill_mask(texts, batch_size=batch_size or self.default_batch_size)
+
     def mask_logits(self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> list[np.ndarray]:
         """Vocabulary logits at the mask tokens: per text an array ``(masks in the text, vocab)``."""
         items, _ = as_text_list(texts)

@@ -19,6 +19,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
 
 
+def multi_label_decisions(logits: np.ndarray, threshold: float) -> np.ndarray:
+    """The multi-label rule everywhere in edgeft: label i is on when sigmoid(logit i) >= threshold.
+    Returns a 0/1 int64 array of the logits' shape."""
+    return (sigmoid(logits) >= threshold).astype(np.int64)
+
+
 def l2_normalize(x: np.ndarray, axis: int = -1, eps: float = 1e-12) -> np.ndarray:
     """Scale rows to unit L2 norm (rows of zeros stay zero)."""
     norm = np.linalg.norm(x, axis=axis, keepdims=True)

@@ -84,3 +84,7 @@ class Tagger(BundleModel):
         tokens, logits = self.token_logits(items, batch_size=batch_size)
         results = [ner.tag_text(text, tok, lg, self.labels, aggregation) for text, tok, lg in zip(items, tokens, logits)]
         return results[0] if single else results
+
+    def run_task(self, texts: str | Sequence[str], batch_size: int | None = None) -> Any:
+        """``tag`` with the bundle's aggregation."""
+        return self.tag(texts, batch_size=batch_size or self.default_batch_size)

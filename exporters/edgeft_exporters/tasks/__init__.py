@@ -1,34 +1,25 @@
 """Per-task knowledge of the export stage, one module per task, behind a small registry.
 
-Each exporter class takes (run info, run folder) and provides: ``optimum_task``, ``output_name``,
-``max_length``, ``metric_name``, ``manifest_fields()``, ``parse_examples(rows, source)``,
-``reference()`` (the PyTorch original), ``bundle_outputs(model, texts)``, ``predictions(outputs)``
-and ``score(outputs, gold)``. Optional:
-
-- ``bundle_task``: the manifest's task when it differs from the run's (a masked-LM run
-  exports as a fill-mask bundle);
-- ``compare(reference_outputs, outputs)``: extra parity figures for the report;
-- ``export_onnx(out_dir, opset=..., static_shape=...) -> Path``: the task writes the ONNX graph
-  itself (e.g. the body through Optimum plus layers of its own) instead of Optimum's export for
-  ``optimum_task``;
-- ``require_label_agreement = True``: the fp32 gate also requires 100% label agreement with the
-  reference, not only outputs within ``atol``.
+Each exporter class is built from (run info, run folder) and satisfies ``base.TaskExporter``; most
+inherit ``base.ExporterDefaults``. A masked-LM run (task ``mlm``) exports as a fill-mask bundle.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edgeft_runtime.constants import TASK_CLASSIFIER, TASK_NER, TASK_SETFIT
 
 from ..errors import ExportError
+from .base import TaskExporter
 from .classifier import ClassifierExport
 from .fill_mask import FillMaskExport
 from .ner import NerExport
 from .setfit import SetFitExport
 
-EXPORTERS: dict[str, type] = {
+# Run task -> the exporter for it; typed so that the type checker proves each one is a TaskExporter.
+EXPORTERS: dict[str, Callable[[dict[str, Any], Path], TaskExporter]] = {
     TASK_CLASSIFIER: ClassifierExport,
     TASK_SETFIT: SetFitExport,
     TASK_NER: NerExport,
@@ -36,7 +27,7 @@ EXPORTERS: dict[str, type] = {
 }
 
 
-def exporter_for(run: dict[str, Any], run_dir: Path):
+def exporter_for(run: dict[str, Any], run_dir: Path) -> TaskExporter:
     cls = EXPORTERS.get(run["task"])
     if cls is None:
         raise ExportError(f"{run_dir}: task {run['task']!r} cannot be exported (supported: {', '.join(sorted(EXPORTERS))})")

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime.constants import MULTI_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
+from edgeft_runtime.ops import multi_label_decisions, sigmoid, softmax
+from edgeft_runtime.reference import classifier_observation
 
 from ..errors import ExportError
+from .base import ExporterDefaults, Reference, ReferenceRecord
 
 
-class ClassifierExport:
+class ClassifierExport(ExporterDefaults):
     """Sequence classification: logits out of the graph, softmax/sigmoid applied by the runtime."""
 
     optimum_task = "text-classification"
     output_name = "logits"
 
     def __init__(self, run: dict[str, Any], run_dir: Path):
-        self.run = run
-        self.run_dir = run_dir
+        super().__init__(run, run_dir)
         self.labels: list[str] = list(run["labels"])
         self.multi_label = run.get("problem_type") == MULTI_LABEL
         self.threshold = float(run.get("threshold", 0.5))
-        self.max_length = int(run["max_length"])
         self.metric_name = headline_metric(self.multi_label)
 
     def manifest_fields(self) -> dict[str, Any]:
@@ -40,7 +41,8 @@ class ClassifierExport:
     def parse_examples(self, rows: Sequence[dict[str, Any]], source: str) -> tuple[list[str], np.ndarray]:
         """Rows of {"text", "labels"} -> texts and gold targets (indices or a 0/1 matrix)."""
         index = {label: i for i, label in enumerate(self.labels)}
-        texts, gold = [], []
+        texts: list[str] = []
+        gold: list[Any] = []  # class indices, or 0/1 rows for multi-label
         for n, row in enumerate(rows, start=1):
             labels = row.get("labels", [])
             unknown = [label for label in labels if label not in index]
@@ -48,7 +50,7 @@ class ClassifierExport:
                 raise ExportError(f"{source}: example {n} has label {unknown[0]!r}, which the model was not trained on")
             texts.append(row["text"])
             if self.multi_label:
-                vec = np.zeros(len(self.labels), dtype=np.int64)
+                vec: np.ndarray = np.zeros(len(self.labels), dtype=np.int64)
                 vec[[index[label] for label in labels]] = 1
                 gold.append(vec)
             else:
@@ -57,14 +59,14 @@ class ClassifierExport:
 
     def predictions(self, logits: np.ndarray) -> np.ndarray:
         if self.multi_label:
-            return (1.0 / (1.0 + np.exp(-logits)) >= self.threshold).astype(np.int64)
+            return multi_label_decisions(logits, self.threshold)
         return logits.argmax(-1)
 
     def score(self, logits: np.ndarray, gold: np.ndarray) -> dict[str, float]:
         metrics = classification_metrics(gold, self.predictions(logits), len(self.labels), self.multi_label)
         return {k: round(100 * v, 4) for k, v in metrics.items()}
 
-    def reference(self) -> tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]:
+    def reference(self) -> Reference:
         """The PyTorch original: (batch function -> logits, single-text function for latency)."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -91,3 +93,11 @@ class ClassifierExport:
     def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
         return model.run_output(list(texts), self.output_name)
 
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """The reference's outputs as the runtime's ``predict_proba`` gives them."""
+        logits = np.asarray(outputs, dtype=np.float64)
+        return sigmoid(logits) if self.multi_label else softmax(logits)
+
+    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: np.ndarray, count: int) -> ReferenceRecord:
+        observed = classifier_observation(self.probabilities(outputs[:count]), self.multi_label, self.threshold)
+        return list(texts[:count]), np.asarray(gold)[:count].tolist(), observed

@@ -11,13 +11,15 @@ import logging
 import random
 import re
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime.constants import TASK_FILL_MASK
+from edgeft_runtime.reference import fill_mask_observation
 
 from ..errors import ExportError
 from ..onnx_export import quiet_transformers_loading
+from .base import ExporterDefaults, Reference, ReferenceRecord
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +45,16 @@ def _top5(logits: np.ndarray, chunk: int = 256) -> np.ndarray:
     return out
 
 
-class FillMaskExport:
+class FillMaskExport(ExporterDefaults):
     """A masked-LM run (task ``mlm``) -> a ``fill-mask`` bundle."""
 
     optimum_task = "fill-mask"
     output_name = "logits"
-    bundle_task = TASK_FILL_MASK
     metric_name = "top1_accuracy"
 
     def __init__(self, run: dict[str, Any], run_dir: Path):
-        self.run = run
-        self.run_dir = run_dir
-        self.max_length = int(run["max_length"])
+        super().__init__(run, run_dir)
+        self.bundle_task = TASK_FILL_MASK  # a masked-LM run exports as a fill-mask bundle
         self._tokenizer = None
 
     @property
@@ -140,7 +140,7 @@ class FillMaskExport:
         overlap = [len(set(x) & set(y)) / 5 for x, y in zip(a.tolist(), b.tolist())]
         return {"top5_overlap": round(float(np.mean(overlap)), 4) if overlap else 1.0}
 
-    def reference(self) -> tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]:
+    def reference(self) -> Reference:
         """The PyTorch original: (batch function -> logits at the mask tokens, single-text function)."""
         import torch
         from transformers import AutoModelForMaskedLM
@@ -166,3 +166,12 @@ class FillMaskExport:
     def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
         rows = model.mask_logits(list(texts))
         return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+
+    def reference_record(self, texts: Sequence[str], logits: np.ndarray, gold: np.ndarray, count: int) -> ReferenceRecord:
+        """Top-5 tokens at the masks of the first ``count`` sentences, and the ids they hide."""
+        texts = list(texts[:count])
+        mask_id = self.tokenizer.mask_token_id
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"] if texts else []
+        counts = [sum(1 for t in row if t == mask_id) for row in ids]
+        rows = np.split(logits[: sum(counts)], np.cumsum(counts)[:-1]) if counts else []
+        return texts, np.asarray(gold)[: sum(counts)].tolist(), fill_mask_observation(rows)

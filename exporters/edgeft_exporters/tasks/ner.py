@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime import ner
 from edgeft_runtime.metrics import entity_scores
+from edgeft_runtime.reference import ner_observation
 
 from ..errors import ExportError
+from .base import ExporterDefaults, Reference, ReferenceRecord
 
 METRIC = "entity_f1"
 
 
-class NerExport:
+class NerExport(ExporterDefaults):
     """Token classification: logits (batch, tokens, labels); IOB2 decoding done by the runtime."""
 
     optimum_task = "token-classification"
@@ -33,10 +35,8 @@ class NerExport:
     metric_name = METRIC
 
     def __init__(self, run: dict[str, Any], run_dir: Path):
-        self.run = run
-        self.run_dir = run_dir
+        super().__init__(run, run_dir)
         self.labels: list[str] = list(run["labels"])
-        self.max_length = int(run["max_length"])
         self.settings: dict[str, Any] = dict(run.get("ner") or {})
         self.aggregation = self.settings.get("aggregation", "first")
         # Runs from before word_split existed were trained on the tokenizer's words.
@@ -133,7 +133,7 @@ class NerExport:
             "per_type_f1": {t: round(100 * r["f1"], 4) for t, r in report["per_type"].items()},
         }
 
-    def reference(self) -> tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]:
+    def reference(self) -> Reference:
         """The PyTorch original on the runtime's windows: (texts -> concatenated token logits, one-text function)."""
         import torch
         from transformers import AutoModelForTokenClassification
@@ -150,7 +150,7 @@ class NerExport:
             for start in range(0, len(order), 32):
                 idx = order[start : start + 32]
                 width = max(len(wins[i].ids) for i in idx)
-                ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+                ids: np.ndarray = np.full((len(idx), width), pad_id, dtype=np.int64)
                 mask = np.zeros_like(ids)
                 types = np.zeros_like(ids)
                 for row, i in enumerate(idx):
@@ -175,3 +175,10 @@ class NerExport:
     def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
         _, merged = model.token_logits(list(texts))
         return np.concatenate(merged) if merged else np.zeros((0, len(self.labels)), np.float32)
+
+    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: list[list[tuple]], count: int) -> ReferenceRecord:
+        """Word probabilities and entities of the first ``count`` texts; gold spans as [type, start, end]."""
+        texts = list(texts[:count])
+        logits = self._split(outputs)[:count]
+        observed = ner_observation(texts, self._tokens[:count], logits, self.labels, self.aggregation)
+        return texts, [[[t, s, e] for t, s, e in spans] for spans in gold[:count]], observed

@@ -14,7 +14,7 @@ no tracing: it is four nodes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from ..errors import ExportError
 from ..onnx_export import export_with_optimum
 from ..requirements import require_setfit_extra
 from ..setfit_head import SIGMOID, LinearHead, load_linear_head, load_setfit_model
+from .base import Reference
 from .classifier import ClassifierExport
 
 EMBEDDING_OUTPUT = "embeddings"
@@ -95,7 +96,7 @@ class SetFitExport(ClassifierExport):
             raise ExportError(f"{run_dir}: the head has {self.head.weight.shape[0]} outputs but the run has {len(self.labels)} labels")
         self.body: dict[str, Any] = run.get("body") or {}
 
-    def export_onnx(self, out_dir: Path, *, opset: int | None = None, static_shape: tuple[int, int] | None = None) -> Path:
+    def export_onnx(self, out_dir: Path, *, opset: int | None, static_shape: tuple[int, int] | None) -> Path:
         """The body through Optimum, then the head appended; returns the one graph."""
         raw = export_with_optimum(
             self.run_dir, out_dir / "body", self.optimum_task, opset=opset, static_shape=static_shape, library_name="sentence_transformers"
@@ -111,13 +112,17 @@ class SetFitExport(ClassifierExport):
         fields["normalize"] = bool(self.body.get("normalize"))
         return fields
 
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """The probability columns: the graph applies the head's activation itself."""
+        return np.asarray(outputs[:, : len(self.labels)], dtype=np.float64)
+
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
         probs = outputs[:, : len(self.labels)]
         if self.multi_label:
             return (probs >= self.threshold).astype(np.int64)
         return probs.argmax(-1)
 
-    def reference(self) -> tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]:
+    def reference(self) -> Reference:
         """The SetFitModel reloaded from the run folder: body.encode, then the scikit-learn head.
 
         One encode feeds both ``head.predict_proba`` and ``head.predict``, which is what

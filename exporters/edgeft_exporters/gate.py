@@ -1,0 +1,131 @@
+"""The parity gate: each exported variant against the PyTorch original on held-out data.
+
+The reference runs once; every variant loaded through the real runtime is then checked against
+it (label agreement, max |output difference|, the task metric). fp32 must match PyTorch within
+``atol`` (an export that differs more is wrong, not imprecise); int8 may lose at most
+``max_drop`` points of the task metric. Failures are ParityErrors that say what to try.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from edgeft_runtime.device import cpu_model, cpu_target, relevant_cpu_flags
+
+from .errors import ParityError
+from .parity import in_chunks, interleaved_latency, label_agreement, max_abs_diff
+from .tasks import TaskExporter
+
+REFERENCE_NAME = "pytorch-fp32"
+LATENCY_SAMPLES = 32
+
+
+def _run_one(model: Any, output: str, text: str) -> Any:
+    return model.run_output([text], output)
+
+
+class ParityGate:
+    """The held-out data, the reference's outputs on it, and the checks of each variant."""
+
+    def __init__(self, task: TaskExporter, texts: Sequence[str], gold: Any, source: str):
+        self.task = task
+        self.texts = list(texts)
+        self.gold = gold
+        self.source = source
+        forward, self.reference_one = task.reference()
+        self.reference_out = in_chunks(forward, self.texts, "PyTorch reference")
+        self.reference_pred = task.predictions(self.reference_out)
+        self.reference_scores = task.score(self.reference_out, gold)
+        self.metric = task.metric_name
+
+    def check(self, model) -> dict[str, Any]:
+        """One loaded variant on the held-out data: its metric, scores, agreement and difference."""
+        out = self.task.bundle_outputs(model, self.texts)
+        scores = self.task.score(out, self.gold)
+        return {
+            "metric": scores[self.metric],
+            "scores": scores,
+            "label_agreement": label_agreement(self.reference_pred, self.task.predictions(out)),
+            "max_abs_diff": max_abs_diff(self.reference_out, out),
+            **self.task.compare(self.reference_out, out),
+        }
+
+    def require_fp32(self, report: dict[str, Any], atol: float) -> None:
+        """The fp32 graph must reproduce PyTorch: outputs within ``atol`` (and every label, where the task asks)."""
+        if report["max_abs_diff"] > atol:
+            raise ParityError(
+                f"fp32 ONNX output differs from PyTorch by {report['max_abs_diff']:.2e} "
+                f"(> --atol {atol:g}) on {self.source}; the export is wrong, not just imprecise "
+                "(retry with --no-optimize to rule out graph fusion)"
+            )
+        if self.task.require_label_agreement and report["label_agreement"] < 1.0:
+            raise ParityError(
+                f"fp32 ONNX predicts a different label than PyTorch on "
+                f"{100 * (1 - report['label_agreement']):.2f}% of {len(self.texts)} examples of {self.source}; "
+                "no bundle written (retry with --no-optimize to rule out graph fusion)"
+            )
+
+    def require_int8(self, report: dict[str, Any], max_drop: float, variant: str = "int8") -> None:
+        """int8 may lose at most ``max_drop`` points of the task metric against PyTorch."""
+        reference = self.reference_scores[self.metric]
+        drop = reference - report["metric"]
+        if drop > max_drop:
+            raise ParityError(
+                f"{variant} {self.metric} {report['metric']:.2f} is {drop:.2f} points below PyTorch "
+                f"({reference:.2f}) on {len(self.texts)} examples of {self.source} "
+                f"(--max-drop {max_drop:g}); no bundle written. Try --per-channel on, another "
+                "--target, or export fp32 only (omit --int8)"
+            )
+
+    def write_reference_set(self, folder: Path, samples: int, max_drop: float) -> dict[str, Any]:
+        """Store the first ``samples`` held-out examples with the reference's answers in ``folder``
+        (from the outputs computed once above: no second PyTorch pass); return the manifest's
+        ``reference`` entry. ``max_drop`` becomes the device check's default limit."""
+        from edgeft_runtime.reference import headline, save_reference, scores
+
+        texts, gold, observed = self.task.reference_record(self.texts, self.reference_out, self.gold, samples)
+        multi = bool(getattr(self.task, "multi_label", False))
+        metric = headline(self.task.bundle_task, multi)
+        pytorch = scores(self.task.bundle_task, observed, gold, len(getattr(self.task, "labels", ())), multi)
+        info = {"reference": REFERENCE_NAME, "data": self.source, "metric": metric, "reference_metric": pytorch[metric], "max_drop": max_drop}
+        return save_reference(folder, self.task.bundle_task, texts, gold, observed, info)
+
+    def latency(self, variants: dict[str, Any]) -> dict[str, float]:
+        """Median batch-1 milliseconds of PyTorch and each loaded variant, measured interleaved."""
+        output = self.task.output_name
+        timers: dict[str, Callable[[str], Any]] = {"pytorch": self.reference_one}
+        for name, model in variants.items():
+            timers[name] = partial(_run_one, model, output)
+        return interleaved_latency(timers, self.texts[:LATENCY_SAMPLES])
+
+    def record(self, reports: dict[str, dict[str, Any]], latency: dict[str, float], *, atol: float, max_drop: float | None) -> dict[str, Any]:
+        """The manifest's ``parity`` field."""
+        for name, report in reports.items():
+            report["latency_ms"] = latency[name]
+        return {
+            "reference": REFERENCE_NAME,
+            "data": self.source,
+            "samples": len(self.texts),
+            "metric": self.metric,
+            "reference_metric": self.reference_scores[self.metric],
+            "reference_scores": self.reference_scores,
+            "reference_latency_ms": latency["pytorch"],
+            "atol": atol,
+            "max_drop": max_drop,
+            "cpu": cpu_model(),
+            "cpu_flags": relevant_cpu_flags(),
+            "int8_target": cpu_target(),
+            "onnxruntime": onnxruntime_version(),
+            "variants": reports,
+        }
+
+
+def onnxruntime_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+__all__ = ["LATENCY_SAMPLES", "ParityGate", "REFERENCE_NAME"]
