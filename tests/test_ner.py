@@ -4,6 +4,7 @@ on raw text (exact offsets), and the CLI pipeline train ner -> export --int8 -> 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -292,3 +293,12 @@ def test_reference_set_holds_entities_with_offsets(ner_run, ner_bundle):
     assert reference.observed["word_probabilities"].shape == (counts.sum(), len(LABELS))
     found = edgeft_runtime.load(ner_bundle, variant="fp32").tag(reference.texts)
     assert reference.observed["entities"] == [[[e["entity"], e["start"], e["end"]] for e in text] for text in found]
+
+
+def test_info_says_what_a_word_is_and_which_runtime_reads_it():
+    fixtures = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures"
+    whitespace = runner.invoke(app, ["info", str(fixtures / "entities_ws")])
+    legacy = runner.invoke(app, ["info", str(fixtures / "entities")])
+    assert whitespace.exit_code == 0 and legacy.exit_code == 0
+    assert "words         whitespace (ner.word_split, needs an edgeft-runtime of schema 1.2 or later)" in whitespace.output
+    assert "words         tokenizer (no ner.word_split: written before schema 1.2)" in legacy.output
