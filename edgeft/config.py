@@ -178,6 +178,12 @@ class NerConfig(TrainConfig):
     stride: int | None = None
     # The bundle's default for turning sub-token scores into a word's label: first, average or max.
     aggregation: str = "first"
+    # What a word is (the unit that carries a label, at training and in the runtime alike):
+    # whitespace (runs of non-space characters: a pre-tokenised file's own tokens), tokenizer (the
+    # tokenizer's pre-tokenizer words: punctuation split off, one word per CJK character) or auto
+    # (tokenizer for text without spaces, join=none; else whitespace, unless whitespace words cut
+    # through more training entities than the tokenizer's words do).
+    word_split: str = "auto"
 
     def validate(self) -> None:
         super().validate()
@@ -195,6 +201,8 @@ class NerConfig(TrainConfig):
             raise ConfigError(f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
         if self.aggregation not in ("first", "average", "max"):
             raise ConfigError(f"config field aggregation={self.aggregation!r} must be one of first, average, max")
+        if self.word_split not in ("auto", "whitespace", "tokenizer"):
+            raise ConfigError(f"config field word_split={self.word_split!r} must be one of auto, whitespace, tokenizer")
 
     @property
     def window_stride(self) -> int:

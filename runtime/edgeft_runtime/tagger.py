@@ -19,7 +19,8 @@ class Tagger(BundleModel):
     ``{"entity": "PER", "text": "Angela Merkel", "start": 0, "end": 13, "score": 0.99}`` where
     ``text == input[start:end]``, offsets in characters (Python string indices) of the input.
     Texts longer than the bundle's ``max_length`` are run in overlapping windows (the manifest's
-    ``ner.stride``), never cut.
+    ``ner.stride``), never cut. Entities are made of whole words, split from the raw text as at
+    training (the manifest's ``ner.word_split``: whitespace runs, or the tokenizer's words).
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -31,6 +32,10 @@ class Tagger(BundleModel):
         self.aggregation: str = settings.get("aggregation", "first")
         if self.aggregation not in ner.AGGREGATIONS:
             raise BundleError(f"{self.bundle_dir}: manifest ner.aggregation {self.aggregation!r} is not one of {', '.join(ner.AGGREGATIONS)}")
+        # What a word is; bundles written before the field existed were trained on the tokenizer's words.
+        self.word_split: str = settings.get("word_split", ner.LEGACY_WORD_SPLIT)
+        if self.word_split not in ner.WORD_SPLITS:
+            raise BundleError(f"{self.bundle_dir}: manifest ner.word_split {self.word_split!r} is not one of {', '.join(ner.WORD_SPLITS)}")
         self._output = (self.manifest.get("outputs") or {}).get("logits")
         if self._output not in self._output_names:
             raise BundleError(f"{self.bundle_dir}: manifest outputs.logits {self._output!r} is not an output of the model graph")
@@ -52,7 +57,7 @@ class Tagger(BundleModel):
         items, _ = as_text_list(texts)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        tokens = ner.text_tokens(self._content_tokenizer, items) if items else []
+        tokens = ner.text_tokens(self._content_tokenizer, items, self.word_split) if items else []
         wins = ner.windows(tokens, self._specials, self.max_length, self.stride)
         outputs: list[np.ndarray | None] = [None] * len(wins)
         size = self.static_batch or batch_size
