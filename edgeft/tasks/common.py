@@ -112,12 +112,17 @@ def supervised_trainer(
     tokenizer,
     compute_metrics,
     metric: str,
+    trainer_class=None,
+    **trainer_kwargs: Any,
 ):
-    """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop early if asked."""
+    """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop early if asked.
+
+    trainer_class: a Trainer subclass (e.g. one with its own loss), built with ``trainer_kwargs`` too.
+    """
     from transformers import EarlyStoppingCallback, Trainer
 
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
-    return Trainer(
+    return (trainer_class or Trainer)(
         model=model,
         args=training_arguments(config, device, work_dir, metric=metric, has_eval=True),
         train_dataset=ListDataset(train_rows),
@@ -126,6 +131,7 @@ def supervised_trainer(
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
+        **trainer_kwargs,
     )
 
 
