@@ -269,6 +269,9 @@ class DistillConfig:
     # Weight of the mean squared error between student and teacher hidden states at mapped layers
     # (0: off; the teacher then runs once before training instead of at every step).
     kd_hidden: float = 0.0
+    # Batch texts of similar length together (transformers' LengthGroupedSampler): on short texts
+    # of mixed length about half of every random batch is padding.
+    group_by_length: bool = True
     # Training options; None: the teacher's value.
     train: str | None = None
     eval: str | None = None

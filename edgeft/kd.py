@@ -144,6 +144,9 @@ def distill_trainer_class():
             self.teacher = teacher
             # The loss is a per-batch mean: let the Trainer divide it over accumulation steps.
             self.model_accepts_loss_kwargs = False
+            # The rows carry the teacher's logits, which the model's forward does not take: keep
+            # them (by default the Trainer drops every column the forward does not name).
+            self.args.remove_unused_columns = False
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             import torch
@@ -152,6 +155,8 @@ def distill_trainer_class():
             labels = inputs.pop("labels", None)
             soft_targets = inputs.pop(TEACHER_LOGITS, None)
             kd = self.kd
+            if model.training and soft_targets is None:
+                raise RuntimeError("a training batch arrived without the teacher's logits; the collator dropped them")
             match_hidden = soft_targets is not None and kd.hidden > 0
             outputs = model(**inputs, output_hidden_states=match_hidden)
             logits = outputs.logits

@@ -207,13 +207,21 @@ def test_student_exports_through_the_parity_gate(tmp_path, student2):
     assert model.predict(["the film was great"])[0]["label"] in ("neg", "pos")
 
 
-def test_student_learns_the_teacher(tmp_path, teacher4):
-    """Soft targets only (kd_alpha=1): the 1-layer student agrees with its teacher on most eval texts."""
+def test_soft_targets_reach_the_loss(tmp_path, teacher4, sentiment_files):
+    """Trained on a copy of the training file with every label flipped: with kd_alpha=1 the student
+    learns the teacher's answers, not the file's; with kd_alpha=0, the flipped labels."""
+    import csv
+
     from edgeft.tasks.distill import distill
 
-    result = distill(DistillConfig(teacher=str(teacher4), layers=1, out=str(tmp_path / "s1"), kd_alpha=1.0, epochs=6, lr=3e-3))
-    assert result.metrics["accuracy"] >= result.metrics["teacher"]["accuracy"] - 0.15
-    assert result.metrics["accuracy"] > 0.7
+    rows = list(csv.reader(open(sentiment_files["train"], encoding="utf-8")))
+    flipped = tiny.write_csv(tmp_path / "flipped.csv", [(t, {"pos": "neg", "neg": "pos"}[y]) for t, y in rows[1:]])
+    common = dict(teacher=str(teacher4), layers=1, train=str(flipped), epochs=6, lr=3e-3, early_stopping_patience=0)
+    soft = distill(DistillConfig(**common, out=str(tmp_path / "soft"), kd_alpha=1.0)).metrics
+    gold = distill(DistillConfig(**common, out=str(tmp_path / "gold"), kd_alpha=0.0)).metrics
+    assert soft["teacher"]["accuracy"] > 0.8
+    # Both keep their best epoch on the (unflipped) eval data, so the flipped student is not at 0.
+    assert soft["accuracy"] > 0.9 and gold["accuracy"] < soft["accuracy"] - 0.1
 
 
 # --- NER and SetFit teachers --------------------------------------------------------------
