@@ -214,25 +214,24 @@ def optimum_engine(run: Path, bundle: Path, task: str, threads: int | None, work
 
 
 def size_breakdown(onnx_path: Path) -> dict:
-    """Bytes of the graph's weights by role: word embeddings, other embeddings, encoder layers, the rest."""
+    """Bytes of the graph's weights by role: the word-embedding matrix, the position and token-type
+    embeddings, and the rest (the transformer layers plus the small pooler and classifier, whose
+    fused MatMul weights carry no layer names)."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(onnx_path))
-    parts = {"word_embeddings": 0, "other_embeddings": 0, "encoder_layers": 0, "other": 0}
+    parts = {"word_embeddings": 0, "position_and_type_embeddings": 0, "layers_and_head": 0}
     for init in model.graph.initializer:
         size = numpy_helper.to_array(init).nbytes
         name = init.name.lower()
         if "word_embeddings" in name:
             parts["word_embeddings"] += size
         elif "embeddings" in name:
-            parts["other_embeddings"] += size
-        elif ".layer." in name or "encoder" in name or "onnx::matmul" in name or "_quantized" in name:
-            parts["encoder_layers"] += size
+            parts["position_and_type_embeddings"] += size
         else:
-            parts["other"] += size
-    total_file = onnx_path.stat().st_size
-    parts["file"] = total_file
+            parts["layers_and_head"] += size
+    parts["file"] = onnx_path.stat().st_size
     return parts
 
 
@@ -274,6 +273,7 @@ def measure(args) -> None:
         "device": device_info(args.threads),
         "load_average_before": os.getloadavg(),
         "runs": args.runs,
+        "threads": args.threads,
         "latency_ms": latency,
         "throughput": throughput,
         "speedup_vs_int8_teacher": {e: {n: round(p50[base][n] / p50[e][n], 2) for n in p50[e]} for e in p50},
@@ -287,7 +287,7 @@ def measure(args) -> None:
         "records": records,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"distill_{args.data}.json"
+    out = results_file(args.data, args.threads)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(table(result))
     print(f"wrote {out}")
@@ -319,6 +319,12 @@ def summarise(records: dict) -> dict:
     return out
 
 
+def cell(table: dict, engine: str, length: int, key: str | None = None) -> float:
+    """``table[engine][str(length)]`` (or its ``key``), NaN where that length was not measured."""
+    value = table[engine].get(str(length), float("nan"))
+    return value.get(key, float("nan")) if key and isinstance(value, dict) else value
+
+
 def table(result: dict) -> str:
     models, lat, sp = result["models"], result["latency_ms"], result["speedup_vs_int8_teacher"]
     spt, thr = result["speedup_vs_pytorch"], result["throughput"]
@@ -332,22 +338,26 @@ def table(result: dict) -> str:
         if e not in lat:
             continue
         def ms(n):  # noqa: E306
-            return lat[e][str(n)]["p50"]
+            return lat[e].get(str(n), {}).get("p50", float("nan"))
         seeds = f" ({len(m['int8'])} seeds)" if len(m["int8"]) > 1 else ""
         lines.append(
             f"| {name}{seeds} | {m['pytorch_mean']:.2f} ± {m['pytorch_sd']:.2f} | {m['int8_mean']:.2f} ± {m['int8_sd']:.2f} | {m['int8_mb']:.1f} | "
             f"{statistics.fmean(m['train_min']):.0f} | {ms(16):.2f} / {ms(64):.2f} / {ms(128):.2f} | "
-            f"{sp[e]['16']:.2f}x / {sp[e]['64']:.2f}x / {sp[e]['128']:.2f}x | {spt[e]['16']:.1f}x / {spt[e]['128']:.1f}x | {thr[e]['texts_per_s']:.0f} |"
+            f"{cell(sp, e, 16):.2f}x / {cell(sp, e, 64):.2f}x / {cell(sp, e, 128):.2f}x | {cell(spt, e, 16):.1f}x / {cell(spt, e, 128):.1f}x | {thr[e]['texts_per_s']:.0f} |"
         )
     for e in ("optimum-int8-teacher", "pytorch-fp32-teacher"):
         lines.append(
-            f"| {e} | | | | | {lat[e]['16']['p50']:.2f} / {lat[e]['64']['p50']:.2f} / {lat[e]['128']['p50']:.2f} | "
-            f"{sp[e]['16']:.2f}x / {sp[e]['64']:.2f}x / {sp[e]['128']:.2f}x | {spt[e]['16']:.1f}x / {spt[e]['128']:.1f}x | {thr[e]['texts_per_s']:.0f} |"
+            f"| {e} | | | | | {cell(lat, e, 16, 'p50'):.2f} / {cell(lat, e, 64, 'p50'):.2f} / {cell(lat, e, 128, 'p50'):.2f} | "
+            f"{cell(sp, e, 16):.2f}x / {cell(sp, e, 64):.2f}x / {cell(sp, e, 128):.2f}x | {cell(spt, e, 16):.1f}x / {cell(spt, e, 128):.1f}x | {thr[e]['texts_per_s']:.0f} |"
         )
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- chart
+
+
+def results_file(data: str, threads: int | None) -> Path:
+    return RESULTS / f"distill_{data}{f'_threads{threads}' if threads else ''}.json"
 
 
 def chart(args) -> None:
@@ -356,7 +366,7 @@ def chart(args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = [json.loads((RESULTS / f"distill_{d}.json").read_text()) for d in DATA if (RESULTS / f"distill_{d}.json").is_file()]
+    results = [json.loads(results_file(d, args.threads).read_text()) for d in DATA if results_file(d, args.threads).is_file()]
     fig, axes = plt.subplots(len(results), 2, figsize=(11, 4.2 * len(results)), squeeze=False)
     for row, result in zip(axes, results):
         models, lat = result["models"], result["latency_ms"]
@@ -365,22 +375,26 @@ def chart(args) -> None:
             xs, ys, es, names = [], [], [], []
             for name, m in models.items():
                 engine = "edgeft-int8-teacher-L6" if name.startswith("L6") else f"edgeft-int8-student-L{m['layers']}"
-                xs.append(lat[engine][n]["p50"])
+                xs.append(cell(lat, engine, int(n), "p50"))
                 ys.append(m["int8_mean"])
                 es.append(m["int8_sd"])
-                names.append(f"{m['layers']} layers")
+                names.append(f"{m['layers']} layers" + (" (teacher)" if name.startswith("L6") else ""))
+            if not any(v == v for v in xs):  # the bundles' max_length is below this length
+                ax.set_visible(False)
+                continue
             ax.errorbar(xs, ys, yerr=es, fmt="o-", color="tab:blue", capsize=3, label="edgeft int8 (students: mean ± sd of seeds)")
             for x, y, label in zip(xs, ys, names):
                 ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, -12), fontsize=8)
-            ax.scatter([lat["optimum-int8-teacher"][n]["p50"]], [teacher["int8_mean"]], marker="s", color="tab:orange", label="Optimum ORTModel int8 (teacher)", zorder=3)
-            ax.scatter([lat["pytorch-fp32-teacher"][n]["p50"]], [teacher["pytorch_mean"]], marker="^", color="tab:red", label="PyTorch fp32 (teacher)", zorder=3)
+            ax.scatter([cell(lat, "optimum-int8-teacher", int(n), "p50")], [teacher["int8_mean"]], marker="s", color="tab:orange", label="Optimum ORTModel int8 (teacher)", zorder=3)
+            ax.scatter([cell(lat, "pytorch-fp32-teacher", int(n), "p50")], [teacher["pytorch_mean"]], marker="^", color="tab:red", label="PyTorch fp32 (teacher)", zorder=3)
             ax.set_xscale("log")
             ax.set_xlabel(f"batch-1 latency, ms (p50, {n} tokens, log scale)")
             ax.set_ylabel(f"{result['data']} {result['metric']} (eval)")
             ax.set_title(f"{result['data']}: {n} tokens")
             ax.grid(True, which="both", alpha=0.3)
         row[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Accuracy per millisecond: distilled int8 students vs the 6-layer teacher (one process, engines interleaved)", fontsize=10)
+    threads = f"{args.threads} thread{'s' if args.threads > 1 else ''}" if args.threads else "default threads"
+    fig.suptitle(f"Accuracy per millisecond: distilled int8 students vs the 6-layer teacher ({threads}; one process per data set, engines interleaved)", fontsize=10)
     fig.tight_layout()
     out = RESULTS / "distill.png"
     fig.savefig(out, dpi=110)
