@@ -50,6 +50,8 @@ def conll_subset(source: Path, out: Path, count: int | None, seed: int) -> Path:
     """A seeded sample of ``count`` sentences of a CoNLL file (document markers dropped), in file order."""
     if count is None:
         return source
+    if out.is_file():
+        return out
     blocks, current = [], []
     for line in source.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -70,7 +72,10 @@ def teacher_config(args, work: Path):
     if args.data == "sst2":
         from edgeft.config import ClassifierConfig
 
-        files = sst2_csvs(work / "data")
+        # Written once: several train processes read them while the students train.
+        files = {split: work / "data" / f"sst2_{split}.csv" for split in ("train", "dev", "test")}
+        if not all(f.is_file() for f in files.values()):
+            files = sst2_csvs(work / "data")
         return ClassifierConfig(
             train=str(files["train"]), eval=str(files["dev"]), out=str(work / "teacher"), epochs=args.teacher_epochs or 3.0,
             batch_size=32, lr=5e-5, max_length=128, seed=42,
@@ -129,6 +134,28 @@ def describe_run(run: Path) -> dict:
     return {"run": str(run), "layers": layers, "train_seconds": info["train_seconds"], "metrics": metrics, "distillation": info.get("distillation")}
 
 
+def read_records(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {"teacher": None, "students": {}}
+
+
+def update_records(path: Path, name: str, record: dict) -> dict:
+    """Add one model's record to the shared file; several train processes (one per seed) may write it."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = read_records(path)
+        if name == "teacher":
+            records["teacher"] = record
+        else:
+            records["students"][name] = record
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(records, indent=2) + "\n")
+        os.replace(tmp, path)
+    return records
+
+
 def train(args) -> None:
     import torch
 
@@ -140,10 +167,7 @@ def train(args) -> None:
     torch.set_num_threads(args.train_threads)
     work = args.work / args.data
     records_file = work / "records.json"
-    records = json.loads(records_file.read_text()) if records_file.is_file() else {"teacher": None, "students": {}}
-
-    def save() -> None:
-        records_file.write_text(json.dumps(records, indent=2) + "\n")
+    records = read_records(records_file)
 
     config = teacher_config(args, work)
     teacher = Path(config.out)
@@ -158,8 +182,7 @@ def train(args) -> None:
 
             train_ner(config, overwrite=True)
     if not records.get("teacher"):
-        records["teacher"] = {**describe_run(teacher), **export(teacher, args.parity_samples)}
-        save()
+        records = update_records(records_file, "teacher", {**describe_run(teacher), **export(teacher, args.parity_samples)})
     for seed in args.seeds:
         for k in args.layers:
             name = f"l{k}-s{seed}"
@@ -170,10 +193,9 @@ def train(args) -> None:
                     DistillConfig(teacher=str(teacher), layers=k, out=str(run), seed=seed, epochs=args.student_epochs, lr=args.student_lr),
                     overwrite=True,
                 )
-            if name not in records["students"]:
-                records["students"][name] = {"seed": seed, **describe_run(run), **export(run, args.parity_samples)}
-                save()
-                r = records["students"][name]
+            if name not in read_records(records_file)["students"]:
+                r = {"seed": seed, **describe_run(run), **export(run, args.parity_samples)}
+                update_records(records_file, name, r)
                 print(f"[{args.data}] {name}: PyTorch {r['pytorch_metric']:.2f} int8 {r['int8_metric']:.2f} in {r['train_seconds'] / 60:.1f} min", flush=True)
 
 
