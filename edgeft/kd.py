@@ -138,15 +138,27 @@ def distill_trainer_class():
     from transformers import Trainer
 
     class DistillTrainer(Trainer):
-        def __init__(self, *args: Any, kd: KdSettings, teacher=None, **kwargs: Any):
+        def __init__(self, *args: Any, kd: KdSettings, teacher=None, group_by_length: bool = False, **kwargs: Any):
             super().__init__(*args, **kwargs)
             self.kd = kd
             self.teacher = teacher
+            self.group_by_length = group_by_length
             # The loss is a per-batch mean: let the Trainer divide it over accumulation steps.
             self.model_accepts_loss_kwargs = False
             # The rows carry the teacher's logits, which the model's forward does not take: keep
             # them (by default the Trainer drops every column the forward does not name).
             self.args.remove_unused_columns = False
+
+        def _get_train_sampler(self, train_dataset=None):
+            # Training batches only: transformers' own group_by_length also reorders evaluation,
+            # and NER scoring reads the eval predictions by position.
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if not self.group_by_length or dataset is None:
+                return super()._get_train_sampler(train_dataset)
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            lengths = [len(dataset[i]["input_ids"]) for i in range(len(dataset))]
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=lengths)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             import torch

@@ -203,6 +203,8 @@ def test_student_exports_through_the_parity_gate(tmp_path, student2):
     assert "ONNX fp32: accuracy" in result.output and "agreement 100.0%" in result.output
     manifest = json.loads((tmp_path / "bundle" / "edgeft.json").read_text())
     assert manifest["parity"]["variants"]["fp32"]["max_abs_diff"] < 1e-4
+    # The accuracy distill reports is the one the gate measures for the same model and data.
+    assert manifest["parity"]["reference_metric"] == pytest.approx(100 * json.loads((student2 / "metrics.json").read_text())["accuracy"])
     model = edgeft_runtime.load(tmp_path / "bundle")
     assert model.predict(["the film was great"])[0]["label"] in ("neg", "pos")
 
@@ -253,6 +255,10 @@ def test_ner_student_exports_and_reports_entity_f1(tmp_path, tiny_base):
     result = invoke("export", student, "--int8", "--out", tmp_path / "bundle", "--max-drop", 100)
     assert result.exit_code == 0, result.output
     assert "ONNX fp32: entity_f1" in result.output
+    # The F1 distill reports is the F1 the export gate measures for the same PyTorch model on the
+    # same sentences (windows decoded in their order: batches grouped by length must not reorder them).
+    parity = json.loads((tmp_path / "bundle" / "edgeft.json").read_text())["parity"]
+    assert parity["reference_metric"] == pytest.approx(100 * metrics["entity_f1"], abs=1e-6)
 
 
 def test_setfit_student_uses_setfits_distillation_trainer(tmp_path, tiny_base, sentiment_files):

@@ -250,8 +250,8 @@ def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any
             trainer_class=distill_trainer_class(),
             kd=_kd_settings(config, teacher, multi_label=multi, per_token=False),
             teacher=teacher_model if config.kd_hidden else None,
+            group_by_length=config.group_by_length,
         )
-        trainer.args.group_by_length = config.group_by_length
         log.info(
             "distilling %s (%d layers, %s %.4f) into %d layers (from teacher layers %s) on %d texts (%d unlabelled), eval %d",
             teacher.folder, teacher.layers, metric, teacher_scores[metric], config.layers, mapping, len(train_rows), len(unlabelled), len(data.eval),
@@ -355,8 +355,8 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
             trainer_class=distill_trainer_class(),
             kd=_kd_settings(config, teacher, multi_label=False, per_token=True),
             teacher=teacher_model if config.kd_hidden else None,
+            group_by_length=config.group_by_length,
         )
-        trainer.args.group_by_length = config.group_by_length
         log.info(
             "distilling %s (%d layers, entity F1 %.4f) into %d layers (from teacher layers %s) on %d windows (%d unlabelled texts), eval %d sentences",
             teacher.folder, teacher.layers, teacher_scores[HEADLINE], config.layers, mapping, len(train_rows), len(unlabelled), len(data.eval),
