@@ -102,7 +102,9 @@ def export(run: Path, parity_samples: int) -> dict:
     bundle = run.with_name(run.name + "-int8")
     refused = None
     started = time.time()
-    if not (bundle / "edgeft.json").is_file():
+    # A bundle older than its run was exported from an earlier run of the same name: redo it.
+    stale = (bundle / "edgeft.json").is_file() and (bundle / "edgeft.json").stat().st_mtime < (run / "edgeft_run.json").stat().st_mtime
+    if stale or not (bundle / "edgeft.json").is_file():
         try:
             export_run(run, bundle, ExportOptions(int8=True, overwrite=True, parity_samples=parity_samples))
         except ParityError as e:
@@ -131,7 +133,10 @@ def describe_run(run: Path) -> dict:
     info = json.loads((run / "edgeft_run.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     layers = json.loads((run / "config.json").read_text())["num_hidden_layers"]
-    return {"run": str(run), "layers": layers, "train_seconds": info["train_seconds"], "metrics": metrics, "distillation": info.get("distillation")}
+    return {
+        "run": str(run), "created": info["created"], "layers": layers, "train_seconds": info["train_seconds"],
+        "metrics": metrics, "distillation": info.get("distillation"),
+    }
 
 
 def read_records(path: Path) -> dict:
@@ -193,7 +198,8 @@ def train(args) -> None:
                     DistillConfig(teacher=str(teacher), layers=k, out=str(run), seed=seed, epochs=args.student_epochs, lr=args.student_lr),
                     overwrite=True,
                 )
-            if name not in read_records(records_file)["students"]:
+            recorded = read_records(records_file)["students"].get(name, {})
+            if recorded.get("created") != json.loads((run / "edgeft_run.json").read_text())["created"]:
                 r = {"seed": seed, **describe_run(run), **export(run, args.parity_samples)}
                 update_records(records_file, name, r)
                 print(f"[{args.data}] {name}: PyTorch {r['pytorch_metric']:.2f} int8 {r['int8_metric']:.2f} in {r['train_seconds'] / 60:.1f} min", flush=True)
