@@ -20,7 +20,7 @@ RUNTIME_OLDEST_VENV ?= .venv-runtime-py310
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast test-runtime test-runtime-oldest bench-sst2 clean
+.PHONY: install demo test test-fast test-runtime test-runtime-oldest js-deps test-js test-browser bench-sst2 clean
 
 install: $(STAMP)
 
@@ -42,11 +42,14 @@ demo: install
 
 # The whole suite: unit tests on tiny in-process models, the real-MiniLM test, real-data tests
 # (skipped where ../shared/data is absent), then the runtime's own tests in a torch-free venv, on
-# this Python and on the oldest one the runtime declares.
-test: install
+# this Python and on the oldest one the runtime declares, then the JavaScript runtime in Node and
+# in headless Chromium (each skipped, saying so, where node or chromium is missing).
+test: install js-deps
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-runtime
 	$(MAKE) test-runtime-oldest
+	$(MAKE) test-js
+	$(MAKE) test-browser
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -68,8 +71,34 @@ test-runtime-oldest:
 		cd runtime && ../$(RUNTIME_OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests; \
 	fi
 
+# edgeft-runtime for JavaScript (runtime-js/). Its dependencies come from package-lock.json;
+# --ignore-scripts keeps onnxruntime-node's bundled CPU binaries and skips its download step.
+NODE ?= node
+NPM ?= npm
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+JS_STAMP := runtime-js/node_modules/.installed
+NODE_OK = $(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null
+
+$(JS_STAMP): runtime-js/package.json runtime-js/package-lock.json
+	cd runtime-js && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $(JS_STAMP)
+
+# runtime-js's node_modules, where Node.js >= 20 is present (tests/test_js_runtime.py needs them too).
+js-deps:
+	@if $(NODE_OK); then $(MAKE) --no-print-directory $(JS_STAMP); fi
+
+test-js:
+	@if ! $(NODE_OK); then echo "SKIPPED: JavaScript runtime tests (needs Node.js >= 20 on the PATH)"; else \
+		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && $(NODE) node_modules/typescript/bin/tsc -p types/tsconfig.json \
+		&& $(NODE) --test test/*.test.js; fi
+
+test-browser:
+	@if ! $(NODE_OK); then echo "SKIPPED: browser tests (needs Node.js >= 20 on the PATH)"; \
+	elif [ -z "$(CHROMIUM)" ]; then echo "SKIPPED: browser tests (no chromium on the PATH; apt-get install chromium)"; else \
+		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && CHROMIUM=$(CHROMIUM) $(NODE) --test browser/*.test.js; fi
+
 bench-sst2: install
 	$(BIN)/python benchmarks/sst2_classifier.py
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) $(RUNTIME_OLDEST_VENV) .pytest_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) $(RUNTIME_OLDEST_VENV) .pytest_cache runtime-js/node_modules

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeft_runtime.bench import REPORT_FORMAT, REPORT_SCHEMA_VERSION
+from edgeft_runtime.bench.report import MEASURED_HERE
 
 from .errors import EdgeftError
 
@@ -66,6 +67,11 @@ def collect_rows(paths: list[str | Path]) -> tuple[list[Row], list[str]]:
         models.setdefault(model, []).append(str(path))
         for variant, result in report["results"].items():
             rows.append(Row(str(path), label, variant, model, result))
+            acc = result.get("accuracy") or {}
+            if acc.get("passed") is False:
+                notes.append(f"FAILED on {label}: {variant} is outside the accuracy limits on this device ({'; '.join(acc.get('failures') or [])})")
+        if report.get("results") and not any((r.get("accuracy") or {}).get("source") == MEASURED_HERE for r in report["results"].values()):
+            notes.append(f"{label} ({path}): accuracy not measured on the device, copied from the bundle's parity check (no reference set, or a report before schema 1.1)")
     if len(models) > 1:
         listed = "; ".join(f"{m}: {', '.join(p)}" for m, p in models.items())
         notes.append(f"these reports measure DIFFERENT models, so rows are not like for like ({listed})")
@@ -79,13 +85,19 @@ def _cell(value: Any, fmt: str) -> str:
 def format_comparison(rows: list[Row], notes: list[str], lengths: tuple[str, ...] = ("16", "64", "128")) -> str:
     """A plain-text table: one line per device x variant."""
     multiple_models = len({r.model for r in rows}) > 1
-    head = ["device", "variant", *[f"p50@{n}" for n in lengths], *[f"p90@{n}" for n in lengths], "texts/s", "RSS MB", "size MB", "accuracy"]
+    head = [
+        "device", "variant", *[f"p50@{n}" for n in lengths], *[f"p90@{n}" for n in lengths], "texts/s", "RSS MB", "size MB",
+        "accuracy", "agreement %", "check",
+    ]
     if multiple_models:
         head.append("model")
     table = [head]
     for r in rows:
         lat = r.result.get("latency_ms", {})
-        acc = (r.result.get("accuracy") or {}).get("value")
+        accuracy = r.result.get("accuracy") or {}
+        acc = accuracy.get("value")
+        agreement = accuracy.get("label_agreement")
+        verdict = {True: "ok", False: "FAILED"}.get(accuracy.get("passed"), "-")
         line = [
             r.device,
             r.variant,
@@ -95,6 +107,8 @@ def format_comparison(rows: list[Row], notes: list[str], lengths: tuple[str, ...
             _cell(r.result.get("peak_rss_mb"), ".0f"),
             _cell(r.result.get("size_mb"), ".1f"),
             _cell(acc, ".2f"),
+            _cell(100 * agreement if isinstance(agreement, (int, float)) else None, ".2f"),
+            verdict,
         ]
         if multiple_models:
             line.append(r.model)

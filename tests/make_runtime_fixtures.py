@@ -1,17 +1,20 @@
 """Regenerate the tiny bundles that runtime/tests use (the runtime's tests cannot train or export).
 
-    python -m tests.make_runtime_fixtures            # writes runtime/tests/fixtures/
+    python -m tests.make_runtime_fixtures                     # writes runtime/tests/fixtures/
+    python -m tests.make_runtime_fixtures --only fillmask     # just the named bundle(s)
 
-Three bundles from tiny random BERTs trained for a few seconds: a single-label sentiment
-classifier, a multi-label topic classifier, a NER tagger (PER, LOC) and a SetFit sentiment model (with
-embeddings). tests/test_runtime_fixtures.py checks that this
-script still produces bundles the runtime accepts.
+Bundles from tiny random BERTs trained for a few seconds: a single-label sentiment classifier, a
+multi-label topic classifier, a NER tagger (PER, LOC), a SetFit sentiment model (with embeddings)
+and a fill-mask model. tests/test_runtime_fixtures.py checks that this script still produces
+bundles the runtime accepts. Every bundle's manifest records when it was made, so rebuilding one
+changes its bytes: rebuild only what changed (--only), then `python runtime-js/test/make_parity.py`.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
+import random
 import tempfile
 from pathlib import Path
 
@@ -22,8 +25,11 @@ from tests import tiny  # noqa: E402
 FIXTURES = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures"
 
 
-def build(out_root: Path, epochs: float = 30) -> dict[str, Path]:
-    """Train and export every fixture bundle into ``out_root`` (epochs: shorter for smoke tests)."""
+NAMES = ("sentiment", "topics", "entities", "fewshot", "fillmask")
+
+
+def build(out_root: Path, epochs: float = 30, only: tuple[str, ...] = NAMES) -> dict[str, Path]:
+    """Train and export the fixture bundles named in ``only`` into ``out_root`` (epochs: shorter for smoke tests)."""
     from edgeft.config import ClassifierConfig
     from edgeft.tasks.classifier import train_classifier
     from edgeft_exporters.api import ExportOptions, export_run
@@ -41,6 +47,8 @@ def build(out_root: Path, epochs: float = 30) -> dict[str, Path]:
             ),
         }
         for name, (train_rows, dev_rows, multi) in sets.items():
+            if name not in only:
+                continue
             train = tiny.write_csv(tmp / f"{name}-train.csv", train_rows)
             dev = tiny.write_csv(tmp / f"{name}-dev.csv", dev_rows)
             config = ClassifierConfig(
@@ -49,8 +57,12 @@ def build(out_root: Path, epochs: float = 30) -> dict[str, Path]:
             )
             train_classifier(config)
             made[name] = export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
-        made["entities"] = build_ner(base, tmp, out_root, epochs=min(epochs, 20))
-        made["fewshot"] = build_setfit(tmp, base, out_root)
+        if "entities" in only:
+            made["entities"] = build_ner(base, tmp, out_root, epochs=min(epochs, 20))
+        if "fewshot" in only:
+            made["fewshot"] = build_setfit(tmp, base, out_root)
+        if "fillmask" in only:
+            made["fillmask"] = build_fill_mask(tmp, base, out_root, epochs=min(epochs, 20))
     return made
 
 
@@ -85,6 +97,29 @@ def build_setfit(tmp: Path, base: Path, out_root: Path) -> Path:
     return export_run(tmp / "fewshot", out_root / "fewshot", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
 
 
+def build_fill_mask(tmp: Path, base: Path, out_root: Path, epochs: float = 20) -> Path:
+    """A fill-mask bundle: masked-LM training of the tiny base on sentences of its vocabulary."""
+    from edgeft.config import MlmConfig
+    from edgeft.tasks.mlm import train_mlm
+    from edgeft_exporters.api import ExportOptions, export_run
+
+    rng = random.Random(0)
+    words = tiny.FILLER + tiny.EXTRA[:8] + tiny.POSITIVE + tiny.NEGATIVE
+    corpus = tmp / "fillmask-corpus.txt"
+    corpus.write_text("".join(" ".join(rng.choice(words) for _ in range(rng.randint(5, 25))) + "\n" for _ in range(160)), encoding="utf-8")
+    config = MlmConfig(
+        corpus=[str(corpus)], out=str(tmp / "fillmask"), base=str(base), max_length=24, epochs=epochs, batch_size=16,
+        lr=3e-3, logging_steps=1000, head_warmup_steps=3,
+    )
+    config.validate()
+    train_mlm(config)
+    return export_run(tmp / "fillmask", out_root / "fillmask", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
+
+
 if __name__ == "__main__":
-    for name, path in build(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES).items():
+    parser = argparse.ArgumentParser(description="Regenerate the runtime's tiny test bundles.")
+    parser.add_argument("out", nargs="?", type=Path, default=FIXTURES)
+    parser.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
+    args = parser.parse_args()
+    for name, path in build(args.out, only=tuple(args.only)).items():
         print(f"wrote {path}")

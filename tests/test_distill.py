@@ -207,6 +207,13 @@ def test_student_exports_through_the_parity_gate(tmp_path, student2):
     assert manifest["parity"]["reference_metric"] == pytest.approx(100 * json.loads((student2 / "metrics.json").read_text())["accuracy"])
     model = edgeft_runtime.load(tmp_path / "bundle")
     assert model.predict(["the film was great"])[0]["label"] in ("neg", "pos")
+    # Like any run's bundle, the student's carries the reference set, and the device check passes on it.
+    reference = manifest["reference"]
+    assert reference["samples"] == 40 and reference["reference_metric"] == pytest.approx(manifest["parity"]["reference_metric"])
+    assert (tmp_path / "bundle" / "reference").is_dir()
+    result = invoke("check", tmp_path / "bundle", "--max-drop", 100, "--json")
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.output)["variants"]) == {"fp32", "int8"}
 
 
 def test_soft_targets_reach_the_loss(tmp_path, teacher4, sentiment_files):

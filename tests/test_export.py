@@ -17,9 +17,9 @@ import edgeft_runtime
 
 def test_bundle_contract(tiny_bundle):
     files = sorted(p.name for p in tiny_bundle.iterdir())
-    assert files == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "tokenizer.json"]
+    assert files == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "reference", "tokenizer.json"]
     manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
-    assert manifest["format"] == "edgeft-bundle" and manifest["schema_version"] == "1.0"
+    assert manifest["format"] == "edgeft-bundle" and manifest["schema_version"] == "1.1"
     assert manifest["task"] == "classifier" and manifest["labels"] == ["neg", "pos"]
     assert manifest["problem_type"] == "single_label" and manifest["max_length"] == 32
     assert manifest["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
@@ -79,10 +79,10 @@ def test_failed_export_keeps_the_good_bundle(tiny_run, tiny_bundle, tmp_path):
 
     good = tmp_path / "good"
     shutil.copytree(tiny_bundle, good)
-    before = {p.name: sha256_file(p) for p in good.iterdir()}
+    before = {p.relative_to(good): sha256_file(p) for p in good.rglob("*") if p.is_file()}
     with pytest.raises(ParityError):
         export_run(tiny_run, good, ExportOptions(int8=True, max_drop=-1.0, per_channel="off", overwrite=True))
-    assert {p.name: sha256_file(p) for p in good.iterdir()} == before
+    assert {p.relative_to(good): sha256_file(p) for p in good.rglob("*") if p.is_file()} == before
 
 
 def test_fp32_only_export_with_explicit_eval(tiny_run, sentiment_files, tmp_path):

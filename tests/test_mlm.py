@@ -16,6 +16,7 @@ from edgeft.config_loader import build_config
 from edgeft.corpus import read_corpus, read_corpus_file, split_documents
 from edgeft.errors import ConfigError, DataError
 from tests.conftest import assert_one_error_line
+from tests.reference_checks import assert_reference_round_trip
 from edgeft.tasks.mlm import (
     IGNORE_INDEX,
     NO_WORD,
@@ -342,6 +343,28 @@ def test_fill_mask_bundle_parity(fill_mask_bundle):
     assert 0 <= parity["variants"]["int8"]["top5_overlap"] <= 1
 
 
+def test_reference_set_holds_top_tokens_at_masks(fill_mask_bundle, mlm_run):
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from edgeft_exporters.run_folder import read_run
+    from edgeft_exporters.tasks.fill_mask import FillMaskExport
+
+    rows = [json.loads(line) for line in (mlm_run.out / "eval.jsonl").read_text().splitlines()]
+    masked, gold = FillMaskExport(read_run(mlm_run.out), mlm_run.out).parse_examples(rows, "eval")
+    reference, report = assert_reference_round_trip(fill_mask_bundle, masked, "top1_accuracy")
+    assert report["variants"]["fp32"]["agreement_unit"] == "mask (top-1)"
+    counts = reference.observed["mask_counts"]
+    assert counts.tolist() == [text.count("[MASK]") for text in reference.texts] and reference.gold == gold[: counts.sum()].tolist()
+    tok = AutoTokenizer.from_pretrained(mlm_run.out)
+    model = AutoModelForMaskedLM.from_pretrained(mlm_run.out).eval()
+    with torch.no_grad():
+        enc = tok(reference.texts, padding=True, return_tensors="pt")
+        probs = torch.softmax(model(**enc).logits[enc["input_ids"] == tok.mask_token_id], -1).numpy()
+    np.testing.assert_array_equal(reference.observed["top_ids"][:, 0], probs.argmax(-1))
+    np.testing.assert_allclose(reference.observed["top_probabilities"], np.take_along_axis(probs, reference.observed["top_ids"], -1), atol=1e-5)
+
+
 def test_fill_mask_runtime_output(fill_mask_bundle, mlm_run):
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
@@ -404,6 +427,7 @@ def test_cli_predict_fill_mask(fill_mask_bundle):
     assert result.exit_code == 0, result.output
     row = json.loads(result.output.strip().splitlines()[-1])
     assert row["text"] == "the [MASK] was good" and len(row["prediction"]) == 1 and len(row["prediction"][0]) == 5
+    assert_one_error_line(CliRunner().invoke(app, ["predict", str(fill_mask_bundle), "no mask here"]), "has no [MASK]")
 
 
 # --- CLI --------------------------------------------------------------------------------------

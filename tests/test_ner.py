@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import edgeft_runtime
 from edgeft.cli import app
 from tests.conftest import assert_one_error_line
+from tests.reference_checks import assert_reference_round_trip
 from edgeft.ner_data import NerExample
 from edgeft.tasks.ner import content_tokenizer, encode_examples, token_labels, word_tags
 from tests import tiny
@@ -199,3 +200,15 @@ def test_cli_bench_with_pytorch_reference(tmp_path, ner_run, ner_bundle):
     assert result.exit_code == 0, result.output
     data = json.loads(report.read_text())
     assert set(data["results"]) == {"fp32", "int8", "pytorch-fp32"} and data["bundle"]["task"] == "ner"
+
+
+def test_reference_set_holds_entities_with_offsets(ner_run, ner_bundle):
+    held_out = [json.loads(line) for line in (ner_run / "eval.jsonl").read_text().splitlines()]
+    reference, report = assert_reference_round_trip(ner_bundle, [row["text"] for row in held_out], "entity_f1")
+    assert report["variants"]["int8"]["agreement_unit"] == "word"
+    assert reference.gold == [[[t, s, e] for s, e, t in row["spans"]] for row in held_out][: len(reference)]
+    counts = reference.observed["word_counts"]
+    assert counts.tolist() == [len(text.split()) for text in reference.texts]  # tiny sentences: words are split by spaces
+    assert reference.observed["word_probabilities"].shape == (counts.sum(), len(LABELS))
+    found = edgeft_runtime.load(ner_bundle, variant="fp32").tag(reference.texts)
+    assert reference.observed["entities"] == [[[e["entity"], e["start"], e["end"]] for e in text] for text in found]

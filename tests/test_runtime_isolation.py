@@ -1,4 +1,4 @@
-"""edgeft_runtime never imports torch, transformers or optimum: proven in a fresh interpreter."""
+"""edgeft_runtime never imports torch, transformers or optimum (nor ray or pyarrow until asked): proven in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import sys
 SCRIPT = """
 import json, sys
 import edgeft_runtime
+import edgeft_runtime.integrations.ray  # optional engines load on use, not on import
 model = edgeft_runtime.load(sys.argv[1])
 result = model.predict(["the film was good", "awful"])
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "optimum", "onnx", "edgeft", "edgeft_exporters"))
+heavy = sorted(
+    m for m in sys.modules
+    if m.split(".")[0] in ("torch", "transformers", "optimum", "onnx", "edgeft", "edgeft_exporters", "ray", "pyarrow")
+)
 print(json.dumps({"heavy": heavy, "n": len(result)}))
 """
 

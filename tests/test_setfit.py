@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import edgeft_runtime
 from edgeft.cli import app
+from tests.reference_checks import assert_reference_round_trip
 from tests.conftest import assert_one_error_line
 from edgeft.config import SetFitConfig
 from edgeft.config_loader import build_config
@@ -228,7 +229,7 @@ def test_setfit_bundle_is_one_graph_with_probabilities_and_embeddings(setfit_cli
     manifest = json.loads((bundle / "edgeft.json").read_text())
     assert manifest["task"] == "setfit" and manifest["outputs"] == {"probabilities": "probabilities", "embeddings": "embeddings"}
     assert manifest["pooling"] == "mean" and manifest["normalize"] is True
-    assert sorted(p.name for p in bundle.iterdir()) == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "tokenizer.json"]
+    assert sorted(p.name for p in bundle.iterdir()) == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "reference", "tokenizer.json"]
     assert manifest["parity"]["variants"]["fp32"]["label_agreement"] == 1.0
     assert manifest["parity"]["variants"]["fp32"]["max_abs_diff"] <= 1e-4
 
@@ -250,6 +251,20 @@ def test_runtime_embed_is_unit_norm_and_equals_pytorch(setfit_cli):
     np.testing.assert_allclose(model.predict_proba(TEXTS), np.asarray(reference.predict_proba(TEXTS, as_numpy=True)), atol=1e-5)
     assert model.embed("good film").shape == (vectors.shape[1],)
     assert np.linalg.norm(edgeft_runtime.load(bundle).embed(["good film"])[0]) == pytest.approx(1.0, abs=1e-6)  # int8
+
+
+def test_reference_set_holds_setfit_probabilities(setfit_cli):
+    from edgeft_exporters.setfit_head import load_setfit_model
+
+    run, bundle, _ = setfit_cli
+    held_out = [json.loads(line)["text"] for line in (run / "eval.jsonl").read_text().splitlines()]
+    reference, _ = assert_reference_round_trip(bundle, held_out, "accuracy")
+    original = load_setfit_model(run)
+    expected = np.asarray(original.predict_proba(reference.texts, as_numpy=True))
+    np.testing.assert_allclose(reference.observed["probabilities"], expected, atol=1e-5)
+    assert reference.observed["labels"].tolist() == expected.argmax(-1).tolist()
+    index = {"neg": 0, "pos": 1}
+    assert reference.gold == [index[json.loads(line)["labels"][0]] for line in (run / "eval.jsonl").read_text().splitlines()][: len(reference)]
 
 
 def test_multi_label_setfit_end_to_end(tmp_path, tiny_base):

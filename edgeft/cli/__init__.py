@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import bench, compare, distill, evaluate, export, info, predict, train, train_mlm, train_ner  # noqa: F401 (train_ner registers `train ner`)
+from . import bench, bundle, check, compare, distill, evaluate, export, info, predict, train, train_mlm, train_ner  # noqa: F401 (train_ner registers `train ner`)
 from .common import set_debug
 
 app = typer.Typer(
@@ -48,6 +48,8 @@ app.command("eval")(evaluate.evaluate)
 app.command("bench")(bench.bench)
 app.command("compare")(compare.compare)
 app.command("info")(info.info)
+app.command("check")(check.check)
+app.add_typer(bundle.app, name="bundle")
 
 
 def main() -> None:

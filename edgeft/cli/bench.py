@@ -27,12 +27,17 @@ def bench(
     cold_passes: Annotated[int, typer.Option(help="Fresh processes per engine for cold start and peak RSS (0: skip).")] = 3,
     device_name: Annotated[Optional[str], typer.Option(help="A name for this device in the report. [default: host name]", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the JSON report here.", show_default=False)] = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Also run the accuracy check on the bundle's reference set (see `edgeft check`).")] = True,
+    max_drop: Annotated[Optional[float], typer.Option(help="Accuracy check: most points a variant may lose. [default: the export gate's]", show_default=False)] = None,
+    min_agreement: Annotated[Optional[float], typer.Option(help="Accuracy check: least label agreement with PyTorch, in percent.", show_default=False)] = None,
 ) -> None:
     """Benchmark a bundle on this device and write a JSON report.
 
     Measures batch-1 latency (median, p90) at 16/64/128 tokens, throughput in batches of 32 on a
     mixed-length workload, cold start (process start to first prediction), peak RSS and model size.
     Engines alternate in blocks of calls, so load drift hits them alike; ratios come from one run.
+    With a reference set in the bundle, the accuracy of each variant is measured on this device
+    too (`edgeft check`) and the report says whether it stays within the limits.
 
     \b
     Examples:
@@ -65,6 +70,9 @@ def bench(
             extra_engines=extra,
             reference=reference_name,
             progress=lambda step: (bar.set_postfix_str(step), bar.update()),
+            check=check,
+            max_drop=max_drop,
+            min_agreement=min_agreement,
         )
     typer.echo(format_table(report))
     if out is not None:

@@ -31,7 +31,15 @@ def export(
     label_column: Annotated[Optional[str], typer.Option(help="Label column of --eval. [default: the run's]", show_default=False)] = None,
     max_drop: Annotated[float, typer.Option(help="int8 gate: the most points of the task metric int8 may lose against PyTorch.")] = 1.0,
     atol: Annotated[float, typer.Option(help="fp32 gate: the largest |output difference| allowed against PyTorch.")] = 1e-4,
-    preset: Annotated[str, typer.Option(help="Quantisation preset: auto (from this CPU's flags), avx512_vnni, avx2 or arm64.")] = "auto",
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target", "--preset",
+            help="The CPU(s) that will run the int8 bundle, comma-separated: arm64, avx2 (x86 without VNNI: 7-bit weights), "
+            "avx512_vnni, or auto (this machine). Targets that quantise differently get one int8 variant each; "
+            "the runtime's load() picks the one that suits its CPU.",
+        ),
+    ] = "auto",
     per_channel: Annotated[str, typer.Option(help="Per-channel weight scales: auto (quantise both ways, keep the better), on or off.")] = "auto",
     optimize: Annotated[bool, typer.Option("--optimize/--no-optimize", help="Fuse attention/LayerNorm/GELU before quantising.")] = True,
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset. [default: Optimum's choice]", show_default=False)] = None,
@@ -43,6 +51,13 @@ def export(
         typer.Option(help="Fixed BATCHxSEQUENCE input shape (e.g. 1x128) for providers that need static shapes (NNAPI, CoreML); the runtime pads to it.", show_default=False),
     ] = None,
     archive: Annotated[Optional[str], typer.Option(help="Also write the bundle as one file, OUT.zip or OUT.tar.gz: zip or tar.gz.", show_default=False)] = None,
+    reference_samples: Annotated[
+        int,
+        typer.Option(
+            help="Store this many held-out examples with PyTorch's answers in the bundle, so `edgeft check` can run on "
+            "any device (0: none). The texts then ship with the bundle; `edgeft bundle strip-reference` removes them.",
+        ),
+    ] = 256,
 ) -> None:
     """Export a trained run to an ONNX bundle (fp32, plus int8 with --int8) and check it.
 
@@ -56,9 +71,11 @@ def export(
       edgeft export models/sst2 --int8 --eval test.csv --max-drop 0.5
       edgeft export models/sst2 --int8 --mobile --out models/sst2-mobile
       edgeft export models/sst2 --int8 --static-shape 1x128 --out models/sst2-static
+      edgeft export models/sst2 --int8 --target arm64,avx2 --out models/sst2-phone-and-pc
     """
     from edgeft_exporters.api import ExportOptions, export_run
     from edgeft_exporters.run_folder import read_run
+    from edgeft_runtime.reference import reference_files
 
     run_info = read_run(run)
     if per_channel not in ("auto", "on", "off"):
@@ -77,7 +94,7 @@ def export(
         int8=int8,
         max_drop=max_drop,
         atol=atol,
-        preset=preset,
+        target=target,
         per_channel=per_channel,
         optimize=optimize,
         opset=opset,
@@ -86,6 +103,7 @@ def export(
         archive=archive,
         static_shape=shape,
         mobile=mobile,
+        reference_samples=reference_samples,
     )
     result = export_run(run, out, options, eval_rows=eval_rows, eval_source=eval_source)
     parity = result.manifest["parity"]
@@ -96,4 +114,11 @@ def export(
             f"  ONNX {name}: {parity['metric']} {rep['metric']:.2f}, agreement {100 * rep['label_agreement']:.1f}%, "
             f"max |diff| {rep['max_abs_diff']:.2e}, {rep['latency_ms']:.2f} ms"
         )
-    typer.echo(f"next: edgeft bench {result.out} --reference {run}")
+    reference = result.manifest.get("reference")
+    if reference:
+        size = sum(result.manifest["files"][f]["bytes"] for f in reference_files(reference)) / 1e3
+        typer.echo(
+            f"  reference set: {reference['samples']} held-out texts with PyTorch's answers ({size:.0f} kB); they ship "
+            "with the bundle (remove them with `edgeft bundle strip-reference`)"
+        )
+    typer.echo(f"next: edgeft check {result.out} on the target device; edgeft bench {result.out} --reference {run}")

@@ -19,6 +19,7 @@ def info(
 ) -> None:
     """Show a bundle's task, labels, variants, parity report and file check."""
     from edgeft_runtime.manifest import read_manifest, verify_bundle
+    from edgeft_runtime.reference import reference_files
 
     manifest = read_manifest(bundle)
     if verify:
@@ -40,6 +41,8 @@ def info(
         default = " (default)" if name == manifest.get("default_variant") else ""
         quant = spec.get("quantization")
         detail = f", preset {quant['preset']}, per-channel {quant['per_channel']}" if quant else ""
+        suits = [rule["target"] for rule in spec.get("suits") or []]
+        detail += f", for {'/'.join(suits)} CPUs" if suits else ""
         lines.append(f"variant       {name}{default}: {spec['file']}, {size:.1f} MB{detail}")
     parity = manifest.get("parity")
     if parity:
@@ -52,5 +55,15 @@ def info(
                 f"              {name}: {rep['metric']:.2f}, agreement {100 * rep['label_agreement']:.1f}%, "
                 f"max |diff| {rep['max_abs_diff']:.2e}, {rep['latency_ms']:.2f} ms"
             )
+    reference = manifest.get("reference")
+    if reference:
+        size = sum(manifest["files"].get(f, {}).get("bytes", 0) for f in reference_files(reference)) / 1e3
+        lines.append(
+            f"reference     {reference['samples']} held-out texts of {reference.get('data', '?')} with PyTorch's answers "
+            f"({size:.0f} kB), for `edgeft check` on a device. PRIVACY: these texts ship with the bundle; "
+            "`edgeft bundle strip-reference` removes them"
+        )
+    else:
+        lines.append("reference     none (`edgeft check` needs one: re-export with --reference-samples N)")
     lines.append(f"files         {len(manifest['files'])} {'verified (sha256)' if verify else 'not verified'}")
     typer.echo("\n".join(lines))

@@ -61,7 +61,8 @@ def configure_and_train(
     from ..tasks import get_task
 
     result = get_task(task).train(cfg, **train_kwargs)
-    report(result, next_step(result))
+    if result.main_process:
+        report(result, next_step(result))
 
 
 MultiLabel = Annotated[

@@ -182,7 +182,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
         trainer.train(resume_from_checkpoint=resume_checkpoint(work, resume))
         scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started)
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         trainer.save_model(str(work))
         finish_run_folder(work)
         metrics = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
@@ -194,6 +194,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
             "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
             "threshold": config.threshold,
             "max_length": config.max_length,
+            "train_steps": trainer.state.global_step,
             **run_info(
                 config, base_path, base_config, device,
                 sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,

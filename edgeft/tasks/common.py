@@ -25,6 +25,9 @@ class TrainResult:
     out: Path
     metrics: dict[str, Any]
     seconds: float
+    # False in the other processes of a distributed run (torchrun, accelerate launch): only the
+    # main one writes the run folder and reports it.
+    main_process: bool = True
 
 
 class ListDataset:
@@ -158,6 +161,8 @@ def run_info(
         "device": {"kind": device.kind, "name": device.name, "precision": device.precision},
         "train_seconds": round(seconds, 1),
         "torch_threads": torch.get_num_threads(),
+        # Processes that trained together (torchrun / accelerate launch): each saw 1/world_size of every epoch.
+        "world_size": torch.distributed.get_world_size() if torch.distributed.is_available() and torch.distributed.is_initialized() else 1,
     }
 
 

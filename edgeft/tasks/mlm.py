@@ -478,7 +478,7 @@ def train_mlm(config: MlmConfig, *, overwrite: bool = False, resume: bool = Fals
         )
         output = trainer.train(resume_from_checkpoint=checkpoint)
         if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started)
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         after = perplexity(trainer.model, eval_batches)
         log.info("held-out perplexity after training: %.2f", after["perplexity"])
         trainer.save_model(str(work))

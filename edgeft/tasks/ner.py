@@ -284,7 +284,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         else:
             scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started)
+            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
         trainer.save_model(str(work))
         finish_run_folder(work)
         metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}

@@ -2,9 +2,10 @@
 
 The steps, in order (each a function below): read the run and its held-out data; write the fp32
 graph (Optimum export, then fusion) and the tokenizer into a staging folder; run the PyTorch
-reference once and check the fp32 graph against it; quantise to int8, keep the candidate that
-scores best and check it against the int8 gate; optionally add the ORT-format copy; measure latency; write the manifest and model
-card; move the folder into place.
+reference once and check the fp32 graph against it; quantise to int8 for each target CPU, keep
+the candidate that scores best and check it against the int8 gate; optionally add the ORT-format
+copy; measure latency; store the reference set (held-out texts with PyTorch's answers, for the
+check on the device); write the manifest and model card; move the folder into place.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .errors import ExportError, ParityError
 from .gate import ParityGate
 from .optimize import fuse_transformer
 from .parity import max_abs_diff
-from .quantize import QuantPreset, quantize_int8, resolve_preset
+from .quantize import Int8Build, plan_int8_builds, quantize_int8
 from .requirements import require_export_extra
 from .run_folder import read_run, read_run_eval
 from .staging import StagedDir
@@ -39,7 +40,9 @@ class ExportOptions:
     int8: bool = False
     max_drop: float = 1.0  # int8 gate: points of the task metric it may lose against PyTorch
     atol: float = 1e-4  # fp32 gate: max |output difference| against PyTorch
-    preset: str = "auto"  # quantisation preset: auto | avx512_vnni | avx2 | arm64
+    # The CPUs that will run the int8 bundle, comma-separated: auto (this machine) | avx512_vnni |
+    # avx2 | arm64. Targets whose quantisation differs get one int8 variant each.
+    target: str = "auto"
     per_channel: str = "auto"  # auto (try both, keep the better) | on | off
     optimize: bool = True  # fuse the transformer graph before quantising
     opset: int | None = None
@@ -48,12 +51,15 @@ class ExportOptions:
     archive: str | None = None  # also write OUT.zip or OUT.tar.gz: "zip" | "tar.gz"
     static_shape: tuple[int, int] | None = None  # (batch, sequence) fixed axes for NNAPI/CoreML-style providers
     mobile: bool = False  # add the ORT-format model and the required-operators config
+    reference_samples: int = 256  # held-out examples stored with PyTorch's answers (0: none)
 
     def check(self) -> None:
         if self.archive not in (None, "zip", "tar.gz"):
             raise ExportError(f"--archive {self.archive}: choose zip or tar.gz")
         if self.per_channel not in ("auto", "on", "off"):
             raise ExportError(f"--per-channel {self.per_channel}: choose auto, on or off")
+        if self.reference_samples < 0:
+            raise ExportError(f"--reference-samples {self.reference_samples}: give 0 (no reference set) or more")
 
 
 @dataclass
@@ -83,7 +89,7 @@ def export_run(
     run = read_run(run_dir)
     task = exporter_for(run, run_dir)
     texts, gold, source = held_out_data(task, run_dir, options.parity_samples, eval_rows, eval_source)
-    preset = resolve_preset(options.preset) if options.int8 else None
+    builds = plan_int8_builds(options.target) if options.int8 else []
 
     stage = StagedDir(out_dir, overwrite=options.overwrite)
     with stage as work:
@@ -93,12 +99,14 @@ def export_run(
         models = {VARIANT_FP32: load_variant(work, VARIANT_FP32, fields)}
         reports = {VARIANT_FP32: gate.check(models[VARIANT_FP32])}
         gate.require_fp32(reports[VARIANT_FP32], options.atol)
-        if preset is not None:
-            reports[VARIANT_INT8], models[VARIANT_INT8] = add_int8_variant(gate, work, fields, preset, options.per_channel)
-            gate.require_int8(reports[VARIANT_INT8], options.max_drop)
+        for build in builds:
+            reports[build.variant], models[build.variant] = add_int8_variant(gate, work, fields, build, options.per_channel)
+            enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
         if options.mobile:
             add_ort_format(gate, work, fields, reports, options.atol)
         fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop if options.int8 else None)
+        if options.reference_samples:
+            fields["reference"] = gate.write_reference_set(work, options.reference_samples, options.max_drop)
         write_model_card(work, fields)
         manifest = write_manifest(work, fields)
         stage.commit()
@@ -165,18 +173,18 @@ def write_fp32_graph(task: TaskExporter, run: dict[str, Any], run_dir: Path, wor
     return fields
 
 
-def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], preset: QuantPreset, per_channel: str):
-    """Quantise the fp32 graph (per-tensor, per-channel or both), keep the candidate that scores
-    best on the held-out data as ``model_int8.onnx``, make it the default variant; return (its
-    report, the loaded model)."""
+def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, per_channel: str):
+    """Quantise the fp32 graph for ``build`` (per-tensor, per-channel or both), keep the candidate
+    that scores best on the held-out data as ``build.file``; the first build becomes the default
+    variant. Return (its report, the loaded model)."""
     choices = {"auto": [False, True], "on": [True], "off": [False]}[per_channel]
     candidates: list[tuple[dict[str, Any], dict[str, Any], Path]] = []
     for channelwise in choices:
-        path = work / (INT8_MODEL_FILE if len(choices) == 1 else f"candidate_pc{int(channelwise)}.onnx")
-        log.info("quantising to int8 (preset %s, per-channel %s)", preset.name, channelwise)
-        quant = quantize_int8(work / FP32_MODEL_FILE, path, preset, per_channel=channelwise)
-        spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant}
-        model = load_variant(work, VARIANT_INT8, {**fields, "variants": {**fields["variants"], VARIANT_INT8: spec}})
+        path = work / (build.file if len(choices) == 1 else f"candidate_{build.variant}_pc{int(channelwise)}.onnx")
+        log.info("quantising to int8 (preset %s, per-channel %s)", build.preset.name, channelwise)
+        quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise)
+        spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
+        model = load_variant(work, build.variant, {**fields, "variants": {**fields["variants"], build.variant: spec}})
         candidates.append((gate.check(model), spec, path))
     # Best metric first, then agreement with PyTorch, then the smaller output difference.
     candidates.sort(key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
@@ -188,11 +196,34 @@ def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], prese
         ]
         for _, _, other in candidates[1:]:
             other.unlink()
-        path.rename(work / INT8_MODEL_FILE)
-        spec["file"] = INT8_MODEL_FILE
-    fields["variants"][VARIANT_INT8] = spec
-    fields["default_variant"] = VARIANT_INT8
-    return report, load_variant(work, VARIANT_INT8, fields)
+        path.rename(work / build.file)
+        spec["file"] = build.file
+    fields["variants"][build.variant] = spec
+    if fields["default_variant"] == VARIANT_FP32:
+        fields["default_variant"] = build.variant
+    return report, load_variant(work, build.variant, fields)
+
+
+def enforce_int8_gate(gate: ParityGate, report: dict[str, Any], build: Int8Build, max_drop: float) -> None:
+    """The int8 gate, where this machine runs the kernels the variant is built for.
+
+    Elsewhere (e.g. a full-range arm64 build checked on an x86 CPU without VNNI, whose kernels
+    saturate on it) this machine's figures say little about the target: they are recorded, the
+    gate is not applied, and the reference set lets the target device run the check itself.
+    """
+    from edgeft_runtime.device import cpu_target
+
+    here = cpu_target()
+    if here in build.targets:
+        gate.require_int8(report, max_drop, build.variant)
+        report["gate"] = f"applied on this machine ({here} kernels)"
+        return
+    report["gate"] = f"not applied: measured with {here} kernels, built for {', '.join(build.targets)}; run edgeft_runtime.check on the target"
+    log.warning(
+        "%s is built for %s but this machine runs %s kernels: its parity figures are recorded, not gated "
+        "(%s %.2f vs PyTorch %.2f here); run `python -m edgeft_runtime.check` on the target device",
+        build.variant, "/".join(build.targets), here, gate.metric, report["metric"], gate.reference_scores[gate.metric],
+    )
 
 
 def add_ort_format(gate: ParityGate, work: Path, fields: dict[str, Any], reports: dict[str, Any], atol: float) -> None:

@@ -11,6 +11,7 @@ from edgeft_runtime.constants import (
     BUNDLE_FORMAT,
     MANIFEST_FILE,
     MODEL_CARD_FILE,
+    REFERENCE_DIR,
     SCHEMA_VERSION,
     TASK_FILL_MASK,
     TASK_NER,
@@ -92,7 +93,7 @@ def model_card(manifest: dict[str, Any]) -> str:
             f"{_fmt(100 * rep['label_agreement'] if 'label_agreement' in rep else None)} | "
             f"{_fmt(rep.get('max_abs_diff'), 6)} | {_fmt(rep.get('latency_ms'))} |"
         )
-    quant = (manifest["variants"].get("int8") or {}).get("quantization")
+    int8 = [(name, spec) for name, spec in manifest["variants"].items() if spec.get("quantization")]
     labels = manifest.get("labels") or []
     source = manifest.get("source") or {}
     lines = [
@@ -106,10 +107,12 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"- max length: {manifest['max_length']} tokens; inputs: {', '.join(manifest['inputs'])}",
         f"- default variant: {manifest.get('default_variant')}",
     ]
-    if quant:
+    for name, spec in int8:
+        quant = spec["quantization"]
+        suits = [rule["target"] for rule in spec.get("suits") or []]
         lines.append(
-            f"- int8: dynamic quantisation, preset {quant['preset']}, per-channel {quant['per_channel']}, "
-            f"reduce_range {quant['reduce_range']}"
+            f"- {name}: dynamic int8 quantisation, preset {quant['preset']}, per-channel {quant['per_channel']}, "
+            f"reduce_range {quant['reduce_range']}" + (f"; for {', '.join(suits)} CPUs" if suits else "")
         )
     lines += [
         "",
@@ -122,6 +125,13 @@ def model_card(manifest: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         *rows,
         "",
+        *[
+            f"- {name}: int8 gate {rep['gate']}"
+            for name, rep in (parity.get("variants") or {}).items()
+            if str(rep.get("gate", "")).startswith("not applied")
+        ],
+        "",
+        *reference_section(manifest),
         "## Use",
         "",
         "```python",
@@ -134,6 +144,27 @@ def model_card(manifest: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def reference_section(manifest: dict[str, Any]) -> list[str]:
+    """The model card's words on the reference set: what it is, how to run it, and that it ships texts."""
+    reference = manifest.get("reference")
+    if not reference:
+        return []
+    return [
+        "## Reference set (check on the device)",
+        "",
+        f"`{REFERENCE_DIR}/` holds {reference['samples']} held-out examples of {reference.get('data', '?')} with the "
+        f"PyTorch original's answers (PyTorch {reference.get('metric', 'metric')} on them: "
+        f"{_fmt(reference.get('reference_metric'))}). `python -m edgeft_runtime.check <bundle>` (or `edgeft check`) runs "
+        "every variant on them on the device at hand, without torch, and fails when a variant loses more than "
+        f"{_fmt(reference.get('max_drop'), 1)} points.",
+        "",
+        "**Privacy:** these held-out texts ship with the bundle, so anyone who receives an app containing it can read "
+        "them. Remove them with `edgeft bundle strip-reference <bundle>` (or export with `--reference-samples 0`) "
+        "when the data must not leave your hands.",
+        "",
+    ]
 
 
 def write_model_card(folder: Path, manifest: dict[str, Any]) -> None:

@@ -9,9 +9,10 @@ it (label agreement, max |output difference|, the task metric). fp32 must match 
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from edgeft_runtime.device import cpu_model, relevant_cpu_flags
+from edgeft_runtime.device import cpu_model, cpu_target, relevant_cpu_flags
 
 from .errors import ParityError
 from .parity import in_chunks, interleaved_latency, label_agreement, max_abs_diff
@@ -66,17 +67,30 @@ class ParityGate:
                 "no bundle written (retry with --no-optimize to rule out graph fusion)"
             )
 
-    def require_int8(self, report: dict[str, Any], max_drop: float) -> None:
+    def require_int8(self, report: dict[str, Any], max_drop: float, variant: str = "int8") -> None:
         """int8 may lose at most ``max_drop`` points of the task metric against PyTorch."""
         reference = self.reference_scores[self.metric]
         drop = reference - report["metric"]
         if drop > max_drop:
             raise ParityError(
-                f"int8 {self.metric} {report['metric']:.2f} is {drop:.2f} points below PyTorch "
+                f"{variant} {self.metric} {report['metric']:.2f} is {drop:.2f} points below PyTorch "
                 f"({reference:.2f}) on {len(self.texts)} examples of {self.source} "
                 f"(--max-drop {max_drop:g}); no bundle written. Try --per-channel on, another "
-                "--preset, or export fp32 only (omit --int8)"
+                "--target, or export fp32 only (omit --int8)"
             )
+
+    def write_reference_set(self, folder: Path, samples: int, max_drop: float) -> dict[str, Any]:
+        """Store the first ``samples`` held-out examples with the reference's answers in ``folder``
+        (from the outputs computed once above: no second PyTorch pass); return the manifest's
+        ``reference`` entry. ``max_drop`` becomes the device check's default limit."""
+        from edgeft_runtime.reference import headline, save_reference, scores
+
+        texts, gold, observed = self.task.reference_record(self.texts, self.reference_out, self.gold, samples)
+        multi = bool(getattr(self.task, "multi_label", False))
+        metric = headline(self.task.bundle_task, multi)
+        pytorch = scores(self.task.bundle_task, observed, gold, len(getattr(self.task, "labels", ())), multi)
+        info = {"reference": REFERENCE_NAME, "data": self.source, "metric": metric, "reference_metric": pytorch[metric], "max_drop": max_drop}
+        return save_reference(folder, self.task.bundle_task, texts, gold, observed, info)
 
     def latency(self, variants: dict[str, Any]) -> dict[str, float]:
         """Median batch-1 milliseconds of PyTorch and each loaded variant, measured interleaved."""
@@ -102,8 +116,16 @@ class ParityGate:
             "max_drop": max_drop,
             "cpu": cpu_model(),
             "cpu_flags": relevant_cpu_flags(),
+            "int8_target": cpu_target(),
+            "onnxruntime": onnxruntime_version(),
             "variants": reports,
         }
+
+
+def onnxruntime_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
 
 
 __all__ = ["LATENCY_SAMPLES", "ParityGate", "REFERENCE_NAME"]

@@ -1,4 +1,4 @@
-"""Step 3: dynamic int8 quantisation with a preset chosen for the CPU.
+"""Step 3: dynamic int8 quantisation with a preset chosen for the CPU that will run the bundle.
 
 Dynamic quantisation stores weights as int8 and quantises activations on the fly: no calibration
 data needed, and it is what onnxruntime's CPU kernels are fastest at for transformer MatMuls.
@@ -6,7 +6,6 @@ data needed, and it is what onnxruntime's CPU kernels are fastest at for transfo
 
 from __future__ import annotations
 
-import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,25 +29,56 @@ PRESETS = {
 
 
 def detect_preset(flags: set[str] | None = None, machine: str | None = None) -> str:
-    """Pick the preset for this machine: arm64 on ARM, avx512_vnni when VNNI is present, else avx2."""
-    machine = (machine or platform.machine()).lower()
-    if machine in ("arm64", "aarch64") or machine.startswith("armv8"):
-        return "arm64"
-    if flags is None:
-        from edgeft_runtime.device import cpu_flags
+    """The preset for this machine (edgeft_runtime.device.cpu_target): arm64 on ARM, avx512_vnni when VNNI is present, else avx2."""
+    from edgeft_runtime.device import cpu_target
 
-        flags = cpu_flags()
-    if {"avx512_vnni", "avx_vnni", "amx_int8"} & flags:
-        return "avx512_vnni"
-    return "avx2"
+    return cpu_target(flags, machine)
 
 
 def resolve_preset(name: str) -> QuantPreset:
     if name == "auto":
         name = detect_preset()
     if name not in PRESETS:
-        raise ExportError(f"--preset {name}: unknown; choose auto, {', '.join(PRESETS)}")
+        raise ExportError(f"--target {name}: unknown; choose auto, {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+@dataclass(frozen=True)
+class Int8Build:
+    """One int8 variant of a bundle: the preset it is quantised with and every target it suits
+    (the named targets plus the presets whose settings are identical, e.g. arm64 and avx512_vnni)."""
+
+    variant: str
+    file: str
+    preset: QuantPreset
+    targets: tuple[str, ...]
+
+    def suits(self) -> list[dict]:
+        """The manifest's ``suits``: the CPU rule of each target (edgeft_runtime.device.TARGET_RULES)."""
+        from edgeft_runtime.device import TARGET_RULES
+
+        return [{"target": t, **TARGET_RULES[t]} for t in self.targets]
+
+
+def plan_int8_builds(targets: str) -> list[Int8Build]:
+    """``"arm64,avx2"`` -> the int8 variants to build: one per distinct quantisation setting, in
+    the order the targets are named. The first is ``int8`` (``model_int8.onnx``), the bundle's
+    default; others are ``int8_<preset>``. ``auto`` is this machine's target."""
+    from edgeft_runtime.constants import INT8_MODEL_FILE, VARIANT_INT8
+
+    names = [n.strip() for n in targets.split(",") if n.strip()] or ["auto"]
+    presets: list[QuantPreset] = []
+    for name in names:
+        preset = resolve_preset(name)
+        if all(p.reduce_range != preset.reduce_range for p in presets):
+            presets.append(preset)
+    builds = []
+    for i, preset in enumerate(presets):
+        same = tuple(dict.fromkeys([preset.name] + [p.name for p in PRESETS.values() if p.reduce_range == preset.reduce_range]))
+        variant = VARIANT_INT8 if i == 0 else f"{VARIANT_INT8}_{preset.name}"
+        file = INT8_MODEL_FILE if i == 0 else INT8_MODEL_FILE.replace(".onnx", f"_{preset.name}.onnx")
+        builds.append(Int8Build(variant, file, preset, same))
+    return builds
 
 
 def quantize_int8(src: Path, dst: Path, preset: QuantPreset, *, per_channel: bool) -> dict:

@@ -9,16 +9,16 @@
     tagger.tag(["Angela Merkel met Emmanuel Macron in Paris."])  # [[{"entity": "PER", "start": 0, ...}]]
 """
 
-from .base import BundleModel
 from .errors import BundleError
-from .loader import load
 from .manifest import read_manifest, verify_bundle
 
 __version__ = "0.1.0"
 
 # The task classes load on first use (see loader.TASK_CLASSES): importing them all here would
-# add the NER decoder's imports to every app's start-up.
-_LAZY = {"Classifier": "classifier", "FillMask": "fill_mask", "Tagger": "tagger"}
+# add the NER decoder's imports to every app's start-up. ``load`` and ``BundleModel`` too, so that
+# importing the package does not import onnxruntime: ``python -m edgeft_runtime.check`` must be
+# able to say that onnxruntime crashes at import on this machine instead of crashing with it.
+_LAZY = {"BundleModel": "base", "Classifier": "classifier", "FillMask": "fill_mask", "Tagger": "tagger", "load": "loader"}
 
 
 def __getattr__(name: str):

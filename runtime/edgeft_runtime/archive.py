@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import tarfile
+import threading
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -78,7 +79,9 @@ def extract_bundle(archive: str | Path, target: str | Path) -> Path:
     archive, target = Path(archive), Path(target)
     if target.exists():
         raise BundleError(f"{target}: already exists; extract into a new folder")
-    work = target.with_name(f".{target.name}.partial")
+    # A work folder of this process's own: several processes on one machine (Ray actors, worker
+    # pools) may unpack the same archive at once, and only the first rename into place wins.
+    work = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     total = 0
@@ -101,7 +104,12 @@ def extract_bundle(archive: str | Path, target: str | Path) -> Path:
     except BundleError:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    os.replace(work, target)
+    try:
+        os.replace(work, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(work, ignore_errors=True)  # another process unpacked the same archive first
     if (target / MANIFEST_FILE).is_file():
         return target
     children = [p for p in target.iterdir()]
@@ -116,11 +124,26 @@ def cached_extract(archive: str | Path, cache_dir: str | Path | None = None) -> 
     digest = sha256_file(archive)
     root = Path(cache_dir or os.environ.get("EDGEFT_CACHE") or Path.home() / ".cache" / "edgeft" / "bundles")
     target = root / digest[:32]
+    found = _extracted_bundle(target)
+    if found is not None:
+        return found
     if target.exists():
-        top = [target] + [p for p in target.iterdir() if p.is_dir()]
-        for folder in top:
-            if (folder / MANIFEST_FILE).is_file():
-                return folder
         shutil.rmtree(target)
     root.mkdir(parents=True, exist_ok=True)
-    return extract_bundle(archive, target)
+    try:
+        return extract_bundle(archive, target)
+    except BundleError:
+        found = _extracted_bundle(target)  # another process finished the same extraction meanwhile
+        if found is None:
+            raise
+        return found
+
+
+def _extracted_bundle(target: Path) -> Path | None:
+    """The bundle folder inside a finished extraction at ``target`` (itself or its one top folder)."""
+    if not target.is_dir():
+        return None
+    for folder in [target] + [p for p in target.iterdir() if p.is_dir()]:
+        if (folder / MANIFEST_FILE).is_file():
+            return folder
+    return None

@@ -29,6 +29,20 @@ def as_text_list(texts: str | Sequence[str]) -> tuple[list[str], bool]:
     return items, False
 
 
+def text_problem(text: object, required_tokens: Sequence[str] = ()) -> str | None:
+    """Why ``text`` cannot be run (an empty text, a missing required token such as a fill-mask
+    model's ``[MASK]``), or None when it can. The readers of large inputs skip or refuse such rows
+    with this one rule."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return "empty text"
+    if not isinstance(text, str):
+        return f"text is {type(text).__name__}, not a string"
+    for token in required_tokens:
+        if token not in text:
+            return f"text has no {token}"
+    return None
+
+
 class BundleModel:
     """A loaded bundle: manifest, tokenizer and one onnxruntime session.
 

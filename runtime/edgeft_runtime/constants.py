@@ -9,10 +9,13 @@ TOKENIZER_FILE = "tokenizer.json"
 MODEL_CARD_FILE = "README.md"
 FP32_MODEL_FILE = "model.onnx"
 INT8_MODEL_FILE = "model_int8.onnx"
+# The reference set (edgeft_runtime.reference): held-out texts and the PyTorch original's answers.
+REFERENCE_DIR = "reference"
+REFERENCE_TEXTS_FILE = f"{REFERENCE_DIR}/texts.json"
 
 BUNDLE_FORMAT = "edgeft-bundle"
 # major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the reference set (manifest key "reference")
 
 # Tasks a bundle can carry; each maps to one runtime class.
 TASK_CLASSIFIER = "classifier"

@@ -1,7 +1,7 @@
 """Describe the device at hand: CPU model and flags, cores, memory, library versions.
 
-The one place edgeft reads the CPU: the benchmark's reports, the exporter's choice of int8 preset
-and the bundle's parity record all ask here.
+The one place edgeft reads the CPU: the benchmark's reports, the exporter's choice of int8 preset,
+the loader's choice among a bundle's int8 builds and the bundle's parity record all ask here.
 """
 
 from __future__ import annotations
@@ -32,6 +32,49 @@ RELEVANT_FLAGS = (
     "i8mm",
     "sve",
 )
+
+
+# Flags whose integer dot-product instructions let onnxruntime take full 8-bit weights on x86.
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+# The int8 targets of the export stage, as rules on the CPU (the manifest copies them into each
+# int8 variant's ``suits``, so the bundle itself says which build suits which CPU). Without VNNI,
+# x86 kernels multiply u8 x s8 pairs into int16 with saturation, so their build needs 7-bit
+# weights (onnxruntime issue #6004); VNNI and ARM dot-product kernels take the full range.
+TARGET_RULES: dict[str, dict[str, Any]] = {
+    "arm64": {"arch": "arm64"},
+    "avx512_vnni": {"arch": "x86", "cpu_flags_any": list(VNNI_FLAGS)},
+    "avx2": {"arch": "x86", "cpu_flags_none": list(VNNI_FLAGS)},
+}
+
+
+def arch_family(machine: str | None = None) -> str:
+    """``"arm64"`` for 64-bit ARM, ``"x86"`` for x86, else the machine name as the platform tells it (lower case)."""
+    machine = (machine or platform.machine()).lower()
+    if machine in ("aarch64", "arm64") or machine.startswith("armv8"):
+        return "arm64"
+    if machine in ("x86_64", "amd64", "x64", "i386", "i686", "x86"):
+        return "x86"
+    return machine
+
+
+def rule_matches(rule: dict[str, Any], arch: str, flags: set[str]) -> bool:
+    """Whether a CPU (its ``arch_family`` and flags) meets one rule of ``TARGET_RULES`` (or a manifest's ``suits``)."""
+    if rule.get("arch") not in (None, arch):
+        return False
+    if rule.get("cpu_flags_any") and not set(rule["cpu_flags_any"]) & flags:
+        return False
+    return not set(rule.get("cpu_flags_none") or ()) & flags
+
+
+def cpu_target(flags: set[str] | None = None, machine: str | None = None) -> str:
+    """This CPU's int8 target: arm64 on 64-bit ARM, avx512_vnni on x86 with VNNI, else avx2
+    (the 7-bit build, which is also the safe choice where the flags cannot be read)."""
+    arch = arch_family(machine)
+    if arch == "arm64":
+        return "arm64"
+    flags = cpu_flags() if flags is None else flags
+    return "avx512_vnni" if rule_matches(TARGET_RULES["avx512_vnni"], "x86", flags) else "avx2"
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -104,6 +147,16 @@ def _physical_cores(info_text: str | None = None) -> int | None:
     return len(cores) or None
 
 
+def cpuinfo_family(info: dict[str, str]) -> str | None:
+    """Which kind of CPU /proc/cpuinfo describes: "x86" (it has ``flags``), "arm64" (``Features``
+    with ``CPU implementer``), or None when it says too little."""
+    if "flags" in info and "vendor_id" in info:
+        return "x86"
+    if "Features" in info and "CPU implementer" in info:
+        return "arm64"
+    return None
+
+
 def device_info(threads: int | None = None, name: str | None = None, inter_op_threads: int | None = None) -> dict[str, Any]:
     """CPU model, architecture, relevant flags, cores, memory, OS and library versions."""
     import numpy
@@ -112,16 +165,18 @@ def device_info(threads: int | None = None, name: str | None = None, inter_op_th
     from . import __version__
 
     info = _cpuinfo()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:
         available = os.cpu_count()
     memory = _memory_bytes()
-    return {
+    report: dict[str, Any] = {
         "name": name or platform.node() or "unknown",
         "cpu_model": _cpu_model(info),
         "architecture": platform.machine(),
-        "cpu_flags": relevant_cpu_flags(set((info.get("flags") or info.get("Features") or "").split())),
+        "cpu_flags": relevant_cpu_flags(flags),
+        "int8_target": cpu_target(flags),
         "logical_cores": os.cpu_count(),
         "physical_cores": _physical_cores(),
         "cores_available": available,
@@ -134,3 +189,8 @@ def device_info(threads: int | None = None, name: str | None = None, inter_op_th
         "numpy": numpy.__version__,
         "edgeft_runtime": __version__,
     }
+    described = cpuinfo_family(info)
+    if described and described != arch_family():
+        # qemu-user shows the host's /proc/cpuinfo to the emulated program.
+        report["emulated"] = f"/proc/cpuinfo describes an {described} CPU but Python runs as {platform.machine()}: user-mode emulation; CPU model and flags are the host's, timings are the emulator's"
+    return report

@@ -34,7 +34,7 @@ def resolve_variant(manifest: dict, variant: str, bundle_dir: Path) -> tuple[str
     """Map ``variant`` ("auto", a variant name, or a file listed in the bundle) to (name, file)."""
     variants = manifest["variants"]
     if variant == "auto":
-        variant = manifest.get("default_variant") or next(iter(variants))
+        variant = variant_for_cpu(variants) or manifest.get("default_variant") or next(iter(variants))
     if variant in variants:
         return variant, variants[variant]["file"]
     for name, spec in variants.items():  # a file name: e.g. the .ort copy of a variant
@@ -43,6 +43,22 @@ def resolve_variant(manifest: dict, variant: str, bundle_dir: Path) -> tuple[str
     raise BundleError(
         f"{bundle_dir / MANIFEST_FILE}: no variant {variant!r}; this bundle has {', '.join(sorted(variants))}"
     )
+
+
+def variant_for_cpu(variants: dict, flags: set[str] | None = None, machine: str | None = None) -> str | None:
+    """The first variant whose ``suits`` rules (written by ``edgeft export --target``) match this
+    CPU, when the bundle offers more than one such build; else None (the default variant serves).
+    The CPU is read only for bundles that offer a choice, so other loads pay nothing for it."""
+    choices = [name for name, spec in variants.items() if spec.get("suits")]
+    if len(choices) < 2:
+        return None
+    from .device import arch_family, cpu_flags, rule_matches
+
+    arch, flags = arch_family(machine), cpu_flags() if flags is None else flags
+    for name in choices:
+        if any(rule_matches(rule, arch, flags) for rule in variants[name]["suits"]):
+            return name
+    return None
 
 
 def load(
@@ -62,8 +78,10 @@ def load(
     bundle: the folder ``edgeft export`` wrote, or an archive of it (``edgeft export --archive``);
         an archive is unpacked safely once into ``cache_dir`` (default ``$EDGEFT_CACHE`` or
         ``~/.cache/edgeft/bundles``), keyed by its sha256.
-    variant: "auto" (the manifest's default, int8 when exported with ``--int8``), "fp32", "int8",
-        or the name of a model file in the bundle (e.g. ``model_int8.ort``).
+    variant: "auto" (the int8 build that suits this CPU when the bundle has several, see
+        ``variant_for_cpu``; else the manifest's default, int8 when exported with ``--int8``),
+        a variant name ("fp32", "int8", "int8_avx2", ...), or the name of a model file in the
+        bundle (e.g. ``model_int8.ort``).
     threads / inter_op_threads / providers / spinning / memory_arena: passed to the onnxruntime
         session (see session.create_session); None keeps onnxruntime's default.
     verify: check the sha256 of the tokenizer and model file against the manifest (on by default;

@@ -36,6 +36,7 @@ KNOWN_KEYS = frozenset(
         "static_shape",
         "mobile",
         "parity",
+        "reference",
         "metrics",
         "source",
         "files",

@@ -24,7 +24,7 @@ def test_report_from_the_command_line(sentiment_bundle, tmp_path):
     out = tmp_path / "report.json"
     assert bench.main([str(sentiment_bundle), "--runs", "5", "--threads", "1", "--device-name", "ci", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert report["format"] == "edgeft-bench-report" and report["schema_version"] == "1.0"
+    assert report["format"] == "edgeft-bench-report" and report["schema_version"] == "1.1"
     assert report["device"]["name"] == "ci" and report["device"]["threads"] == 1
     assert report["device"]["onnxruntime"] and report["device"]["cpu_model"]
     assert set(report["results"]) == {"fp32", "int8"}

@@ -16,6 +16,8 @@ from ..onnx_export import export_with_optimum
 # (texts -> outputs of every text, one text -> anything): the reference's batch function for the
 # gate and its single-text function for latency.
 Reference = tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]
+# (texts, gold targets as JSON values, observations): one task's part of the bundle's reference set.
+ReferenceRecord = tuple[list[str], Any, dict[str, Any]]
 
 
 class TaskExporter(Protocol):
@@ -59,6 +61,12 @@ class TaskExporter(Protocol):
 
     def compare(self, reference: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
         """Extra parity figures for the report (may be empty)."""
+        ...
+
+    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: Any, count: int) -> ReferenceRecord:
+        """The first ``count`` held-out examples for the bundle's reference set: their texts, gold
+        targets as JSON values, and the reference's ``outputs`` on them as observations
+        (``edgeft_runtime.reference``: the terms the device check reproduces)."""
         ...
 
 

@@ -8,10 +8,11 @@ from typing import Any, Sequence
 import numpy as np
 from edgeft_runtime.constants import MULTI_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
-from edgeft_runtime.ops import multi_label_decisions
+from edgeft_runtime.ops import multi_label_decisions, sigmoid, softmax
+from edgeft_runtime.reference import classifier_observation
 
 from ..errors import ExportError
-from .base import ExporterDefaults, Reference
+from .base import ExporterDefaults, Reference, ReferenceRecord
 
 
 class ClassifierExport(ExporterDefaults):
@@ -92,3 +93,11 @@ class ClassifierExport(ExporterDefaults):
     def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
         return model.run_output(list(texts), self.output_name)
 
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """The reference's outputs as the runtime's ``predict_proba`` gives them."""
+        logits = np.asarray(outputs, dtype=np.float64)
+        return sigmoid(logits) if self.multi_label else softmax(logits)
+
+    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: np.ndarray, count: int) -> ReferenceRecord:
+        observed = classifier_observation(self.probabilities(outputs[:count]), self.multi_label, self.threshold)
+        return list(texts[:count]), np.asarray(gold)[:count].tolist(), observed

@@ -15,10 +15,11 @@ from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime.constants import TASK_FILL_MASK
+from edgeft_runtime.reference import fill_mask_observation
 
 from ..errors import ExportError
 from ..onnx_export import quiet_transformers_loading
-from .base import ExporterDefaults, Reference
+from .base import ExporterDefaults, Reference, ReferenceRecord
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +166,12 @@ class FillMaskExport(ExporterDefaults):
     def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
         rows = model.mask_logits(list(texts))
         return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+
+    def reference_record(self, texts: Sequence[str], logits: np.ndarray, gold: np.ndarray, count: int) -> ReferenceRecord:
+        """Top-5 tokens at the masks of the first ``count`` sentences, and the ids they hide."""
+        texts = list(texts[:count])
+        mask_id = self.tokenizer.mask_token_id
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"] if texts else []
+        counts = [sum(1 for t in row if t == mask_id) for row in ids]
+        rows = np.split(logits[: sum(counts)], np.cumsum(counts)[:-1]) if counts else []
+        return texts, np.asarray(gold)[: sum(counts)].tolist(), fill_mask_observation(rows)

@@ -19,9 +19,10 @@ from typing import Any, Sequence
 import numpy as np
 from edgeft_runtime import ner
 from edgeft_runtime.metrics import entity_scores
+from edgeft_runtime.reference import ner_observation
 
 from ..errors import ExportError
-from .base import ExporterDefaults, Reference
+from .base import ExporterDefaults, Reference, ReferenceRecord
 
 METRIC = "entity_f1"
 
@@ -169,3 +170,10 @@ class NerExport(ExporterDefaults):
     def bundle_outputs(self, model, texts: Sequence[str]) -> np.ndarray:
         _, merged = model.token_logits(list(texts))
         return np.concatenate(merged) if merged else np.zeros((0, len(self.labels)), np.float32)
+
+    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: list[list[tuple]], count: int) -> ReferenceRecord:
+        """Word probabilities and entities of the first ``count`` texts; gold spans as [type, start, end]."""
+        texts = list(texts[:count])
+        logits = self._split(outputs)[:count]
+        observed = ner_observation(texts, self._tokens[:count], logits, self.labels, self.aggregation)
+        return texts, [[[t, s, e] for t, s, e in spans] for spans in gold[:count]], observed

@@ -112,6 +112,10 @@ class SetFitExport(ClassifierExport):
         fields["normalize"] = bool(self.body.get("normalize"))
         return fields
 
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """The probability columns: the graph applies the head's activation itself."""
+        return np.asarray(outputs[:, : len(self.labels)], dtype=np.float64)
+
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
         probs = outputs[:, : len(self.labels)]
         if self.multi_label:

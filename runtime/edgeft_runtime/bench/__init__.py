@@ -38,25 +38,43 @@ def benchmark_bundle(
     extra_engines: Sequence[Engine] = (),
     reference: str | None = None,
     progress: Progress | None = None,
+    check: bool = True,
+    max_drop: float | None = None,
+    min_agreement: float | None = None,
 ) -> dict:
     """Measure every variant of ``bundle`` (or those named), plus ``extra_engines``, in one run.
 
     reference: the name of the engine the report's ratios compare against (e.g. the PyTorch
     original passed in ``extra_engines``). progress: called after each measurement step
-    (``expected_steps`` tells how many there will be).
+    (``expected_steps`` tells how many there will be). check: also run the accuracy check
+    (``edgeft_runtime.check``) on the bundle's reference set, when it has one, so that the report
+    carries the accuracy measured on this device; max_drop / min_agreement: its limits.
     """
     from ..device import device_info
     from ..manifest import read_manifest
 
     manifest = read_manifest(bundle)
     engines = [bundle_engine(bundle, v, threads, inter_op) for v in (variants or list(manifest["variants"]))]
+    checked = device_check(bundle, manifest, engines, max_drop, min_agreement) if check else None
     engines += list(extra_engines)
     model = engines[0].extra["model"]
     count = lambda t: len(model.tokenizer.encode([t])[0].ids)  # noqa: E731
     by_length, mix = workload(count, model.tokenizer.max_length, required=model.required_tokens)
     results = run_benchmark(engines, by_length, mix, runs=runs, duration=duration, cold_passes=cold_passes, progress=progress)
     run_settings = settings(threads, inter_op, runs, duration, cold_passes, [int(n) for n in by_length])
-    return build_report(bundle, manifest, device_info(threads, device_name, inter_op), run_settings, results, reference)
+    return build_report(bundle, manifest, device_info(threads, device_name, inter_op), run_settings, results, reference, checked)
+
+
+def device_check(bundle: str | Path, manifest: dict, engines: Sequence[Engine], max_drop: float | None, min_agreement: float | None) -> dict | None:
+    """The accuracy check of each bundle engine on the reference set: {"limits", "variants"}; None without a reference set."""
+    from ..check import bundle_folder, check_model, limits_of
+    from ..reference import load_reference
+
+    reference = load_reference(bundle_folder(bundle), manifest)
+    if reference is None:
+        return None
+    limits = limits_of(manifest, max_drop, min_agreement)
+    return {"limits": limits, "samples": len(reference), "variants": {e.name: check_model(e.extra["model"], reference, limits) for e in engines}}
 
 
 def expected_steps(bundle: str | Path, engines: int, cold_passes: int) -> int:

@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cold-passes", type=int, default=3, help="fresh processes per engine for cold start and peak RSS (0: skip)")
     parser.add_argument("--device-name", default=None, help="a name for this device in reports")
     parser.add_argument("--out", default=None, help="write the JSON report here")
+    parser.add_argument("--no-check", dest="check", action="store_false", help="skip the accuracy check on the bundle's reference set")
+    parser.add_argument("--max-drop", type=float, default=None, help="accuracy check: most points a variant may lose (default: the export gate's)")
+    parser.add_argument("--min-agreement", type=float, default=None, help="accuracy check: least label agreement with PyTorch, in percent")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -37,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration=args.duration,
         cold_passes=args.cold_passes,
         device_name=args.device_name,
+        check=args.check,
+        max_drop=args.max_drop,
+        min_agreement=args.min_agreement,
     )
     print(format_table(report))
     if args.out:

@@ -10,7 +10,10 @@ from .measure import THROUGHPUT_BATCH
 from .workload import DEFAULT_LENGTHS
 
 REPORT_FORMAT = "edgeft-bench-report"
-REPORT_SCHEMA_VERSION = "1.0"
+# 1.1: the accuracy check on the device (``check``, and per result ``accuracy.source`` "measured on this device").
+REPORT_SCHEMA_VERSION = "1.1"
+MEASURED_HERE = "measured on this device"
+FROM_BUNDLE = "bundle parity check"
 
 
 def ratios(results: dict[str, dict], reference: str) -> dict[str, dict]:
@@ -55,16 +58,28 @@ def settings(
 
 
 def build_report(
-    bundle: str | Path, manifest: dict, device: dict, settings: dict, results: dict, reference: str | None
+    bundle: str | Path, manifest: dict, device: dict, settings: dict, results: dict, reference: str | None, checked: dict | None = None
 ) -> dict[str, Any]:
-    """Assemble the report; each result gets the accuracy the bundle's parity check measured."""
+    """Assemble the report. Each result gets its accuracy: measured on this device on the bundle's
+    reference set when ``checked`` (see ``device_check``) has it, else the figure of the bundle's
+    parity check on the exporting machine (bundles without a reference set)."""
     parity = manifest.get("parity") or {}
     accuracy = {name: rep.get("metric") for name, rep in (parity.get("variants") or {}).items()}
     if parity.get("reference_metric") is not None:
         accuracy["pytorch-fp32"] = parity["reference_metric"]
     for name, res in results.items():
         if name in accuracy:
-            res["accuracy"] = {"metric": parity.get("metric"), "value": accuracy[name], "source": "bundle parity check"}
+            res["accuracy"] = {"metric": parity.get("metric"), "value": accuracy[name], "source": FROM_BUNDLE}
+    if checked is not None:
+        reference_value = None
+        for name, figures in checked["variants"].items():
+            if name in results:
+                results[name]["accuracy"] = accuracy_measured(figures)
+                reference_value = figures.get("reference_value", reference_value)
+        if "pytorch-fp32" in results and reference_value is not None:
+            results["pytorch-fp32"]["accuracy"] = {
+                "metric": parity.get("metric"), "value": reference_value, "source": "PyTorch's stored answers on the reference set",
+            }
     model_files = {n: manifest["files"].get(s["file"], {}).get("sha256") for n, s in manifest["variants"].items()}
     report: dict[str, Any] = {
         "format": REPORT_FORMAT,
@@ -81,10 +96,30 @@ def build_report(
         },
         "settings": settings,
         "results": results,
+        "check": check_summary(checked),
     }
     if reference:
         report["ratios"] = ratios(results, reference)
     return report
+
+
+def accuracy_measured(figures: dict) -> dict[str, Any]:
+    """A result's ``accuracy`` from the device check of its variant."""
+    keys = ("metric", "value", "reference_value", "drop", "label_agreement", "agreement_unit", "max_abs_diff", "samples", "passed", "failures")
+    return {**{k: figures[k] for k in keys if k in figures}, "source": MEASURED_HERE}
+
+
+def check_summary(checked: dict | None) -> dict[str, Any]:
+    """The report's ``check``: whether the accuracy was measured here, with which limits, and the verdict."""
+    if checked is None:
+        return {"status": "not run: the bundle has no reference set, so accuracy is the exporting machine's parity figure"}
+    failed = [name for name, r in checked["variants"].items() if not r["passed"]]
+    return {
+        "status": "failed" if failed else "passed",
+        "samples": checked["samples"],
+        "limits": checked["limits"],
+        "failed_variants": failed,
+    }
 
 
 def format_table(report: dict) -> str:
@@ -111,4 +146,21 @@ def format_table(report: dict) -> str:
         speed = ", ".join(f"{n}: {v:.2f}x" for n, v in ratio["latency_speedup_p50"].items())
         extra = f", RSS {ratio['peak_rss_ratio']:.2f}x" if "peak_rss_ratio" in ratio else ""
         lines.append(f"{name} vs {ratio['vs']}: latency speed-up {speed}; throughput {ratio['throughput_speedup']:.2f}x{extra}")
+    lines.append(check_line(report))
     return "\n".join(lines)
+
+
+def check_line(report: dict) -> str:
+    """One line on the accuracy of each variant on this device (or why it was not measured)."""
+    check = report.get("check") or {}
+    if check.get("status") not in ("passed", "failed"):
+        return f"accuracy check: {check.get('status', 'not run')}"
+    parts = []
+    for name, r in report["results"].items():
+        acc = r.get("accuracy") or {}
+        if acc.get("source") == MEASURED_HERE:
+            parts.append(
+                f"{name} {acc.get('metric')} {acc.get('value', float('nan')):.2f} (PyTorch {acc.get('reference_value', float('nan')):.2f}), "
+                f"agreement {100 * acc['label_agreement']:.2f}%{'' if acc['passed'] else ' FAILED'}"
+            )
+    return f"accuracy check on this device ({check['samples']} reference texts): {check['status']}; " + "; ".join(parts)

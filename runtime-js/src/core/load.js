@@ -1,0 +1,67 @@
+/** load(): read the manifest, verify the files, open the session, pick the task class. */
+
+import { Classifier } from './classifier.js';
+import { BundleError } from './errors.js';
+import { FillMask } from './fill_mask.js';
+import { MANIFEST_FILE, parseManifest, readVerified } from './manifest.js';
+import { Tagger } from './tagger.js';
+import { BundleTokenizer } from './tokenizer.js';
+
+/** Task name in the manifest -> the class that serves it. */
+export const TASK_CLASSES = { classifier: Classifier, setfit: Classifier, ner: Tagger, 'fill-mask': FillMask };
+
+/** Map ``variant`` ("auto", a variant name, or a model file listed in the bundle) to [name, file]. */
+export function resolveVariant(manifest, variant, where) {
+  const variants = manifest.variants || {};
+  if (variant === 'auto') variant = manifest.default_variant || Object.keys(variants)[0];
+  if (variant in variants) return [variant, variants[variant].file];
+  for (const [name, spec] of Object.entries(variants)) {
+    if (variant === spec.file || variant === spec.ort_file) return [name, variant];
+  }
+  throw new BundleError(`${where}: no variant ${JSON.stringify(variant)}; this bundle has ${Object.keys(variants).sort().join(', ')}`);
+}
+
+/**
+ * Load a bundle from a source (folder, URL or archive) with a platform's onnxruntime.
+ * @param {{location: string, where(name: string): string, read(name: string): Promise<Uint8Array|null>}} source
+ * @param {{ort: any, createSession(bytes: Uint8Array, options: object): Promise<any>}} platform
+ */
+export async function loadFrom(source, platform, { variant = 'auto', threads = null, verify = true, warn = (m) => console.warn(m) } = {}) {
+  const where = source.where(MANIFEST_FILE);
+  const bytes = await source.read(MANIFEST_FILE);
+  if (bytes == null) throw new BundleError(`${where}: missing; this is not an edgeft bundle (re-run \`edgeft export\`)`);
+  const manifest = parseManifest(bytes, where, warn);
+  const Task = TASK_CLASSES[manifest.task];
+  if (!Task) {
+    throw new BundleError(
+      `${where}: task ${JSON.stringify(manifest.task)} is not supported by this runtime (supported: ${Object.keys(TASK_CLASSES).sort().join(', ')}); upgrade edgeft-runtime`,
+    );
+  }
+  const [name, modelFile] = resolveVariant(manifest, variant, where);
+  const fixed = manifest.static_shape || {};
+  // Both files are fetched and hashed at once: over HTTP the model download is most of load().
+  const [tokenizerBytes, modelBytes] = await Promise.all([
+    readVerified(source, manifest.tokenizer, manifest, verify),
+    readVerified(source, modelFile, manifest, verify),
+  ]);
+  let json;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(tokenizerBytes));
+  } catch (e) {
+    throw new BundleError(`${source.where(manifest.tokenizer)}: not a readable tokenizers file (${e.message}); re-export the bundle`);
+  }
+  const tokenizer = new BundleTokenizer(json, manifest.max_length, fixed.sequence ?? null, source.where(manifest.tokenizer));
+  let session;
+  try {
+    session = await platform.createSession(modelBytes, { threads });
+  } catch (e) {
+    const first = String(e && e.message ? e.message : e).trim().split('\n')[0];
+    throw new BundleError(`${source.where(modelFile)}: onnxruntime could not load it (${first}); re-export the bundle`);
+  }
+  try {
+    return new Task({ location: source.location, manifest, session, tokenizer, variant: name, ort: platform.ort });
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * edgeft-runtime for Node: bundles from a folder or an archive on disk, run with onnxruntime-node.
+ *
+ *     import { load } from 'edgeft-runtime';
+ *     const model = await load('models/sst2-int8');
+ *     await model.predict(['great film', 'dull and slow']);  // [{label: 'pos', score: 0.97}, ...]
+ */
+
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ArchiveSource, unpackArchive } from './core/archive.js';
+import { BundleError } from './core/errors.js';
+import { loadFrom } from './core/load.js';
+
+export { BundleError } from './core/errors.js';
+export { BundleModel } from './core/model.js';
+export { Classifier } from './core/classifier.js';
+export { Tagger } from './core/tagger.js';
+export { FillMask } from './core/fill_mask.js';
+
+const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
+
+/** A bundle folder on disk. */
+class DirSource {
+  constructor(dir) {
+    this.dir = dir;
+    this.location = dir;
+  }
+
+  where(name) {
+    return join(this.dir, name);
+  }
+
+  async read(name) {
+    try {
+      return new Uint8Array(await readFile(join(this.dir, name)));
+    } catch (e) {
+      if (e.code === 'ENOENT' || e.code === 'EISDIR') return null;
+      throw new BundleError(`${join(this.dir, name)}: cannot be read (${e.code || e.message})`);
+    }
+  }
+}
+
+const platform = {
+  ort,
+  async createSession(bytes, { threads }) {
+    const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+    if (threads != null) options.intraOpNumThreads = threads;
+    return ort.InferenceSession.create(bytes, options);
+  },
+};
+
+async function sourceOf(bundle) {
+  if (bundle instanceof Uint8Array || bundle instanceof ArrayBuffer) {
+    const bytes = bundle instanceof Uint8Array ? bundle : new Uint8Array(bundle);
+    return new ArchiveSource(await unpackArchive(bytes, '<archive bytes>'), '<archive bytes>');
+  }
+  const path = String(bundle);
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new BundleError(`${path}: no such bundle folder; pass the folder \`edgeft export\` wrote`);
+  }
+  if (info.isFile()) {
+    if (!ARCHIVE.test(path)) throw new BundleError(`${path}: a bundle is a folder, not a file; pass the folder \`edgeft export\` wrote`);
+    return new ArchiveSource(await unpackArchive(new Uint8Array(await readFile(path)), path), path);
+  }
+  return new DirSource(path);
+}
+
+/**
+ * Load an edgeft bundle: a folder, a .zip / .tar.gz archive (`edgeft export --archive`), or an
+ * archive's bytes. Returns the model for the bundle's task (Classifier, Tagger or FillMask).
+ * @param {string|Uint8Array|ArrayBuffer} bundle
+ * @param {{variant?: string, threads?: number, verify?: boolean, warn?: (message: string) => void}} [options]
+ */
+export async function load(bundle, options = {}) {
+  return loadFrom(await sourceOf(bundle), platform, options);
+}

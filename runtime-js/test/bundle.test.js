@@ -1,0 +1,135 @@
+// The same bundle checks as the Python runtime: schema version, unknown keys, sha256, file names
+// that leave the bundle, archives that would unpack outside it, and one clear error for each.
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BundleError, load } from '../src/node.js';
+import { bundleFiles, copyBundle, editManifest, FIXTURES, makeTarGz, makeZip } from './helpers.js';
+
+const rejects = (promise, pattern) => assert.rejects(promise, (e) => e instanceof BundleError && pattern.test(e.message) && !/\n\s+at /.test(e.message));
+
+test('a newer schema major version is refused, an older one too', async () => {
+  const dir = copyBundle('sentiment');
+  editManifest(dir, (m) => (m.schema_version = '2.0'));
+  await rejects(load(dir), /edgeft\.json: schema_version 2\.0 is newer than this runtime supports \(1\.1\); upgrade edgeft-runtime/);
+  editManifest(dir, (m) => (m.schema_version = '0.9'));
+  await rejects(load(dir), /schema_version 0\.9 is older than this runtime supports/);
+  editManifest(dir, (m) => (m.schema_version = 'one'));
+  await rejects(load(dir), /schema_version "one" is not of the form MAJOR\.MINOR/);
+});
+
+test('a newer minor version loads; unknown keys are warned about once and ignored', async () => {
+  const dir = copyBundle('sentiment');
+  editManifest(dir, (m) => {
+    m.schema_version = '1.7';
+    m.future_field = { x: 1 };
+    m.another = 2;
+  });
+  const warnings = [];
+  const model = await load(dir, { warn: (m) => warnings.push(m) });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /ignoring unknown manifest field\(s\) another, future_field/);
+  assert.ok(['pos', 'neg'].includes((await model.predict('good film')).label));
+});
+
+test('a flipped byte in the model or tokenizer is refused by sha256; verify:false skips the check', async () => {
+  const dir = copyBundle('sentiment');
+  const path = join(dir, 'model_int8.onnx');
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 1] ^= 1;
+  writeFileSync(path, bytes);
+  await rejects(load(dir), /model_int8\.onnx: sha256 [0-9a-f]{12}… does not match the manifest \([0-9a-f]{12}…\); the file was modified or corrupted/);
+  await load(dir, { variant: 'fp32' }); // the other variant's file is intact
+  const tok = join(dir, 'tokenizer.json');
+  writeFileSync(tok, readFileSync(tok, 'utf8').replace('"[PAD]"', '"[PAX]"'));
+  await rejects(load(dir, { variant: 'fp32' }), /tokenizer\.json: sha256 .* does not match the manifest/);
+  await load(dir, { variant: 'fp32', verify: false });
+});
+
+test('missing files, unlisted files and names that leave the bundle are refused', async () => {
+  const dir = copyBundle('sentiment');
+  rmSync(join(dir, 'tokenizer.json'));
+  await rejects(load(dir), /tokenizer\.json: missing from the bundle; copy the whole bundle folder/);
+  for (const name of ['../sentiment/tokenizer.json', '/etc/passwd', 'sub/../../x', 'C:\\x', 'https://example.org/t.json', 'a\\b']) {
+    const other = copyBundle('sentiment');
+    editManifest(other, (m) => (m.tokenizer = name));
+    await rejects(load(other), /points outside the bundle; refusing it/);
+  }
+  const other = copyBundle('sentiment');
+  editManifest(other, (m) => delete m.files['tokenizer.json']);
+  await rejects(load(other), /file 'tokenizer\.json' is not listed under 'files'; the bundle is incomplete/);
+});
+
+test('not a bundle: missing folder, a plain file, no manifest, broken JSON, wrong format, missing fields, unknown task or variant', async () => {
+  await rejects(load('/no/such/bundle'), /\/no\/such\/bundle: no such bundle folder/);
+  await rejects(load(join(FIXTURES, 'sentiment', 'README.md')), /a bundle is a folder, not a file/);
+  await rejects(load(FIXTURES), /edgeft\.json: missing; this is not an edgeft bundle/);
+  const dir = copyBundle('sentiment');
+  writeFileSync(join(dir, 'edgeft.json'), '{"format": ');
+  await rejects(load(dir), /edgeft\.json: not valid JSON/);
+  writeFileSync(join(dir, 'edgeft.json'), '{"format": "other"}');
+  await rejects(load(dir), /field 'format' is not 'edgeft-bundle'/);
+  writeFileSync(join(dir, 'edgeft.json'), '{"format": "edgeft-bundle", "schema_version": "1.0"}');
+  await rejects(load(dir), /missing field\(s\) task, max_length, inputs, outputs, variants, tokenizer, files/);
+  const task = copyBundle('sentiment');
+  editManifest(task, (m) => (m.task = 'summarize'));
+  await rejects(load(task), /task "summarize" is not supported by this runtime \(supported: classifier, fill-mask, ner, setfit\)/);
+  await rejects(load(copyBundle('sentiment'), { variant: 'fp16' }), /no variant "fp16"; this bundle has fp32, int8/);
+});
+
+test('a model file onnxruntime cannot read is one clear error', async () => {
+  const dir = copyBundle('sentiment');
+  writeFileSync(join(dir, 'model.onnx'), 'not a graph');
+  await rejects(load(dir, { variant: 'fp32', verify: false }), /model\.onnx: onnxruntime could not load it \(.*\); re-export the bundle/);
+});
+
+test('zip and tar.gz archives load, at the top level or in one folder, from a path or from bytes', async () => {
+  const dir = join(FIXTURES, 'sentiment');
+  const expected = await (await load(dir)).predictProba(['good film', 'bad']);
+  const archives = [
+    ['b.zip', makeZip(bundleFiles(dir))],
+    ['b.zip', makeZip(bundleFiles(dir, 'sentiment/'), { stored: true })],
+    ['b.tar.gz', makeTarGz(bundleFiles(dir))],
+  ];
+  for (const [name, bytes] of archives) {
+    const path = join(copyBundle('sentiment'), '..', name);
+    writeFileSync(path, bytes);
+    assert.deepEqual(await (await load(path)).predictProba(['good film', 'bad']), expected);
+    assert.deepEqual(await (await load(bytes)).predictProba(['good film', 'bad']), expected);
+  }
+});
+
+test('archives whose members would leave the bundle, links and non-archives are refused', async () => {
+  const files = bundleFiles(join(FIXTURES, 'sentiment'));
+  const cases = [
+    [makeZip({ ...files, '../evil.txt': new Uint8Array([1]) }), /member "\.\.\/evil\.txt" points outside the bundle; refusing the archive/],
+    [makeZip({ ...files, '/abs.txt': new Uint8Array([1]) }), /member "\/abs\.txt" has an absolute or non-portable path/],
+    [makeZip({ ...files, link: new TextEncoder().encode('/etc/passwd') }, { modes: { link: 0o120777 } }), /member "link" is a symlink/],
+    [makeTarGz({ ...files, 'a/../../x': new Uint8Array([1]) }), /points outside the bundle/],
+    [makeTarGz({ ...files, link: new Uint8Array(0) }, { types: { link: '2' } }), /member "link" is a symlink/],
+    [makeTarGz({ ...files, hard: new Uint8Array(0) }, { types: { hard: '1' } }), /member "hard" is a hard link/],
+    [makeZip({ 'README.md': files['README.md'] }), /no edgeft\.json at its top level/],
+    [new TextEncoder().encode('just text'), /not a \.zip or \.tar\.gz archive/],
+  ];
+  for (const [bytes, pattern] of cases) await rejects(load(bytes), pattern);
+});
+
+test("task settings the runtime cannot honour are refused, naming the field", async () => {
+  const cases = [
+    ['entities', (m) => (m.ner.scheme = 'BIOES'), /manifest ner\.scheme "BIOES" is not supported; this runtime decodes IOB2/],
+    ['entities', (m) => (m.ner.aggregation = 'mean'), /manifest ner\.aggregation "mean" is not one of first, average, max/],
+    ['entities', (m) => (m.ner.stride = 10), /manifest ner\.stride 10 does not fit windows of 10 tokens/],
+    ['entities', (m) => (m.labels = ['B-PER', 'I-PER']), /manifest 'labels' must list the IOB2 tags, including 'O'/],
+    ['sentiment', (m) => (m.labels = []), /manifest field 'labels' is empty/],
+    ['sentiment', (m) => (m.outputs = { scores: 'logits' }), /manifest 'outputs' names neither 'logits' nor 'probabilities'/],
+    ['sentiment', (m) => (m.outputs = { logits: 'nope' }), /output "nope" is not an output of the model graph/],
+    ['fillmask', (m) => (m.fill_mask = { mask_token: '<mask>' }), /mask token "<mask>" is not in the bundle's tokenizer/],
+    ['fillmask', (m) => (m.fill_mask = { mask_token: '[MASK]', mask_token_id: 3 }), /manifest mask_token_id 3 does not match the tokenizer's 4/],
+  ];
+  for (const [name, edit, pattern] of cases) {
+    const dir = copyBundle(name);
+    editManifest(dir, edit);
+    await rejects(load(dir), pattern);
+  }
+});

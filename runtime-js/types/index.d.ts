@@ -1,0 +1,117 @@
+// Types of edgeft-runtime (the same API in Node and in browsers; see README.md).
+
+/** A bundle is missing, malformed, tampered with, or from an incompatible edgeft version. */
+export class BundleError extends Error {
+  name: 'BundleError';
+}
+
+export interface LoadOptions {
+  /** "auto" (the manifest's default: int8 when exported with --int8), "fp32", "int8", or a model file of the bundle. */
+  variant?: string;
+  /** Intra-op threads. Node: onnxruntime's default when unset. Browser: 1 unless the page is cross-origin isolated. */
+  threads?: number;
+  /** Check the sha256 of the tokenizer and model file against the manifest (default true). */
+  verify?: boolean;
+  /** Receives warnings (unknown manifest keys, thread settings); default console.warn. */
+  warn?: (message: string) => void;
+  /** Browser only: the fetch used for bundle files (default globalThis.fetch). */
+  fetch?: typeof fetch;
+}
+
+export interface BatchOptions {
+  /** Texts per session run (default 32; 8 for fill-mask); texts are grouped by token length. */
+  batchSize?: number;
+}
+
+export interface Label {
+  label: string;
+  score: number;
+}
+
+export interface Entity {
+  entity: string;
+  /** text.slice(start, end) */
+  text: string;
+  /** JavaScript string index (UTF-16 code units) of the first character. */
+  start: number;
+  /** JavaScript string index just past the last character. */
+  end: number;
+  /** Mean probability of the entity's words. */
+  score: number;
+}
+
+export interface FillCandidate {
+  token: string;
+  token_id: number;
+  score: number;
+  /** The text with the mask replaced by the token. */
+  sequence: string;
+}
+
+export type Aggregation = 'first' | 'average' | 'max';
+
+export interface Manifest {
+  format: 'edgeft-bundle';
+  schema_version: string;
+  task: 'classifier' | 'setfit' | 'ner' | 'fill-mask';
+  labels?: string[];
+  max_length: number;
+  [key: string]: unknown;
+}
+
+/** What every loaded bundle has. */
+export class BundleModel {
+  readonly location: string;
+  readonly manifest: Manifest;
+  readonly task: Manifest['task'];
+  readonly labels: string[];
+  /** The variant loaded ("fp32", "int8"). */
+  readonly variant: string;
+  /** Raw graph outputs, one Float32Array row per text, in input order. */
+  runOutputs(texts: string | string[], outputs: string[], options?: BatchOptions): Promise<Record<string, Float32Array[]>>;
+  /** The task's answer for each text: predict (classifiers), tag (NER) or fillMask (masked-LM). */
+  runTask(texts: string | string[], options?: BatchOptions): Promise<unknown>;
+  /** Release the onnxruntime session. */
+  release(): Promise<void>;
+}
+
+/** Classifier and SetFit bundles. */
+export class Classifier extends BundleModel {
+  readonly multiLabel: boolean;
+  readonly threshold: number;
+  readonly hasEmbeddings: boolean;
+  /** Single-label: the best label; multi-label: every label at or above the threshold, best first. */
+  predict(text: string, options?: BatchOptions): Promise<Label | Label[]>;
+  predict(texts: string[], options?: BatchOptions): Promise<Array<Label | Label[]>>;
+  /** Probabilities, one row per text (also for a single string), columns in `labels` order. */
+  predictProba(texts: string | string[], options?: BatchOptions): Promise<number[][]>;
+  /** Sentence embeddings (SetFit bundles), unit length unless normalize is false. */
+  embed(text: string, options?: BatchOptions & { normalize?: boolean }): Promise<Float32Array>;
+  embed(texts: string[], options?: BatchOptions & { normalize?: boolean }): Promise<Float32Array[]>;
+}
+
+/** NER bundles. */
+export class Tagger extends BundleModel {
+  readonly aggregation: Aggregation;
+  readonly stride: number;
+  readonly maxLength: number;
+  tag(text: string, options?: BatchOptions & { aggregation?: Aggregation }): Promise<Entity[]>;
+  tag(texts: string[], options?: BatchOptions & { aggregation?: Aggregation }): Promise<Entity[][]>;
+}
+
+/** Fill-mask bundles. */
+export class FillMask extends BundleModel {
+  readonly maskToken: string;
+  readonly maskTokenId: number;
+  /** For one string: per mask (left to right) the topK candidates, best first. */
+  fillMask(text: string, options?: BatchOptions & { topK?: number }): Promise<FillCandidate[][]>;
+  fillMask(texts: string[], options?: BatchOptions & { topK?: number }): Promise<FillCandidate[][][]>;
+}
+
+export type AnyModel = Classifier | Tagger | FillMask;
+
+/**
+ * Load a bundle. Node: a folder or a .zip/.tar.gz path, or archive bytes. Browser: the URL of a
+ * bundle folder or archive, an archive File/Blob, or archive bytes.
+ */
+export function load(bundle: string | URL | Blob | Uint8Array | ArrayBuffer, options?: LoadOptions): Promise<AnyModel>;

@@ -1,0 +1,289 @@
+"""The accuracy check on the device: a bundle's variants against the PyTorch original's answers
+stored in its reference set, without torch.
+
+    python -m edgeft_runtime.check models/sst2-int8 [--variant int8] [--max-drop 1] [--min-agreement 99] [--json]
+
+Per variant: label agreement with PyTorch (per text; per word for NER; top-1 per mask for
+fill-mask), the max |output difference| (``reference.COMPARED``), the task metric against the
+gold labels next to PyTorch's own metric on the same examples, and the device. Exit 0 when every
+variant is within the limits (default: the export gate's ``--max-drop``, stored in the manifest),
+else 1 with one ``error:`` line naming the variant and by how much it missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
+from .errors import BundleError
+
+# The oldest onnxruntime edgeft-runtime declares (runtime/pyproject.toml).
+MIN_ONNXRUNTIME = (1, 17)
+DEFAULT_MAX_DROP = 1.0  # the export gate's default, for bundles that do not record theirs
+
+
+def bundle_folder(bundle: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """The bundle folder (an archive is unpacked once into the cache, as ``load`` does)."""
+    path = Path(bundle)
+    if str(path).lower().endswith(ARCHIVE_SUFFIXES) and path.is_file():
+        from .archive import cached_extract
+
+        return cached_extract(path, cache_dir)
+    return path
+
+
+def limits_of(manifest: dict[str, Any], max_drop: float | None = None, min_agreement: float | None = None) -> dict[str, Any]:
+    """The limits in force: the given ones, else the export gate's ``--max-drop`` from the manifest."""
+    if max_drop is None:
+        stored = (manifest.get("reference") or {}).get("max_drop")
+        stored = stored if stored is not None else (manifest.get("parity") or {}).get("max_drop")
+        max_drop = float(stored) if stored is not None else DEFAULT_MAX_DROP
+        source = "the export gate's --max-drop" if stored is not None else "the default --max-drop"
+    else:
+        source = "--max-drop"
+    return {"max_drop": float(max_drop), "max_drop_source": source, "min_agreement_pct": min_agreement}
+
+
+def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str, Any]:
+    """One loaded variant on the reference set: agreement, output difference, metrics, verdict."""
+    from . import reference as ref
+
+    observed = ref.observe(model, reference.texts, reference)
+    agreement, diff = ref.agreement_and_difference(reference.task, reference.observed, observed)
+    multi = bool(getattr(model, "multi_label", False))
+    result: dict[str, Any] = {
+        "samples": len(reference),
+        "label_agreement": round(agreement, 6),
+        "agreement_unit": ref.AGREEMENT_UNIT[reference.task],
+        "max_abs_diff": diff,
+        "compared": ref.COMPARED[reference.task],
+    }
+    failures = []
+    if reference.gold is not None:
+        metric = ref.headline(reference.task, multi)
+        mine = ref.scores(reference.task, observed, reference.gold, len(model.labels), multi)
+        theirs = ref.scores(reference.task, reference.observed, reference.gold, len(model.labels), multi)
+        drop = round(theirs[metric] - mine[metric], 4)
+        result.update(metric=metric, value=mine[metric], reference_value=theirs[metric], drop=drop, scores=mine)
+        if drop > limits["max_drop"]:
+            failures.append(
+                f"{metric} {mine[metric]:.2f} is {drop:.2f} points below PyTorch's {theirs[metric]:.2f} "
+                f"(limit {limits['max_drop']:g}, {limits['max_drop_source']})"
+            )
+    minimum = limits.get("min_agreement_pct")
+    if minimum is not None and 100 * agreement < minimum:
+        failures.append(f"agreement with PyTorch {100 * agreement:.2f}% is below --min-agreement {minimum:g}%")
+    result["passed"] = not failures
+    result["failures"] = failures
+    return result
+
+
+def check_bundle(
+    bundle: str | Path,
+    *,
+    variants: Sequence[str] | None = None,
+    max_drop: float | None = None,
+    min_agreement: float | None = None,
+    threads: int | None = None,
+    device_name: str | None = None,
+    samples: int | None = None,
+) -> dict[str, Any]:
+    """Run every variant (or those named) on the bundle's reference set (its first ``samples``
+    examples when given); return the report.
+
+    Raises BundleError when the bundle has no reference set. The report's ``passed`` says whether
+    every variant is within the limits; ``failure_line(report)`` says which is not.
+    """
+    from .device import cpu_target, device_info
+    from .loader import load, resolve_variant
+    from .manifest import read_manifest
+    from .reference import load_reference
+
+    folder = bundle_folder(bundle)
+    manifest = read_manifest(folder)
+    reference = load_reference(folder, manifest)
+    if reference is None:
+        raise BundleError(
+            f"{folder / MANIFEST_FILE}: this bundle has no reference set (exported before edgeft stored one, with "
+            "--reference-samples 0, or stripped); re-export it to check it on a device"
+        )
+    if samples is not None:
+        if samples < 1:
+            raise BundleError(f"--samples {samples}: give 1 or more")
+        reference = reference.head(samples)
+    limits = limits_of(manifest, max_drop, min_agreement)
+    names = list(variants or manifest["variants"])
+    results = {}
+    for name in names:
+        model = load(folder, variant=name, threads=threads)
+        results[name] = check_model(model, reference, limits)
+    info = reference.info
+    return {
+        "bundle": str(bundle),
+        "task": manifest["task"],
+        "device": device_info(threads, device_name),
+        "auto_variant": resolve_variant(manifest, "auto", folder)[0],
+        "int8_target": cpu_target(),
+        "reference": {
+            "samples": len(reference),
+            "data": info.get("data"),
+            "metric": next((r.get("metric") for r in results.values() if r.get("metric")), None),
+            "gold": reference.gold is not None,
+        },
+        "limits": limits,
+        "variants": results,
+        "passed": all(r["passed"] for r in results.values()),
+    }
+
+
+def failure_line(report: dict[str, Any]) -> str | None:
+    """One line naming every variant outside the limits and by how much; None when all passed."""
+    failed = [f"{name}: {'; '.join(r['failures'])}" for name, r in report["variants"].items() if not r["passed"]]
+    if not failed:
+        return None
+    return f"{report['bundle']} fails the accuracy check on this device ({report['device'].get('cpu_model')}): " + " | ".join(failed)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The check as a few lines of text: the device, then one row per variant."""
+    dev, ref, limits = report["device"], report["reference"], report["limits"]
+    metric = ref.get("metric") or "metric"
+    unit = next(iter(report["variants"].values()), {}).get("agreement_unit", "text")
+    lines = [
+        f"bundle   {report['bundle']} ({report['task']}; {ref['samples']} reference texts from {ref.get('data') or '?'})",
+        f"device   {dev.get('cpu_model')} ({dev.get('architecture')}; int8 target {report['int8_target']}; "
+        f"flags {' '.join(dev.get('cpu_flags') or []) or '-'}); onnxruntime {dev.get('onnxruntime')}; "
+        f"load() picks {report['auto_variant']}",
+        *([f"note     {dev['emulated']}"] if dev.get("emulated") else []),
+    ]
+    head = ["variant", f"agreement/{unit}", "max |diff|", metric, "PyTorch", "drop", "result"]
+    rows = [head]
+    for name, r in report["variants"].items():
+        rows.append(
+            [
+                name,
+                f"{100 * r['label_agreement']:.2f}%",
+                f"{r['max_abs_diff']:.2e}",
+                f"{r['value']:.2f}" if "value" in r else "-",
+                f"{r['reference_value']:.2f}" if "reference_value" in r else "-",
+                f"{r['drop']:.2f}" if "drop" in r else "-",
+                "ok" if r["passed"] else "FAILED",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    minimum = limits.get("min_agreement_pct")
+    lines.append(
+        f"limits   drop <= {limits['max_drop']:g} points ({limits['max_drop_source']})"
+        + (f", agreement >= {minimum:g}%" if minimum is not None else "")
+        + (f"; max |diff| compares {next(iter(report['variants'].values()))['compared']}" if report["variants"] else "")
+    )
+    return "\n".join(lines)
+
+
+def onnxruntime_problem() -> str | None:
+    """Why onnxruntime cannot serve on this machine (missing, too old, crashing at import), or None.
+
+    The import is tried in a child process first: some onnxruntime wheels crash the interpreter at
+    import on some machines (1.32.0's aarch64 wheel under qemu-user 7.2), and a crash cannot be
+    caught in-process. The child is forked where the OS can (under user-mode emulation without
+    binfmt_misc a new interpreter cannot be started, but a fork can), else started anew.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("onnxruntime")
+    except PackageNotFoundError:
+        installed = None
+    wanted = f"onnxruntime>={MIN_ONNXRUNTIME[0]}.{MIN_ONNXRUNTIME[1]}"
+    status, found = _import_in_child()
+    if status < 0:
+        return (
+            f"onnxruntime {installed or '?'} crashes at import on this machine (signal {-status}); install a release that "
+            f"runs here, e.g. pip install 'onnxruntime==1.20.1' (edgeft-runtime works with any {wanted})"
+        )
+    if status != 0:
+        return f"cannot import onnxruntime ({found or 'no message'}); pip install '{wanted}'"
+    try:
+        got = tuple(int(p) for p in found.split(".")[:2])
+    except ValueError:
+        return None  # a development build: let it try
+    if got < MIN_ONNXRUNTIME:
+        return f"onnxruntime {found} is older than edgeft-runtime needs; pip install -U '{wanted}'"
+    return None
+
+
+_PROBE = "import onnxruntime, sys; sys.stdout.write(onnxruntime.__version__)"
+
+
+def _import_in_child() -> tuple[int, str]:
+    """(exit status, or minus the signal that killed it; onnxruntime's version or the import error)
+    of importing onnxruntime in a child process."""
+    if not hasattr(os, "fork"):
+        try:
+            probe = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as e:
+            return 1, str(e)
+        last = probe.stderr.strip().splitlines()[-1:] or [""]
+        return probe.returncode, probe.stdout.strip() if probe.returncode == 0 else last[0]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: import, report, and leave without running the parent's clean-up
+        os.close(read_end)
+        code = 0
+        try:
+            import onnxruntime
+
+            message = onnxruntime.__version__
+        except BaseException as e:  # noqa: BLE001 - anything the import raises is the answer
+            message, code = f"{type(e).__name__}: {e}", 1
+        os.write(write_end, message.encode("utf-8", "replace"))
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode("utf-8", "replace").strip()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status), ""
+    return os.WEXITSTATUS(status), message
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edgeft_runtime.check", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("bundle", help="a bundle folder (or .zip / .tar.gz) with a reference set")
+    parser.add_argument("--variant", action="append", help="variant(s) to check (default: every variant in the bundle)")
+    parser.add_argument("--max-drop", type=float, default=None, help="most points of the task metric a variant may lose against PyTorch (default: the export gate's)")
+    parser.add_argument("--min-agreement", type=float, default=None, help="least label agreement with PyTorch, in percent (default: not checked)")
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: one per core)")
+    parser.add_argument("--device-name", default=None, help="a name for this device in the report")
+    parser.add_argument("--samples", type=int, default=None, help="check only the first N reference examples (slow devices)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    problem = onnxruntime_problem()
+    if problem:
+        sys.stderr.write(f"error: {problem}\n")
+        return 1
+    try:
+        report = check_bundle(
+            args.bundle, variants=args.variant, max_drop=args.max_drop, min_agreement=args.min_agreement,
+            threads=args.threads, device_name=args.device_name, samples=args.samples,
+        )
+    except BundleError as e:
+        sys.stderr.write(f"error: {' '.join(str(e).split())}\n")
+        return 1
+    sys.stdout.write((json.dumps(report, indent=2) if args.json else format_report(report)) + "\n")
+    line = failure_line(report)
+    if line:
+        sys.stderr.write(f"error: {line}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
