@@ -314,10 +314,13 @@ def measure(args) -> None:
         "models": summarise(records),
         "records": records,
     }
+    result["targets"] = targets(result)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = results_file(args.data, args.threads)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(table(result))
+    for key, row in result["targets"].items():
+        print(f"target {key}: {row['measured']} against {row['target']} ({'met' if row['met'] else 'missed'})")
     print(f"wrote {out}")
 
 
@@ -345,6 +348,28 @@ def summarise(records: dict) -> dict:
             v[f"{key}_mean"] = round(statistics.fmean(v[key]), 2)
             v[f"{key}_sd"] = round(statistics.stdev(v[key]), 2) if len(v[key]) > 1 else 0.0
     return out
+
+
+def targets(result: dict) -> dict:
+    """Issue 16's targets for the 3-layer int8 student, as measured (None where no 3-layer student
+    was measured): within 1.5 points of the teacher on the eval data, at least 1.8x the 6-layer
+    int8 bundle at 128 tokens, 6x the PyTorch fp32 teacher at 128 tokens and 10x at 16."""
+    models, speed, vs_pytorch = result["models"], result["speedup_vs_int8_teacher"], result["speedup_vs_pytorch"]
+    student = "edgeft-int8-student-L3"
+    if "L3" not in models or student not in speed:
+        return {}
+    teacher = models["L6 (teacher)"]["pytorch_mean"]
+    gap = round(teacher - models["L3"]["int8_mean"], 2)
+    rows = {
+        "points_below_teacher": {"target": 1.5, "measured": gap, "met": gap <= 1.5},
+        "speedup_vs_int8_teacher_128": {"target": 1.8, "measured": speed[student].get("128"), "met": None},
+        "speedup_vs_pytorch_128": {"target": 6.0, "measured": vs_pytorch[student].get("128"), "met": None},
+        "speedup_vs_pytorch_16": {"target": 10.0, "measured": vs_pytorch[student].get("16"), "met": None},
+    }
+    for key, row in rows.items():
+        if key != "points_below_teacher":
+            row["met"] = row["measured"] is not None and row["measured"] >= row["target"]
+    return rows
 
 
 def cell(table: dict, engine: str, length: int, key: str | None = None) -> float:
