@@ -252,6 +252,12 @@ class NerConfig(TrainConfig):
     stride: int | None = None
     # The bundle's default for turning sub-token scores into a word's label: first, average or max.
     aggregation: str = "first"
+    # What a word is (the unit that carries a label, at training and in the runtime alike):
+    # whitespace (runs of non-space characters: a pre-tokenised file's own tokens), tokenizer (the
+    # tokenizer's pre-tokenizer words: punctuation split off, one word per CJK character) or auto
+    # (tokenizer for text without spaces, join=none; else whitespace, unless whitespace words cut
+    # through more training entities than the tokenizer's words do).
+    word_split: str = "auto"
 
     def validate(self) -> None:
         super().validate()
@@ -269,6 +275,8 @@ class NerConfig(TrainConfig):
             raise ConfigError(f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
         if self.aggregation not in ("first", "average", "max"):
             raise ConfigError(f"config field aggregation={self.aggregation!r} must be one of first, average, max")
+        if self.word_split not in ("auto", "whitespace", "tokenizer"):
+            raise ConfigError(f"config field word_split={self.word_split!r} must be one of auto, whitespace, tokenizer")
 
     @property
     def window_stride(self) -> int:
@@ -318,3 +326,77 @@ class MlmConfig(TrainConfig):
             raise ConfigError("no corpus: pass --corpus FILE_OR_FOLDER (repeatable), or set corpus = [\"FILE\"] in the config file")
         if not self.out:
             raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
+
+
+@dataclass
+class DistillConfig:
+    """`edgeft distill`: a student with fewer layers trained to copy a finished run (the teacher).
+
+    The student's training options default to the teacher's (its saved train_config.json); the
+    fields set here to something other than None replace them. Its data is the teacher's unless
+    ``train``/``eval`` name other files.
+    """
+
+    teacher: str | None = None
+    out: str | None = None
+    # Transformer layers of the student; below the teacher's. Initialised from the teacher's
+    # layers at evenly spaced positions (0, 2, 4 of 6 for 3).
+    layers: int | None = None
+    # Extra texts without labels: plain text (one per line) or JSONL with a "text" field. The
+    # student learns the teacher's outputs on them (the soft-target loss only).
+    unlabelled: str | None = None
+    # Soft targets: teacher and student logits divided by this before softmax (loss scaled by T^2).
+    kd_temperature: float = 2.0
+    # Weight of the soft-target loss; 1 - kd_alpha goes to the gold labels.
+    kd_alpha: float = 0.5
+    # Weight of the mean squared error between student and teacher hidden states at mapped layers
+    # (0: off; the teacher then runs once before training instead of at every step).
+    kd_hidden: float = 0.0
+    # Batch texts of similar length together (transformers' LengthGroupedSampler): on short texts
+    # of mixed length about half of every random batch is padding.
+    group_by_length: bool = True
+    # Training options; None: the teacher's value.
+    train: str | None = None
+    eval: str | None = None
+    epochs: float | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int | None = None
+    early_stopping_patience: int | None = None
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field that is out of range."""
+        checks = [
+            ("layers", self.layers is None or self.layers >= 1, ">= 1"),
+            ("kd_temperature", 0 < self.kd_temperature <= 100, "in (0, 100]"),
+            ("kd_alpha", 0 <= self.kd_alpha <= 1, "in [0, 1]"),
+            ("kd_hidden", self.kd_hidden >= 0, ">= 0"),
+            ("epochs", self.epochs is None or self.epochs > 0, "> 0"),
+            ("batch_size", self.batch_size is None or self.batch_size >= 1, ">= 1"),
+            ("lr", self.lr is None or 0 < self.lr < 1, "between 0 and 1"),
+            ("early_stopping_patience", self.early_stopping_patience is None or self.early_stopping_patience >= 0, ">= 0"),
+            ("device", self.device in (None, "auto", "cpu", "cuda"), "one of auto, cpu, cuda"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+
+    def require_io(self) -> None:
+        if not self.teacher:
+            raise ConfigError("no teacher: pass the run folder to distil, e.g. edgeft distill models/sst2 --layers 3 --out models/sst2-l3")
+        if not self.layers:
+            raise ConfigError("no --layers: pass the student's number of transformer layers, e.g. --layers 3")
+        if not self.out:
+            raise ConfigError("no output folder: pass --out DIR")
+
+    def overrides(self) -> dict[str, Any]:
+        """The training options given here, as fields of the teacher's task config."""
+        names = ("train", "eval", "epochs", "batch_size", "lr", "seed", "early_stopping_patience", "device")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -34,6 +34,14 @@ def ner(
     aggregation: Annotated[
         Optional[str], typer.Option(help=f"The bundle's default sub-word aggregation: first, average or max. [default: {_D.aggregation}]", show_default=False)
     ] = None,
+    word_split: Annotated[
+        Optional[str],
+        typer.Option(
+            help="What a word is, at training and in the bundle's runtime: whitespace (the data's own tokens), tokenizer "
+            f"(punctuation split off, one word per CJK character) or auto. [default: {_D.word_split}]",
+            show_default=False,
+        ),
+    ] = None,
     epochs: opt.Epochs = None,
     batch_size: opt.BatchSize = None,
     lr: opt.Lr = None,
@@ -65,6 +73,7 @@ def ner(
       edgeft train ner --train train.conll --eval valid.conll --out models/conll
       edgeft train ner --train train.char.bmes --eval dev.char.bmes --set repair_tags=true --out models/resume
       edgeft train ner --train spans.jsonl --label-all-tokens --out models/spans
+      edgeft train ner --train tweets.conll --word-split tokenizer --out models/raw-text
     """
     flags = dict(
         train=train,
@@ -75,6 +84,7 @@ def ner(
         label_all_tokens=label_all_tokens,
         stride=stride,
         aggregation=aggregation,
+        word_split=word_split,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,

@@ -107,6 +107,16 @@ def encode_targets(examples: list[TextExample], labels: list[str], multi_label: 
     return np.array([index[ex.labels[0]] for ex in examples], dtype=np.int64)
 
 
+def encode_rows(tokenizer, examples: list[TextExample], labels: list[str], multi_label: bool, max_length: int) -> list[dict]:
+    """Trainer rows: the tokenizer's features (truncated to ``max_length``) and the target."""
+    enc = tokenizer([ex.text for ex in examples], truncation=True, max_length=max_length)
+    targets = encode_targets(examples, labels, multi_label)
+    return [
+        {**{k: enc[k][i] for k in enc.keys()}, "labels": targets[i].tolist() if multi_label else int(targets[i])}
+        for i in range(len(examples))
+    ]
+
+
 def logits_to_predictions(logits: np.ndarray, multi_label: bool, threshold: float) -> np.ndarray:
     if multi_label:
         return multi_label_decisions(logits, threshold)
@@ -143,15 +153,6 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
     )
     prepared = prepare_model(model, config, "classifier")
 
-    def encode(examples: list[TextExample]) -> list[dict]:
-        enc = tokenizer([ex.text for ex in examples], truncation=True, max_length=config.max_length)
-        targets = encode_targets(examples, labels, multi)
-        rows = [
-            {**{k: enc[k][i] for k in enc.keys()}, "labels": targets[i].tolist() if multi else int(targets[i])}
-            for i in range(len(examples))
-        ]
-        return rows
-
     def compute_metrics(prediction) -> dict[str, float]:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
         preds = logits_to_predictions(logits, multi, config.threshold)
@@ -164,8 +165,8 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
             device,
             work,
             model=prepared.model,
-            train_rows=encode(data.train),
-            eval_rows=encode(data.eval),
+            train_rows=encode_rows(tokenizer, data.train, labels, multi, config.max_length),
+            eval_rows=encode_rows(tokenizer, data.eval, labels, multi, config.max_length),
             collator=DataCollatorWithPadding(tokenizer),
             tokenizer=tokenizer,
             compute_metrics=compute_metrics,

@@ -116,17 +116,24 @@ def supervised_trainer(
     tokenizer,
     compute_metrics,
     metric: str,
+    trainer_class=None,
+    **trainer_kwargs: Any,
 ):
     """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop
-    early if asked; with ``layerwise_lr_decay`` below 1, each encoder layer at its own rate."""
+    early if asked; with ``layerwise_lr_decay`` below 1, each encoder layer at its own rate.
+
+    trainer_class: a Trainer subclass (e.g. one with its own loss), built with ``trainer_kwargs`` too.
+    """
     from transformers import EarlyStoppingCallback, Trainer
 
     from .layerwise import layerwise_trainer_class
 
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
     callbacks.append(loop_timer())
-    trainer_class = layerwise_trainer_class(config.layerwise_lr_decay) if config.layerwise_lr_decay < 1 else Trainer
-    return trainer_class(
+    base_class = trainer_class or Trainer
+    if config.layerwise_lr_decay < 1:
+        base_class = layerwise_trainer_class(config.layerwise_lr_decay, base_class)
+    return base_class(
         model=model,
         args=training_arguments(config, device, work_dir, metric=metric, has_eval=True),
         train_dataset=ListDataset(train_rows),
@@ -135,6 +142,7 @@ def supervised_trainer(
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
+        **trainer_kwargs,
     )
 
 

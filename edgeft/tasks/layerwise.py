@@ -38,11 +38,12 @@ def layerwise_param_groups(model, *, lr: float, decay: float, weight_decay: floa
     return [groups[key] for key in sorted(groups)]
 
 
-def layerwise_trainer_class(decay: float):
-    """A ``transformers.Trainer`` whose optimizer gives each layer its decayed learning rate."""
+def layerwise_trainer_class(decay: float, base=None):
+    """A ``transformers.Trainer`` (or a subclass of ``base``) whose optimizer gives each layer its
+    decayed learning rate."""
     from transformers import Trainer
 
-    class LayerwiseLrTrainer(Trainer):
+    class LayerwiseLrTrainer(base or Trainer):  # type: ignore[misc,valid-type]
         def create_optimizer(self):
             if self.optimizer is None:
                 groups = layerwise_param_groups(
