@@ -10,7 +10,7 @@ import typer
 from ..config import NerConfig
 from . import options as opt
 from .common import command
-from .train import PrintConfig, app, configure_and_train
+from .train import PrintConfig, app, configure_and_train, tuning_flags
 
 _D = NerConfig()
 
@@ -47,6 +47,15 @@ def ner(
     lr: opt.Lr = None,
     max_length: Annotated[Optional[int], typer.Option(help=f"Tokens per window (longer sentences are windowed, not cut). [default: {_D.max_length}]", show_default=False)] = None,
     seed: opt.Seed = None,
+    seeds: opt.Seeds = None,
+    freeze: opt.Freeze = None,
+    peft: opt.Peft = None,
+    lora_r: opt.LoraR = None,
+    lora_alpha: opt.LoraAlpha = None,
+    lora_target_modules: opt.LoraTargets = None,
+    layerwise_lr_decay: opt.LayerwiseLrDecay = None,
+    reinit_top_layers: opt.ReinitTopLayers = None,
+    warmup_ratio: opt.WarmupRatio = None,
     config: opt.ConfigFile = None,
     set_: opt.Set = None,
     overwrite: opt.Overwrite = False,
@@ -81,6 +90,7 @@ def ner(
         lr=lr,
         max_length=max_length,
         seed=seed,
+        **tuning_flags(seeds, freeze, peft, lora_r, lora_alpha, lora_target_modules, layerwise_lr_decay, reinit_top_layers, warmup_ratio),
     )
     configure_and_train(
         "ner", NerConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_,

@@ -28,7 +28,8 @@ from ..devices import select_device
 from ..errors import ConfigError
 from ..ner_data import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
 from ..runs import write_run
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
+from .tuning import prepare_model, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +256,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         label2id={label: i for i, label in enumerate(labels)},
     )
     word_split = resolve_word_split(config, data.join, tokenizer, data.train)
+    prepared = prepare_model(model, config, "ner")
     encode = dict(
         max_length=config.max_length,
         stride=stride,
@@ -289,7 +291,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             config,
             device,
             work,
-            model=model,
+            model=prepared.model,
             train_rows=train_enc.rows,
             eval_rows=eval_enc.rows,
             collator=DataCollatorForTokenClassification(hf_tokenizer),
@@ -316,7 +318,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
             return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
-        trainer.save_model(str(work))
+        save_trained(trainer, prepared, hf_tokenizer, work, config)
         finish_run_folder(work)
         metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
         metrics["per_type"] = last_report.get("per_type", {})
@@ -340,6 +342,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             **run_info(
                 config, base_path, base_config, device,
                 sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
+                trained={**prepared.info, "training_loop": training_loop_time(trainer)},
             ),
         }
         write_run(work, task="ner", config=config, info=info, metrics=metrics, eval_examples=data.eval)

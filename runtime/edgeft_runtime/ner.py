@@ -115,7 +115,7 @@ def text_tokens(tokenizer, texts: Sequence[str], word_split: str = LEGACY_WORD_S
 def tokenizer_words(word_ids: Sequence[int | None]) -> np.ndarray:
     """Word index of each token from the tokenizer's own word ids (its pre-tokenizer words),
     renumbered 0, 1, 2, ...; a token without a word (rare: added tokens) is a word of its own."""
-    words = np.empty(len(word_ids), dtype=np.int64)
+    words: np.ndarray = np.empty(len(word_ids), dtype=np.int64)
     last_word, index = None, -1
     for i, w in enumerate(word_ids):
         if w is None or w != last_word:
@@ -189,8 +189,8 @@ def windows(
 def central_owner(bounds: Sequence[tuple[int, int]], n: int) -> np.ndarray:
     """For each of ``n`` tokens, the index of the window in which it is most central (the window
     where its distance to the nearer window edge is largest; the earlier window on ties)."""
-    owner = np.zeros(n, dtype=np.int64)
-    best = np.full(n, -1, dtype=np.int64)
+    owner: np.ndarray = np.zeros(n, dtype=np.int64)
+    best: np.ndarray = np.full(n, -1, dtype=np.int64)
     positions = np.arange(n)
     for w, (start, end) in enumerate(bounds):
         inside = positions[start:end]

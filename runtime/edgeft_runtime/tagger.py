@@ -36,9 +36,10 @@ class Tagger(BundleModel):
         self.word_split: str = settings.get("word_split", ner.LEGACY_WORD_SPLIT)
         if self.word_split not in ner.WORD_SPLITS:
             raise BundleError(f"{self.bundle_dir}: manifest ner.word_split {self.word_split!r} is not one of {', '.join(ner.WORD_SPLITS)}")
-        self._output = (self.manifest.get("outputs") or {}).get("logits")
-        if self._output not in self._output_names:
-            raise BundleError(f"{self.bundle_dir}: manifest outputs.logits {self._output!r} is not an output of the model graph")
+        output = (self.manifest.get("outputs") or {}).get("logits")
+        if not isinstance(output, str) or output not in self._output_names:
+            raise BundleError(f"{self.bundle_dir}: manifest outputs.logits {output!r} is not an output of the model graph")
+        self._output: str = output
         if not self.labels or "O" not in self.labels:
             raise BundleError(f"{self.bundle_dir}: manifest 'labels' must list the IOB2 tags, including 'O'")
         # Windows are cut here, so this copy of the tokenizer neither truncates nor pads.
@@ -59,7 +60,8 @@ class Tagger(BundleModel):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         tokens = ner.text_tokens(self._content_tokenizer, items, self.word_split) if items else []
         wins = ner.windows(tokens, self._specials, self.max_length, self.stride)
-        outputs: list[np.ndarray | None] = [None] * len(wins)
+        # Every window's slot is filled below (each index is in exactly one batch).
+        outputs: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(wins)
         size = self.static_batch or batch_size
         # Windows of similar length share a batch: padding is compute spent on nothing.
         order = np.argsort([len(w.ids) for w in wins], kind="stable")
