@@ -6,6 +6,7 @@ original base with the same budget, over several seeds, and compare test entity 
     python benchmarks/mlm_domain_adaptation.py --skip-ner          # the masked-LM stage only
     python benchmarks/mlm_domain_adaptation.py --reuse             # reuse finished runs in --work
     python benchmarks/mlm_domain_adaptation.py --compare-no-warmup --skip-ner   # does the head warm-up help?
+    python benchmarks/mlm_domain_adaptation.py --bases original    # NER from the original base only (no masked-LM)
 
 Data (read in place from ../shared/data, never copied): pubmed_abstracts.txt (1500 BC5CDR titles
 + abstracts, disjoint from NCBI-disease) and ncbi_disease/{train,devel,test}.tsv. Perplexity is
@@ -144,10 +145,25 @@ def main() -> None:
     parser.add_argument("--ner-lr", type=float, default=1e-4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--skip-ner", action="store_true", help="only the masked-LM stage")
+    parser.add_argument(
+        "--bases", nargs="+", choices=("original", "adapted"), default=["original", "adapted"],
+        help="NER from these bases; without 'adapted' no masked-LM is trained and the results go to mlm_domain_adaptation_original_ner.json",
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse finished runs in --work instead of training")
     parser.add_argument("--work", type=Path, default=ROOT / "models" / "bench-mlm")
     args = parser.parse_args()
 
+    if "adapted" not in args.bases:
+        rows = [run_ner(ORIGINAL, seed, args) for seed in args.seeds]
+        result = {
+            "ner": {"config": {"epochs": args.ner_epochs, "lr": args.ner_lr, "batch_size": 32, "max_length": 128, "seeds": args.seeds}, "runs": rows},
+            "ner_summary": summary(rows),
+            "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "shared": True},
+        }
+        out = ROOT / "benchmarks" / "results" / "mlm_domain_adaptation_original_ner.json"
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(result["ner_summary"], indent=2))
+        return
     base_dir, mlm = run_mlm(args)
     result: dict = {"mlm": mlm, "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "shared": True}}
     if args.compare_no_warmup:
@@ -157,7 +173,8 @@ def main() -> None:
             import edgeft.tasks.ner  # noqa: F401
         except ImportError:
             sys.exit("the NER task (edgeft.tasks.ner) is not on this branch yet; run with --skip-ner")
-        rows = [run_ner(base, seed, args) for seed in args.seeds for base in (ORIGINAL, str(base_dir))]
+        bases = [b for name, b in (("original", ORIGINAL), ("adapted", str(base_dir))) if name in args.bases]
+        rows = [run_ner(base, seed, args) for seed in args.seeds for base in bases]
         result["ner"] = {
             "config": {"epochs": args.ner_epochs, "lr": args.ner_lr, "batch_size": 32, "max_length": 128, "seeds": args.seeds},
             "runs": rows,

@@ -3,6 +3,7 @@ with the entity-F1 parity gate, and report test entity F1 of PyTorch fp32, ONNX 
 with batch-1 latency ratios, all in one run.
 
     python benchmarks/ner.py [--data conll2003 resume_zh] [--epochs 0.3] [--reuse] [--runs 100]
+    python benchmarks/ner.py --data conll2003 --epochs 0.3 --word-split tokenizer   # the other word split
 
 Data (read in place from ../shared/data, never copied): conll2003 (train/valid/test, IOB2) and
 resume_zh (Chinese resumes, BMES; its training file has an entity cut by a sentence break, read
@@ -74,6 +75,7 @@ def run_one(name: str, args) -> dict:
         config = NerConfig(
             train=str(folder / spec["train"]), eval=str(folder / spec["eval"]), out=str(run_dir), epochs=args.epochs,
             batch_size=32, lr=1e-4, max_length=128, seed=42, repair_tags=spec["repair"], logging_steps=20,
+            word_split=args.word_split,
         )
         train_ner(config, overwrite=True)
     run = read_run(run_dir)
@@ -119,6 +121,7 @@ def run_one(name: str, args) -> dict:
         "data": name,
         "published": PUBLISHED[name],
         "base_model": run.get("base_model"),
+        "word_split": run["ner"].get("word_split", "tokenizer"),
         "epochs": json.loads((run_dir / "train_config.json").read_text())["epochs"],
         "train_sentences": train_metrics["train_examples"],
         "train_seconds": run.get("train_seconds"),
@@ -164,14 +167,17 @@ def main() -> None:
     parser.add_argument("--parity-samples", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--test-limit", type=int, default=None, help="only the first N test sentences (smoke runs)")
-    parser.add_argument("--work", type=Path, default=ROOT / "models" / "bench-ner")
+    parser.add_argument("--word-split", default="auto", choices=("auto", "whitespace", "tokenizer"))
+    parser.add_argument("--work", type=Path, default=None, help="default: models/bench-ner (models/bench-ner-WORD_SPLIT when not auto)")
     args = parser.parse_args()
+    suffix = "" if args.word_split == "auto" else f"_{args.word_split}_words"
+    args.work = args.work or ROOT / "models" / f"bench-ner{suffix.replace('_', '-')}"
     results = []
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in args.data:
         result = run_one(name, args)
-        (out_dir / f"ner_{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (out_dir / f"ner_{name}{suffix}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         results.append(result)
     print(table(results))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from edgeft_exporters.constants import ADAPTER_DIR
+
 from .config import DEFAULT_BASE
 from .errors import ModelError
 
@@ -62,6 +64,11 @@ def resolve_base(name: str) -> str:
         return default_base_path()
     path = Path(name).expanduser()
     if path.exists():
+        if not (path / "config.json").is_file() and (path / ADAPTER_DIR).is_dir():
+            raise ModelError(
+                f"--base {name}: this LoRA run keeps only its adapter (save_merged=false); re-train it with "
+                "--set save_merged=true to use it as a base, or export it (export merges the adapter)"
+            )
         if not (path / "config.json").is_file():
             raise ModelError(f"--base {name}: folder has no config.json; pass a save_pretrained folder or a hub id")
         return str(path.resolve())

@@ -38,10 +38,13 @@ def load_reference(run_dir: str | Path, threads: int | None):
         torch.set_num_threads(threads)
     if run["task"] == "setfit":
         return _setfit_reference(run_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(run_dir))
+    from edgeft_exporters.adapters import model_folder
+
     # NER: per-token probabilities, without the runtime's span decoding (a small share of its time)
     auto = AutoModelForTokenClassification if run["task"] == "ner" else AutoModelForSequenceClassification
-    model = auto.from_pretrained(str(run_dir)).eval()
+    with model_folder(run_dir, run) as model_dir:  # an adapter-only LoRA run is merged first
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        model = auto.from_pretrained(str(model_dir)).eval()
     multi = run.get("problem_type") == "multi_label"
     max_length = int(run["max_length"])
 

@@ -16,6 +16,25 @@ from .errors import ConfigError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
 
+FREEZE_CHOICES = "none, embeddings, encoder or layers:N"
+PEFT_METHODS = ("none", "lora")
+# The options of the Trainer-based tasks that change which weights train and how (freezing,
+# adapters, stability recipes); tasks that train otherwise list the ones they do not use.
+ADAPTER_KEYS = ("peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "save_merged")
+STABILITY_KEYS = ("layerwise_lr_decay", "reinit_top_layers")
+
+
+def parse_freeze(spec: str) -> tuple[str, int]:
+    """``freeze`` -> (kind, bottom layers frozen): ("none", 0), ("embeddings", 0), ("encoder", 0)
+    or ("layers", N). ConfigError for anything else."""
+    text = spec.strip().lower()
+    if text in ("none", "embeddings", "encoder"):
+        return text, 0
+    kind, sep, count = text.partition(":")
+    if kind == "layers" and sep and count.strip().isdigit():
+        return "layers", int(count)
+    raise ConfigError(f"config field freeze={spec!r} must be {FREEZE_CHOICES} (N: how many bottom encoder layers)")
+
 @dataclass
 class TrainConfig:
     """Options every task shares."""
@@ -46,6 +65,30 @@ class TrainConfig:
     mixed_precision: str = "auto"  # auto | no | fp16 | bf16 (auto: bf16 or fp16 on GPU, none on CPU)
     gradient_accumulation_steps: int = 1
     logging_steps: int = 50
+    # One run per seed (e.g. [1, 2, 3]): mean and spread of the eval metric, the best run kept.
+    # Empty: one run with ``seed``.
+    seeds: list[int] = field(default_factory=list)
+
+    # Which weights train. freeze: none | embeddings | encoder (only the task head trains) |
+    # layers:N (the embeddings and the bottom N encoder layers are frozen).
+    freeze: str = "none"
+    # Parameter-efficient fine-tuning with the peft library: none | lora (adapters on
+    # lora_target_modules, the task head trained in full).
+    peft: str = "none"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    # BERT-family attention projections; the LoRA paper adapts the query and value projections
+    # (Hu et al. 2021), which BERT, RoBERTa, ELECTRA and MiniLM name "query" and "value".
+    lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    # Keep a merged save_pretrained copy beside the adapter (false: only the adapter; export merges).
+    save_merged: bool = True
+    # Stability recipes. Learning rate of encoder layer i (counted from the top, the top layer 1)
+    # is lr * layerwise_lr_decay**i, the embeddings one step below the bottom layer; the head
+    # trains at lr. 1.0: one rate for everything.
+    layerwise_lr_decay: float = 1.0
+    # Re-initialise the top N encoder layers (and the pooler) before training.
+    reinit_top_layers: int = 0
 
     def __post_init__(self) -> None:
         # A config built in code (benchmarks, tests, notebooks) is checked like one from the CLI.
@@ -66,10 +109,36 @@ class TrainConfig:
             ("mixed_precision", self.mixed_precision in ("auto", "no", "fp16", "bf16"), "one of auto, no, fp16, bf16"),
             ("gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, ">= 1"),
             ("logging_steps", self.logging_steps >= 1, ">= 1"),
+            ("seeds", len(set(self.seeds)) == len(self.seeds), "distinct seeds, e.g. 1,2,3"),
+            ("peft", self.peft in PEFT_METHODS, f"one of {', '.join(PEFT_METHODS)}"),
+            ("lora_r", self.lora_r >= 1, ">= 1"),
+            ("lora_alpha", self.lora_alpha >= 1, ">= 1"),
+            ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
+            ("lora_target_modules", bool(self.lora_target_modules), "at least one module name, e.g. query,value"),
+            ("layerwise_lr_decay", 0 < self.layerwise_lr_decay <= 1, "in (0, 1] (1: no decay)"),
+            ("reinit_top_layers", self.reinit_top_layers >= 0, ">= 0"),
         ]
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+        kind, _ = parse_freeze(self.freeze)
+        if self.peft != "none" and kind != "none":
+            raise ConfigError(
+                f"config fields freeze={self.freeze!r} and peft={self.peft!r} do not combine: {self.peft} already freezes "
+                "the base model and trains its adapters and the task head; choose one"
+            )
+        if self.peft != "none" and self.reinit_top_layers:
+            raise ConfigError(
+                f"config field reinit_top_layers={self.reinit_top_layers} with peft={self.peft!r}: {self.peft} freezes the "
+                "re-initialised layers, so they would stay random; use one or the other"
+            )
+        if not self.save_merged and self.peft == "none":
+            raise ConfigError("config field save_merged=false needs peft=lora: without an adapter the model itself is the run")
+
+    @property
+    def run_seeds(self) -> list[int]:
+        """The seeds to train: ``seeds``, or ``[seed]`` for a single run."""
+        return list(self.seeds) or [self.seed]
 
     def require_io(self) -> None:
         """Training needs its data and an output folder (printing a config does not)."""
@@ -123,7 +192,12 @@ class SetFitConfig(TextClassificationConfig):
     ``epochs``, ``lr`` and ``batch_size`` apply to the body's contrastive phase (pairs per step);
     ``warmup_ratio`` and ``weight_decay`` too. Early stopping and gradient accumulation do not
     apply (setfit trains its pairs without evaluating, then fits the head): they must stay off.
+    ``freeze`` applies to the body; ``freeze=encoder`` skips the contrastive phase and fits the
+    head on the frozen body's embeddings.
     """
+
+    # LoRA and the layer-wise recipes are wired into edgeft's own Trainer set-up, not setfit's.
+    not_applicable: ClassVar[tuple[str, ...]] = (*ADAPTER_KEYS, *STABILITY_KEYS)
 
     epochs: float = 1.0
     lr: float = 2e-5
@@ -178,6 +252,12 @@ class NerConfig(TrainConfig):
     stride: int | None = None
     # The bundle's default for turning sub-token scores into a word's label: first, average or max.
     aggregation: str = "first"
+    # What a word is (the unit that carries a label, at training and in the runtime alike):
+    # whitespace (runs of non-space characters: a pre-tokenised file's own tokens), tokenizer (the
+    # tokenizer's pre-tokenizer words: punctuation split off, one word per CJK character) or auto
+    # (tokenizer for text without spaces, join=none; else whitespace, unless whitespace words cut
+    # through more training entities than the tokenizer's words do).
+    word_split: str = "auto"
 
     def validate(self) -> None:
         super().validate()
@@ -195,6 +275,8 @@ class NerConfig(TrainConfig):
             raise ConfigError(f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
         if self.aggregation not in ("first", "average", "max"):
             raise ConfigError(f"config field aggregation={self.aggregation!r} must be one of first, average, max")
+        if self.word_split not in ("auto", "whitespace", "tokenizer"):
+            raise ConfigError(f"config field word_split={self.word_split!r} must be one of auto, whitespace, tokenizer")
 
     @property
     def window_stride(self) -> int:
@@ -207,7 +289,8 @@ class MlmConfig(TrainConfig):
     """Masked-LM continued pretraining on unlabelled text; ``max_length`` is the block size."""
 
     not_applicable: ClassVar[tuple[str, ...]] = (
-        "train", "text_column", "label_column", "early_stopping_patience", "skip_empty",
+        "train", "text_column", "label_column", "early_stopping_patience", "skip_empty", "seeds", "freeze",
+        *ADAPTER_KEYS, *STABILITY_KEYS,
     )
 
     # Plain-text or JSONL files, or folders of them (several allowed).

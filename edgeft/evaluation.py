@@ -70,6 +70,7 @@ def evaluate_ner(model, path: str | Path, *, scheme: str = "auto", repair: bool 
         "entities": report["support"],
         "examples": len(examples),
         "aggregation": aggregation or model.aggregation,
+        "word_split": model.word_split,
         "variant": model.variant,
         "seconds": round(seconds, 3),
     }

@@ -25,7 +25,7 @@ from tests import tiny  # noqa: E402
 FIXTURES = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures"
 
 
-NAMES = ("sentiment", "topics", "entities", "fewshot", "fillmask")
+NAMES = ("sentiment", "topics", "entities", "entities_ws", "fewshot", "fillmask")
 
 
 def build(out_root: Path, epochs: float = 30, only: tuple[str, ...] = NAMES) -> dict[str, Path]:
@@ -59,6 +59,8 @@ def build(out_root: Path, epochs: float = 30, only: tuple[str, ...] = NAMES) -> 
             made[name] = export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
         if "entities" in only:
             made["entities"] = build_ner(base, tmp, out_root, epochs=min(epochs, 20))
+        if "entities_ws" in only:
+            made["entities_ws"] = build_ner(base, tmp, out_root, epochs=min(epochs, 20), word_split="whitespace")
         if "fewshot" in only:
             made["fewshot"] = build_setfit(tmp, base, out_root)
         if "fillmask" in only:
@@ -66,20 +68,24 @@ def build(out_root: Path, epochs: float = 30, only: tuple[str, ...] = NAMES) -> 
     return made
 
 
-def build_ner(base: Path, tmp: Path, out_root: Path, epochs: float = 20) -> Path:
-    """A NER bundle (PER, LOC) with windows of 12 tokens, so the runtime's tests exercise the stride."""
+def build_ner(base: Path, tmp: Path, out_root: Path, epochs: float = 20, word_split: str = "tokenizer") -> Path:
+    """A NER bundle (PER, LOC) with windows of 12 tokens, so the runtime's tests exercise the stride.
+
+    ``entities`` keeps the tokenizer's words; ``entities_ws`` (word_split whitespace) is the bundle
+    on which both runtimes must split raw text into runs of non-space characters."""
     from edgeft.config import NerConfig
     from edgeft.tasks.ner import train_ner
     from edgeft_exporters.api import ExportOptions, export_run
 
+    name = "entities" if word_split == "tokenizer" else "entities_ws"
     train = tiny.write_conll(tmp / "ner-train.conll", tiny.ner_sentences(120, 1))
     dev = tiny.write_conll(tmp / "ner-dev.conll", tiny.ner_sentences(30, 2))
     config = NerConfig(
-        train=str(train), eval=str(dev), out=str(tmp / "entities"), base=str(base), epochs=epochs, lr=1e-2, warmup_ratio=0.0,
-        batch_size=16, max_length=12, stride=3, early_stopping_patience=0, logging_steps=1000,
+        train=str(train), eval=str(dev), out=str(tmp / name), base=str(base), epochs=epochs, lr=1e-2, warmup_ratio=0.0,
+        batch_size=16, max_length=12, stride=3, early_stopping_patience=0, logging_steps=1000, word_split=word_split,
     )
     train_ner(config)
-    return export_run(tmp / "entities", out_root / "entities", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
+    return export_run(tmp / name, out_root / name, ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
 
 
 def build_setfit(tmp: Path, base: Path, out_root: Path) -> Path:

@@ -353,3 +353,30 @@ def test_hidden_loss_moves_the_student_towards_the_teachers_states():
     loss.backward()
     assert (s[1].grad[0, :2] < 0).all() and (s[1].grad[0, 2] == 0).all()
     assert np.isfinite(loss.item())
+
+
+def test_the_teachers_fine_tuning_techniques_do_not_carry_over(tmp_path):
+    """A student trains every weight once, whatever freezing, adapters, decay or seeds its teacher used."""
+    from edgeft.config import ClassifierConfig
+    from edgeft.tasks.distill import Teacher, student_config
+
+    taught = ClassifierConfig(freeze="layers:1", layerwise_lr_decay=0.8, reinit_top_layers=1, seeds=[1, 2, 3], lr=1e-4)
+    teacher = Teacher(tmp_path, {}, "classifier", taught, 4)
+    student = student_config(teacher, DistillConfig(teacher=str(tmp_path), out=str(tmp_path / "s"), layers=2, epochs=2))
+    assert (student.freeze, student.peft, student.layerwise_lr_decay, student.reinit_top_layers, student.seeds) == ("none", "none", 1.0, 0, [])
+    assert (student.lr, student.epochs) == (1e-4, 2)  # other options still default to the teacher's
+
+
+def test_adapter_only_teacher_is_one_line(tmp_path, tiny_run):
+    import shutil
+
+    from edgeft_exporters.constants import ADAPTER_DIR
+
+    teacher = tmp_path / "lora-teacher"
+    shutil.copytree(tiny_run, teacher)
+    (teacher / "config.json").unlink()
+    (teacher / ADAPTER_DIR).mkdir()
+    (teacher / ADAPTER_DIR / "adapter_config.json").write_text("{}")
+    result = invoke("distill", teacher, "--layers", 1, "--out", tmp_path / "s")
+    assert_one_error_line(result, "keeps only its adapter (save_merged=false)", "save_merged=true")
+    assert not (tmp_path / "s").exists()

@@ -65,3 +65,23 @@ def test_accelerate_launch_two_processes_on_cpu(tmp_path, tiny_base, sentiment_f
     ]
     out = tmp_path / "runs" / "accelerate"
     check_run(launch(launcher, tiny_base, sentiment_files, out), out, sentiment_files, tmp_path)
+
+
+def test_torchrun_seeds_with_lora(tmp_path, tiny_base, sentiment_files):
+    """--seeds under torchrun: both processes train every seed, the main one keeps the best."""
+    out = tmp_path / "runs" / "seeds"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+    args = [
+        "train", "classifier", "--train", str(sentiment_files["train"]), "--eval", str(sentiment_files["dev"]),
+        "--out", str(out), "--base", str(tiny_base), "--epochs", "1", "--batch-size", str(BATCH), "--max-length", "32",
+        "--seeds", "1,2", "--peft", "lora", "--set", "early_stopping_patience=0", "--set", "device=cpu",
+    ]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    proc = subprocess.run([*launcher, "-m", "edgeft", *args], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("saved run to") == 1 and proc.stdout.count("kept the run of seed") == 1
+    seeds = json.loads((out / "metrics.json").read_text())["seeds"]
+    assert [r["seed"] for r in seeds["runs"]] == [1, 2]
+    assert json.loads((out / "edgeft_run.json").read_text())["world_size"] == 2
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert not any(p.name.startswith(".") for p in out.parent.iterdir())

@@ -4,6 +4,7 @@ on raw text (exact offsets), and the CLI pipeline train ner -> export --int8 -> 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +15,11 @@ from typer.testing import CliRunner
 
 import edgeft_runtime
 from edgeft.cli import app
+from edgeft.config import NerConfig
 from tests.conftest import assert_one_error_line
 from tests.reference_checks import assert_reference_round_trip
 from edgeft.ner_data import NerExample
-from edgeft.tasks.ner import content_tokenizer, encode_examples, token_labels, word_tags
+from edgeft.tasks.ner import content_tokenizer, encode_examples, resolve_word_split, token_labels, word_tags
 from tests import tiny
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -97,7 +99,7 @@ def test_long_sentences_become_overlapping_windows_each_token_labelled_once(toke
     spans = [(i, i + 4, "PER") for i in range(0, len(words), 23)]  # every "anna"
     example = NerExample(words, spans, line=1)
     specials = ner.specials_of(tokenizer)
-    enc = encode_examples(tokenizer, specials, [example], LABELS, max_length=16, stride=4, label_all=False, type_ids=True)
+    enc = encode_examples(tokenizer, specials, [example], LABELS, max_length=16, stride=4, label_all=False, type_ids=True, word_split="whitespace")
     assert len(enc.rows) > 1
     assert all(len(r["input_ids"]) <= 16 and len(r["labels"]) == len(r["input_ids"]) for r in enc.rows)
     labelled = sum(sum(1 for label in r["labels"] if label != ner.IGNORE_INDEX) for r in enc.rows)
@@ -106,10 +108,41 @@ def test_long_sentences_become_overlapping_windows_each_token_labelled_once(toke
     assert b_per == 8
 
 
+def test_whitespace_words_label_each_data_token_once(tokenizer):
+    # "u.s." and "#paris" are one token of the data each: one label, on their first sub-token
+    text = "anna met u.s. troops in #paris !!!"
+    spans = [(0, 4, "PER"), (9, 13, "LOC"), (24, 30, "LOC")]
+    specials = ner.specials_of(tokenizer)
+    example = NerExample(text, spans, line=1)
+    encode = dict(max_length=64, stride=4, label_all=False, type_ids=True)
+    (row,) = encode_examples(tokenizer, specials, [example], LABELS, word_split="whitespace", **encode).rows
+    (old,) = encode_examples(tokenizer, specials, [example], LABELS, word_split="tokenizer", **encode).rows
+    tags = [LABELS[i] for i in row["labels"] if i != ner.IGNORE_INDEX]
+    assert tags == ["B-PER", "O", "B-LOC", "O", "O", "B-LOC", "O"]  # anna met u.s. troops in #paris !!!
+    old_tags = [LABELS[i] for i in old["labels"] if i != ner.IGNORE_INDEX]
+    assert old_tags == ["B-PER", "O", "B-LOC", "I-LOC", "I-LOC", "I-LOC", "O", "O", "B-LOC", "I-LOC", "O", "O", "O"]
+    assert row["input_ids"] == old["input_ids"]  # the same model input: only the labels differ
+
+
+def test_word_split_auto(tokenizer):
+    tokens = [NerExample("anna met otto in paris .", [(0, 4, "PER"), (17, 22, "LOC")], line=1)]
+    raw = [NerExample("anna met otto (in paris).", [(0, 4, "PER"), (18, 23, "LOC")], line=1)]
+    auto = NerConfig(word_split="auto")
+    assert resolve_word_split(auto, "space", tokenizer, tokens) == "whitespace"
+    assert resolve_word_split(auto, "none", tokenizer, tokens) == "tokenizer"  # text without spaces
+    # span data whose entity sits inside a longer whitespace run ("paris)." holds "paris")
+    assert resolve_word_split(auto, "space", tokenizer, raw) == "tokenizer"
+    for split in ner.WORD_SPLITS:
+        assert resolve_word_split(NerConfig(word_split=split), "none", tokenizer, raw) == split
+
+
 def test_run_folder_and_metrics(ner_run):
     run = json.loads((ner_run / "edgeft_run.json").read_text())
     assert run["task"] == "ner" and run["labels"] == LABELS
-    assert run["ner"] == {"scheme": "IOB2", "source_scheme": "IOB2", "join": "space", "aggregation": "first", "stride": 4, "label_all_tokens": False}
+    assert run["ner"] == {
+        "scheme": "IOB2", "source_scheme": "IOB2", "join": "space", "aggregation": "first", "stride": 4, "label_all_tokens": False,
+        "word_split": "whitespace",
+    }
     metrics = json.loads((ner_run / "metrics.json").read_text())
     assert set(metrics) >= {"entity_f1", "entity_precision", "entity_recall", "per_type"}
     assert set(metrics["per_type"]) == {"LOC", "PER"} and metrics["entity_f1"] > 0.5  # the toy task is learnable
@@ -121,6 +154,7 @@ def test_bundle_manifest_and_parity_on_entity_f1(ner_run, ner_bundle):
     manifest = json.loads((ner_bundle / "edgeft.json").read_text())
     assert manifest["task"] == "ner" and manifest["labels"] == LABELS
     assert manifest["ner"]["scheme"] == "IOB2" and manifest["ner"]["stride"] == 4 and manifest["ner"]["aggregation"] == "first"
+    assert manifest["ner"]["word_split"] == "whitespace"
     assert manifest["metrics"]["entity_f1"] > 0.5
     parity = manifest["parity"]
     assert parity["metric"] == "entity_f1" and parity["samples"] == 30
@@ -151,7 +185,8 @@ def test_tagger_offsets_are_exact_on_raw_text(ner_bundle):
         for e in entities:
             assert text[e["start"] : e["end"]] == e["text"] and e["entity"] in ("PER", "LOC")
             assert 0 <= e["score"] <= 1
-    assert [e["text"] for e in results[0] if e["entity"] == "LOC"] == ["Paris"]
+    # whitespace words (the default for token files): "Paris." is one word, as a data token would be
+    assert [e["text"] for e in results[0] if e["entity"] == "LOC"] == ["Paris."]
     assert len(results[5]) >= 12  # entities found all along the long text, not only in its first window
     assert max(e["end"] for e in results[5]) > 100
     assert tagger.tag("Anna met Otto in Paris.") == results[0]
@@ -159,6 +194,51 @@ def test_tagger_offsets_are_exact_on_raw_text(ner_bundle):
         assert all(text[e["start"] : e["end"]] == e["text"] for text, ents in zip(texts, tagger.tag(texts, aggregation=aggregation)) for e in ents)
     with pytest.raises(ValueError, match="aggregation"):
         tagger.tag(texts, aggregation="mean")
+
+
+RAW_TEXTS = ["Anna met Otto in Paris.", "otto,anna (berlin)!! anna  met\totto", "Zoë in Zürich 😀", "北京 anna"]
+
+
+def test_runtime_splits_raw_text_into_the_words_training_labelled(ner_run, ner_bundle, tokenizer):
+    tagger = edgeft_runtime.load(ner_bundle, variant="fp32")
+    run = json.loads((ner_run / "edgeft_run.json").read_text())
+    assert tagger.word_split == run["ner"]["word_split"] == "whitespace"
+    examples = [NerExample(text, [], line=1) for text in RAW_TEXTS]
+    specials = ner.specials_of(tokenizer)
+    encoded = encode_examples(
+        tokenizer, specials, examples, LABELS, max_length=16, stride=4, label_all=False, type_ids=True, word_split=run["ner"]["word_split"]
+    )
+    runtime_tokens, _ = tagger.token_logits(RAW_TEXTS)
+    for text, trained, served in zip(RAW_TEXTS, encoded.tokens, runtime_tokens):
+        assert served.ids.tolist() == trained.ids.tolist() and served.words.tolist() == trained.words.tolist()
+        words = [text[a:b] for a, b in ner.word_offsets(served.offsets, served.words)]
+        assert words == text.split()
+
+
+@pytest.fixture(scope="module")
+def tokenizer_words_bundle(tmp_path_factory, tiny_base, ner_files):
+    """The same training with word_split=tokenizer, exported (fp32)."""
+    from edgeft.tasks.ner import train_ner
+
+    root = tmp_path_factory.mktemp("ner-tokenizer-words")
+    config = NerConfig(
+        train=str(ner_files["train"]), eval=str(ner_files["dev"]), out=str(root / "run"), base=str(tiny_base), epochs=10, lr=3e-3,
+        max_length=16, stride=4, early_stopping_patience=0, logging_steps=1000, word_split="tokenizer",
+    )
+    config.validate()
+    train_ner(config)
+    return export_run(root / "run", root / "bundle", ExportOptions()).out
+
+
+def test_tokenizer_words_bundle_splits_punctuation_off_raw_text(tokenizer_words_bundle, tokenizer):
+    manifest = json.loads((tokenizer_words_bundle / "edgeft.json").read_text())
+    assert manifest["ner"]["word_split"] == "tokenizer"
+    tagger = edgeft_runtime.load(tokenizer_words_bundle)
+    tokens, _ = tagger.token_logits(RAW_TEXTS)
+    assert [t.words.tolist() for t in tokens] == [t.words.tolist() for t in ner.text_tokens(tokenizer, RAW_TEXTS, "tokenizer")]
+    assert [e["text"] for e in tagger.tag(RAW_TEXTS[0]) if e["entity"] == "LOC"] == ["Paris"]
+    for text, entities in zip(RAW_TEXTS, tagger.tag(RAW_TEXTS)):
+        assert all(text[e["start"] : e["end"]] == e["text"] for e in entities)
 
 
 def test_windows_do_not_change_short_text_results(ner_bundle):
@@ -182,6 +262,7 @@ def test_cli_predict_and_eval(tmp_path, ner_bundle, ner_files):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["examples"] == 30 and 0 <= metrics["entity_f1"] <= 1 and set(metrics["per_type"]) <= {"PER", "LOC"}
+    assert metrics["word_split"] == "whitespace"
     manifest = json.loads((ner_bundle / "edgeft.json").read_text())
     # edgeft eval on the parity data agrees with the gate's int8 figure
     assert 100 * metrics["entity_f1"] == pytest.approx(manifest["parity"]["variants"]["int8"]["metric"], abs=0.01)
@@ -212,3 +293,12 @@ def test_reference_set_holds_entities_with_offsets(ner_run, ner_bundle):
     assert reference.observed["word_probabilities"].shape == (counts.sum(), len(LABELS))
     found = edgeft_runtime.load(ner_bundle, variant="fp32").tag(reference.texts)
     assert reference.observed["entities"] == [[[e["entity"], e["start"], e["end"]] for e in text] for text in found]
+
+
+def test_info_says_what_a_word_is_and_which_runtime_reads_it():
+    fixtures = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures"
+    whitespace = runner.invoke(app, ["info", str(fixtures / "entities_ws")])
+    legacy = runner.invoke(app, ["info", str(fixtures / "entities")])
+    assert whitespace.exit_code == 0 and legacy.exit_code == 0
+    assert "words         whitespace (ner.word_split, needs an edgeft-runtime of schema 1.2 or later)" in whitespace.output
+    assert "words         tokenizer (no ner.word_split: written before schema 1.2)" in legacy.output

@@ -33,6 +33,7 @@ def info(
         f"task          {manifest['task']} ({manifest.get('problem_type') or 'n/a'})",
         *([f"labels        {len(labels)}: {', '.join(map(str, labels[:20]))}{' …' if len(labels) > 20 else ''}"] if labels else []),
         f"max length    {manifest['max_length']}",
+        *([ner_words_line(manifest)] if manifest["task"] == "ner" else []),
         f"made by       edgeft {manifest.get('edgeft_version', '?')}, schema {manifest['schema_version']}",
         f"source        {(manifest.get('source') or {}).get('run', '?')} (base {(manifest.get('source') or {}).get('base_model', '?')})",
     ]
@@ -67,3 +68,14 @@ def info(
         lines.append("reference     none (`edgeft check` needs one: re-export with --reference-samples N)")
     lines.append(f"files         {len(manifest['files'])} {'verified (sha256)' if verify else 'not verified'}")
     typer.echo("\n".join(lines))
+
+
+def ner_words_line(manifest: dict) -> str:
+    """What a word is for this NER bundle: runtimes before schema 1.2 always split by the tokenizer."""
+    from edgeft_runtime.ner import LEGACY_WORD_SPLIT
+
+    split = (manifest.get("ner") or {}).get("word_split")
+    if split is None:
+        return f"words         {LEGACY_WORD_SPLIT} (no ner.word_split: written before schema 1.2)"
+    note = ", needs an edgeft-runtime of schema 1.2 or later" if split != LEGACY_WORD_SPLIT else ""
+    return f"words         {split} (ner.word_split{note})"

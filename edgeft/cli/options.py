@@ -40,3 +40,28 @@ Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted 
 Bundle = Annotated[Path, typer.Argument(help="A bundle folder written by `edgeft export`.", show_default=False)]
 Variant = Annotated[str, typer.Option(help="Model variant in the bundle: auto (its default), fp32 or int8.")]
 Threads = Annotated[Optional[int], typer.Option(help="onnxruntime intra-op threads. [default: one per core]", show_default=False)]
+
+# Which weights train, and the recipes that make small-data fine-tuning stable.
+Freeze = Annotated[
+    Optional[str],
+    typer.Option(help="Freeze weights: none, embeddings, encoder (only the task head trains) or layers:N (the embeddings and the bottom N encoder layers). [default: none]", show_default=False),
+]
+Peft = Annotated[
+    Optional[str], typer.Option(help="Parameter-efficient fine-tuning (peft library): none or lora (adapters; the task head trains in full). [default: none]", show_default=False)
+]
+LoraR = Annotated[Optional[int], typer.Option(help=f"LoRA rank. [default: {_D.lora_r}]", show_default=False)]
+LoraAlpha = Annotated[Optional[int], typer.Option(help=f"LoRA scaling alpha (the update is scaled by alpha / r). [default: {_D.lora_alpha}]", show_default=False)]
+LoraTargets = Annotated[
+    Optional[str],
+    typer.Option("--lora-target-modules", help=f"Comma-separated linear modules that get adapters. [default: {','.join(_D.lora_target_modules)}]", show_default=False),
+]
+LayerwiseLrDecay = Annotated[
+    Optional[float],
+    typer.Option(help="Learning-rate factor per encoder layer from the top (e.g. 0.9); the head at --lr. [default: 1, no decay]", show_default=False),
+]
+ReinitTopLayers = Annotated[Optional[int], typer.Option(help="Re-initialise the top N encoder layers (and the pooler) before training. [default: 0]", show_default=False)]
+WarmupRatio = Annotated[Optional[float], typer.Option(help=f"Share of the steps over which the learning rate warms up from 0. [default: {_D.warmup_ratio:g}]", show_default=False)]
+Seeds = Annotated[
+    Optional[str],
+    typer.Option(help="Train one run per seed (e.g. 1,2,3): mean and spread of the eval metric in metrics.json, the best run kept. [default: one run with --seed]", show_default=False),
+]

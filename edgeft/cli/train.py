@@ -32,6 +32,12 @@ def print_config(config: TrainConfig) -> None:
 
 def report(result: Any, next_step: str) -> None:
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float) and k != "loss")
+    seeds = result.metrics.get("seeds")
+    if seeds:
+        typer.echo(
+            f"seeds {', '.join(map(str, seeds['seeds']))}: {seeds['metric']} {seeds['mean']:.4f} ± {seeds['sd']:.4f} "
+            f"(min {seeds['min']:.4f}, max {seeds['max']:.4f}); kept the run of seed {seeds['best_seed']}"
+        )
     typer.echo(f"saved run to {result.out} ({shown}) in {result.seconds:.1f} s")
     typer.echo(f"next: {next_step}")
 
@@ -58,11 +64,36 @@ def configure_and_train(
     if print_only:
         print_config(cfg)
         return
-    from ..tasks import get_task
+    from ..tasks import train_task
 
-    result = get_task(task).train(cfg, **train_kwargs)
+    result = train_task(task, cfg, **train_kwargs)
     if result.main_process:
         report(result, next_step(result))
+
+
+def tuning_flags(
+    seeds: str | None,
+    freeze: str | None,
+    peft: str | None,
+    lora_r: int | None,
+    lora_alpha: int | None,
+    lora_target_modules: str | None,
+    layerwise_lr_decay: float | None,
+    reinit_top_layers: int | None,
+    warmup_ratio: float | None,
+) -> dict[str, Any]:
+    """The config keys of the fine-tuning flags the Trainer-based tasks share."""
+    return dict(
+        seeds=seeds,
+        freeze=freeze,
+        peft=peft,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        lora_target_modules=lora_target_modules,
+        layerwise_lr_decay=layerwise_lr_decay,
+        reinit_top_layers=reinit_top_layers,
+        warmup_ratio=warmup_ratio,
+    )
 
 
 MultiLabel = Annotated[
@@ -88,6 +119,15 @@ def classifier(
     lr: opt.Lr = None,
     max_length: opt.MaxLength = None,
     seed: opt.Seed = None,
+    seeds: opt.Seeds = None,
+    freeze: opt.Freeze = None,
+    peft: opt.Peft = None,
+    lora_r: opt.LoraR = None,
+    lora_alpha: opt.LoraAlpha = None,
+    lora_target_modules: opt.LoraTargets = None,
+    layerwise_lr_decay: opt.LayerwiseLrDecay = None,
+    reinit_top_layers: opt.ReinitTopLayers = None,
+    warmup_ratio: opt.WarmupRatio = None,
     config: opt.ConfigFile = None,
     set_: opt.Set = None,
     overwrite: opt.Overwrite = False,
@@ -101,6 +141,8 @@ def classifier(
       edgeft train classifier --train train.csv --eval dev.csv --out models/sst2
       edgeft train classifier --train tickets.jsonl --multi-label --label-column tags --out models/tickets
       edgeft train classifier -c sst2.toml --set epochs=5 --set lr=3e-5
+      edgeft train classifier --train train.csv --peft lora --lr 5e-4 --out models/sst2-lora
+      edgeft train classifier --train train.csv --freeze layers:3 --seeds 1,2,3 --out models/sst2-l3
 
     Runs on a CUDA GPU with mixed precision when one is present, on the CPU otherwise; for several
     GPUs launch it with `accelerate launch -m edgeft train classifier ...` or `torchrun`.
@@ -119,6 +161,7 @@ def classifier(
         lr=lr,
         max_length=max_length,
         seed=seed,
+        **tuning_flags(seeds, freeze, peft, lora_r, lora_alpha, lora_target_modules, layerwise_lr_decay, reinit_top_layers, warmup_ratio),
     )
     configure_and_train(
         "classifier", ClassifierConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_,
@@ -153,6 +196,11 @@ def setfit(
     lr: Annotated[Optional[float], typer.Option("--lr", help=f"Body learning rate. [default: {_SF.lr:g}]", show_default=False)] = None,
     max_length: opt.MaxLength = None,
     seed: opt.Seed = None,
+    seeds: opt.Seeds = None,
+    freeze: Annotated[
+        Optional[str],
+        typer.Option(help="Freeze the body: none, embeddings, layers:N (the embeddings and the bottom N layers) or encoder (no contrastive phase: the head is fitted on the frozen body's embeddings). [default: none]", show_default=False),
+    ] = None,
     config: opt.ConfigFile = None,
     set_: opt.Set = None,
     overwrite: opt.Overwrite = False,
@@ -186,6 +234,8 @@ def setfit(
         lr=lr,
         max_length=max_length,
         seed=seed,
+        seeds=seeds,
+        freeze=freeze,
     )
     configure_and_train(
         "setfit", SetFitConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_, overwrite=overwrite

@@ -10,7 +10,7 @@ import typer
 from ..config import NerConfig
 from . import options as opt
 from .common import command
-from .train import PrintConfig, app, configure_and_train
+from .train import PrintConfig, app, configure_and_train, tuning_flags
 
 _D = NerConfig()
 
@@ -34,11 +34,28 @@ def ner(
     aggregation: Annotated[
         Optional[str], typer.Option(help=f"The bundle's default sub-word aggregation: first, average or max. [default: {_D.aggregation}]", show_default=False)
     ] = None,
+    word_split: Annotated[
+        Optional[str],
+        typer.Option(
+            help="What a word is, at training and in the bundle's runtime: whitespace (the data's own tokens), tokenizer "
+            f"(punctuation split off, one word per CJK character) or auto. [default: {_D.word_split}]",
+            show_default=False,
+        ),
+    ] = None,
     epochs: opt.Epochs = None,
     batch_size: opt.BatchSize = None,
     lr: opt.Lr = None,
     max_length: Annotated[Optional[int], typer.Option(help=f"Tokens per window (longer sentences are windowed, not cut). [default: {_D.max_length}]", show_default=False)] = None,
     seed: opt.Seed = None,
+    seeds: opt.Seeds = None,
+    freeze: opt.Freeze = None,
+    peft: opt.Peft = None,
+    lora_r: opt.LoraR = None,
+    lora_alpha: opt.LoraAlpha = None,
+    lora_target_modules: opt.LoraTargets = None,
+    layerwise_lr_decay: opt.LayerwiseLrDecay = None,
+    reinit_top_layers: opt.ReinitTopLayers = None,
+    warmup_ratio: opt.WarmupRatio = None,
     config: opt.ConfigFile = None,
     set_: opt.Set = None,
     overwrite: opt.Overwrite = False,
@@ -56,6 +73,7 @@ def ner(
       edgeft train ner --train train.conll --eval valid.conll --out models/conll
       edgeft train ner --train train.char.bmes --eval dev.char.bmes --set repair_tags=true --out models/resume
       edgeft train ner --train spans.jsonl --label-all-tokens --out models/spans
+      edgeft train ner --train tweets.conll --word-split tokenizer --out models/raw-text
     """
     flags = dict(
         train=train,
@@ -66,11 +84,13 @@ def ner(
         label_all_tokens=label_all_tokens,
         stride=stride,
         aggregation=aggregation,
+        word_split=word_split,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         max_length=max_length,
         seed=seed,
+        **tuning_flags(seeds, freeze, peft, lora_r, lora_alpha, lora_target_modules, layerwise_lr_decay, reinit_top_layers, warmup_ratio),
     )
     configure_and_train(
         "ner", NerConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from edgeft_runtime.metrics import headline_metric
+
 from ..config import ClassifierConfig, MlmConfig, NerConfig, SetFitConfig, TrainConfig
 from . import classifier, mlm, ner, setfit
 from .common import TrainResult
@@ -26,6 +28,8 @@ class TaskSpec:
     config_class: type[TrainConfig]
     train: Callable[..., TrainResult]  # (config, *, overwrite, resume...) -> TrainResult
     read_eval_rows: EvalReader
+    # config -> the metrics.json key that --seeds compares (higher is better); None: no --seeds.
+    headline: Callable[[Any], str] | None = None
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
@@ -55,6 +59,20 @@ def task_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def train_task(name: str, config: TrainConfig, **kwargs: Any) -> TrainResult:
+    """Train task ``name``: one run, or with ``config.seeds`` one run per seed, the best kept."""
+    spec = get_task(name)
+    if config.seeds:
+        from .seeds import train_seeds
+
+        return train_seeds(spec, config, **kwargs)
+    return spec.train(config, **kwargs)
+
+
+def _classification_headline(config: Any) -> str:
+    return headline_metric(config.multi_label)
+
+
 register(
     TaskSpec(
         name="classifier",
@@ -62,6 +80,7 @@ register(
         config_class=ClassifierConfig,
         train=classifier.train_classifier,
         read_eval_rows=classifier.read_eval_rows,
+        headline=_classification_headline,
     )
 )
 
@@ -72,6 +91,7 @@ register(
         config_class=SetFitConfig,
         train=setfit.train_setfit,
         read_eval_rows=classifier.read_eval_rows,
+        headline=_classification_headline,
     )
 )
 
@@ -82,6 +102,7 @@ register(
         config_class=NerConfig,
         train=ner.train_ner,
         read_eval_rows=ner.read_eval_rows,
+        headline=lambda config: ner.HEADLINE,
     )
 )
 
@@ -95,4 +116,4 @@ register(
     )
 )
 
-__all__ = ["EvalReader", "TaskSpec", "TrainResult", "get_task", "register", "task_names"]
+__all__ = ["EvalReader", "TaskSpec", "TrainResult", "get_task", "register", "task_names", "train_task"]

@@ -19,7 +19,8 @@ from ..data import TextExample, check_known_labels, label_space, read_classifica
 from ..devices import select_device
 from ..errors import DataError
 from ..runs import write_run
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
+from .tuning import prepare_model, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
         label2id={label: i for i, label in enumerate(labels)},
         problem_type="multi_label_classification" if multi else "single_label_classification",
     )
+    prepared = prepare_model(model, config, "classifier")
 
     def compute_metrics(prediction) -> dict[str, float]:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
@@ -162,7 +164,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
             config,
             device,
             work,
-            model=model,
+            model=prepared.model,
             train_rows=encode_rows(tokenizer, data.train, labels, multi, config.max_length),
             eval_rows=encode_rows(tokenizer, data.eval, labels, multi, config.max_length),
             collator=DataCollatorWithPadding(tokenizer),
@@ -183,7 +185,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
         scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
             return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
-        trainer.save_model(str(work))
+        save_trained(trainer, prepared, tokenizer, work, config)
         finish_run_folder(work)
         metrics = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
         metrics["eval_examples"] = len(data.eval)
@@ -198,6 +200,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resum
             **run_info(
                 config, base_path, base_config, device,
                 sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
+                trained={**prepared.info, "training_loop": training_loop_time(trainer)},
             ),
         }
         write_run(work, task="classifier", config=config, info=info, metrics=metrics, eval_examples=data.eval)

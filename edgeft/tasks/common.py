@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,14 +119,21 @@ def supervised_trainer(
     trainer_class=None,
     **trainer_kwargs: Any,
 ):
-    """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop early if asked.
+    """The HF Trainer for a labelled task: evaluate each epoch, keep the best by ``metric``, stop
+    early if asked; with ``layerwise_lr_decay`` below 1, each encoder layer at its own rate.
 
     trainer_class: a Trainer subclass (e.g. one with its own loss), built with ``trainer_kwargs`` too.
     """
     from transformers import EarlyStoppingCallback, Trainer
 
+    from .layerwise import layerwise_trainer_class
+
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
-    return (trainer_class or Trainer)(
+    callbacks.append(loop_timer())
+    base_class = trainer_class or Trainer
+    if config.layerwise_lr_decay < 1:
+        base_class = layerwise_trainer_class(config.layerwise_lr_decay, base_class)
+    return base_class(
         model=model,
         args=training_arguments(config, device, work_dir, metric=metric, has_eval=True),
         train_dataset=ListDataset(train_rows),
@@ -138,6 +146,36 @@ def supervised_trainer(
     )
 
 
+def loop_timer():
+    """A Trainer callback that adds up the seconds of the training epochs alone (the evaluation
+    and checkpoint after each epoch run after ``on_epoch_end``): what freezing and adapters change."""
+    from transformers import TrainerCallback
+
+    class LoopTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.seconds = 0.0
+            self.started: float | None = None
+
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if self.started is not None:
+                self.seconds += time.perf_counter() - self.started
+                self.started = None
+
+    return LoopTimer()
+
+
+def training_loop_time(trainer) -> dict[str, Any]:
+    """What edgeft_run.json records of the training loop: its seconds without evaluation, and the
+    optimizer steps and epochs (fractional) it ran in them (in this process: a resumed run counts
+    the resumed part)."""
+    timer = next((cb for cb in trainer.callback_handler.callbacks if type(cb).__name__ == "LoopTimer"), None)
+    seconds = timer.seconds if timer is not None else 0.0
+    return {"seconds": round(seconds, 2), "steps": trainer.state.global_step, "epochs": round(float(trainer.state.epoch or 0), 4)}
+
+
 def run_info(
     config: TrainConfig,
     base_path: str,
@@ -147,9 +185,11 @@ def run_info(
     sources: dict[str, Any],
     eval_source: str | None,
     seconds: float,
+    trained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``edgeft_run.json`` fields every task writes: the base model, the data the run read
-    (``sources``, e.g. ``{"train_file": ...}``), the device and threads it trained on, its time."""
+    (``sources``, e.g. ``{"train_file": ...}``), the device and threads it trained on, its time,
+    and which weights trained (``trained``: trainable/total parameters and the tuning options)."""
     import torch
 
     return {
@@ -163,6 +203,7 @@ def run_info(
         "torch_threads": torch.get_num_threads(),
         # Processes that trained together (torchrun / accelerate launch): each saw 1/world_size of every epoch.
         "world_size": torch.distributed.get_world_size() if torch.distributed.is_available() and torch.distributed.is_initialized() else 1,
+        **(trained or {}),
     }
 
 

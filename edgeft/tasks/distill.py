@@ -64,9 +64,16 @@ def read_teacher(config: DistillConfig) -> Teacher:
     out = Path(config.out or "").resolve()
     if out == folder.resolve() or folder.resolve() in out.parents:
         raise ConfigError(f"--out {config.out}: is the teacher's folder or inside it; the teacher is never modified, choose another folder")
+    from edgeft_exporters.adapters import is_adapter_only
     from transformers import AutoConfig
 
     from ..students import teacher_layer_count
+
+    if is_adapter_only(folder):
+        raise ModelError(
+            f"{folder}: this LoRA run keeps only its adapter (save_merged=false); re-train it with "
+            "--set save_merged=true to distil it"
+        )
     from . import get_task
 
     layers = teacher_layer_count(AutoConfig.from_pretrained(str(folder)))
@@ -86,9 +93,17 @@ def read_teacher(config: DistillConfig) -> Teacher:
     return Teacher(folder, run, task, teacher_config, layers)
 
 
+# The teacher's fine-tuning techniques do not carry over: every weight of the student trains (its
+# layers are a fresh subset, so freezing or adapters would keep it from learning the teacher's
+# outputs), and one student is trained per call (run distill once per seed).
+STUDENT_TRAINS_IN_FULL = {"freeze": "none", "peft": "none", "layerwise_lr_decay": 1.0, "reinit_top_layers": 0, "seeds": []}
+
+
 def student_config(teacher: Teacher, config: DistillConfig) -> TrainConfig:
     """The teacher's config with the options given to distill (validated on construction)."""
-    return dataclasses.replace(teacher.config, **config.overrides())
+    fields = {f.name for f in dataclasses.fields(teacher.config)}
+    plain = {k: v for k, v in STUDENT_TRAINS_IN_FULL.items() if k in fields}
+    return dataclasses.replace(teacher.config, **plain, **config.overrides())
 
 
 def read_unlabelled(config: DistillConfig) -> list[str]:
@@ -303,7 +318,9 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
     quiet_transformers()
     set_seed(student_cfg.seed)
     labels = data.labels
-    settings = teacher.run["ner"]
+    # The student reads text in the teacher's word units (runs written before word_split existed
+    # were trained on the tokenizer's words).
+    settings = {"word_split": ner.LEGACY_WORD_SPLIT, **teacher.run["ner"]}
     hf_tokenizer = AutoTokenizer.from_pretrained(str(teacher.folder), use_fast=True)
     tokenizer = content_tokenizer(hf_tokenizer)
     specials = ner.specials_of(tokenizer)
@@ -314,6 +331,7 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
         stride=int(settings["stride"]),
         label_all=bool(settings.get("label_all_tokens", False)),
         type_ids="token_type_ids" in hf_tokenizer.model_input_names,
+        word_split=settings["word_split"],
     )
     train_enc = encode_examples(tokenizer, specials, data.train, labels, **encode)
     train_rows = list(train_enc.rows)

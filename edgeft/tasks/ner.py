@@ -2,9 +2,11 @@
 
 Sentences are raw text plus character spans (edgeft/ner_data.py). Training tokenises the text
 exactly as the runtime will (edgeft_runtime/ner.py: same tokenizer, same words, same stride
-windows), labels each word of the tokenizer from the spans (its first sub-token; the rest are
-left out of the loss unless ``label_all_tokens``), and measures entity-level F1 on character
-spans, the way `edgeft eval` and the export parity gate measure it.
+windows), labels each word from the spans (its first sub-token; the rest are left out of the
+loss unless ``label_all_tokens``), and measures entity-level F1 on character spans, the way
+`edgeft eval` and the export parity gate measure it. A word is a whitespace-delimited run of
+characters (a pre-tokenised file's own tokens) or the tokenizer's pre-tokenizer word
+(``word_split``); the run records which, and the bundle's runtime splits raw text the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from ..devices import select_device
 from ..errors import ConfigError
 from ..ner_data import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
 from ..runs import write_run
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer
+from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
+from .tuning import prepare_model, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +145,11 @@ def encode_examples(
     stride: int,
     label_all: bool,
     type_ids: bool,
+    word_split: str,
 ) -> Encoded:
     """Training features: one row per window, each token labelled only in the window where it is most central."""
     index = {label: i for i, label in enumerate(labels)}
-    tokens = ner.text_tokens(tokenizer, [ex.text for ex in examples])
+    tokens = ner.text_tokens(tokenizer, [ex.text for ex in examples], word_split)
     wins = ner.windows(tokens, specials, max_length, stride)
     by_text: dict[int, list[int]] = {}
     for i, w in enumerate(wins):
@@ -192,6 +196,30 @@ def score_entities(examples: Sequence[NerExample], predicted: Sequence[Sequence[
     return entity_scores(gold, [ner.entity_tuples(p) for p in predicted])
 
 
+def resolve_word_split(config: NerConfig, join: str, tokenizer, examples: Sequence[NerExample]) -> str:
+    """The configured word split, with ``auto`` resolved: the tokenizer's words for text without
+    spaces (join none); otherwise whitespace words, unless they cut through more training
+    entities than the tokenizer's words do (span data whose entities sit inside longer runs,
+    e.g. "(Paris)")."""
+    if config.word_split != "auto":
+        return config.word_split
+    if join == "none":
+        return "tokenizer"
+    texts = [ex.text for ex in examples]
+    cut = {
+        split: sum(word_tags(tok, ex.spans)[1] for tok, ex in zip(ner.text_tokens(tokenizer, texts, split), examples))
+        for split in ner.WORD_SPLITS
+    }
+    if cut["whitespace"] > cut["tokenizer"]:
+        log.info(
+            "word_split auto: tokenizer words (whitespace words would cut through %d training entities, the tokenizer's %d)",
+            cut["whitespace"],
+            cut["tokenizer"],
+        )
+        return "tokenizer"
+    return "whitespace"
+
+
 def flat_scores(report: dict[str, Any]) -> dict[str, float]:
     return {"entity_precision": report["precision"], "entity_recall": report["recall"], HEADLINE: report["f1"]}
 
@@ -227,18 +255,22 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
     )
+    word_split = resolve_word_split(config, data.join, tokenizer, data.train)
+    prepared = prepare_model(model, config, "ner")
     encode = dict(
         max_length=config.max_length,
         stride=stride,
         label_all=config.label_all_tokens,
         type_ids="token_type_ids" in hf_tokenizer.model_input_names,
+        word_split=word_split,
     )
     train_enc = encode_examples(tokenizer, specials, data.train, labels, **encode)
     eval_enc = encode_examples(tokenizer, specials, data.eval, labels, **encode)
     if train_enc.misaligned:
         log.warning(
-            "%d training entities start or end inside a word of the tokenizer; the tagger learns the words they cover",
+            "%d training entities start or end inside a word (%s words); the tagger learns the words they cover",
             train_enc.misaligned,
+            word_split,
         )
     long_texts = len(train_enc.windows) - len(data.train)
     if long_texts:
@@ -259,7 +291,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             config,
             device,
             work,
-            model=model,
+            model=prepared.model,
             train_rows=train_enc.rows,
             eval_rows=eval_enc.rows,
             collator=DataCollatorForTokenClassification(hf_tokenizer),
@@ -268,11 +300,12 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             metric=HEADLINE,
         )
         log.info(
-            "training %s on %d sentences (%d entity types, %s tags read as IOB2; eval %d) on %s/%s",
+            "training %s on %d sentences (%d entity types, %s tags read as IOB2, %s words; eval %d) on %s/%s",
             base_name(base_path),
             len(data.train),
             len(data.types),
             data.scheme or "span",
+            word_split,
             len(data.eval),
             device.kind,
             device.precision,
@@ -285,7 +318,7 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
             scores = trainer.evaluate()
         if not trainer.is_world_process_zero():
             return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
-        trainer.save_model(str(work))
+        save_trained(trainer, prepared, hf_tokenizer, work, config)
         finish_run_folder(work)
         metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
         metrics["per_type"] = last_report.get("per_type", {})
@@ -304,10 +337,12 @@ def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = Fals
                 "aggregation": config.aggregation,
                 "stride": stride,
                 "label_all_tokens": config.label_all_tokens,
+                "word_split": word_split,
             },
             **run_info(
                 config, base_path, base_config, device,
                 sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
+                trained={**prepared.info, "training_loop": training_loop_time(trainer)},
             ),
         }
         write_run(work, task="ner", config=config, info=info, metrics=metrics, eval_examples=data.eval)

@@ -24,7 +24,7 @@ from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL, TASK_SETFIT
 from edgeft_runtime.metrics import classification_metrics
 
 from ..base_models import load_base_config
-from ..config import SetFitConfig
+from ..config import SetFitConfig, parse_freeze
 from ..devices import TrainDevice, select_device
 from ..errors import ConfigError, DataError
 from ..runs import library_versions, write_run
@@ -123,6 +123,38 @@ def build_head(config: SetFitConfig):
     return OneVsRestClassifier(head) if config.multi_label else head
 
 
+def freeze_body(body, spec: str) -> dict[str, Any]:
+    """Apply ``freeze`` to the SetFit body's transformer; return what edgeft_run.json records.
+
+    ``encoder`` freezes the whole body (the contrastive phase is then skipped). ``layers:N`` must
+    leave at least one layer to train: the body's pooler, which ``freeze`` keeps as head in other
+    tasks, is not used by sentence-transformers' pooling, so freezing every layer trains nothing.
+    """
+    from .freezing import apply_freeze, count_parameters, model_parts
+
+    transformer = body[0].auto_model
+    kind, count = parse_freeze(spec)
+    depth = len(model_parts(transformer).layers)
+    if kind == "layers" and count >= depth:
+        raise ConfigError(
+            f"config field freeze={spec!r} freezes every layer of the SetFit body ({depth}): the contrastive phase "
+            "would train nothing; freeze fewer layers, or use freeze=encoder to fit only the head on frozen embeddings"
+        )
+    if kind == "encoder":
+        for p in body.parameters():
+            p.requires_grad_(False)
+        frozen = depth
+    else:
+        frozen = apply_freeze(transformer, spec)
+    return {"body": count_parameters(body), "freeze": spec, "frozen_layers": frozen}
+
+
+def head_parameter_count(head) -> int:
+    """Coefficients and intercepts of the fitted scikit-learn head (one estimator per label for one-vs-rest)."""
+    estimators = getattr(head, "estimators_", [head])
+    return int(sum(e.coef_.size + e.intercept_.size for e in estimators))
+
+
 def _show_progress_bar(trainer) -> None:
     """A progress bar over the pair steps: the underlying HF Trainer prints log lines instead when
     transformers' logging is quiet (quiet_transformers), which hides its notices, not progress."""
@@ -171,6 +203,8 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
     _quiet_setfit()
     set_seed(config.seed)
     body, body_info = build_body(base_path, config.max_length, device.kind)
+    frozen = freeze_body(body, config.freeze)
+    body_trains = parse_freeze(config.freeze)[0] != "encoder"
     model = SetFitModel(
         model_body=body,
         model_head=build_head(config),
@@ -197,9 +231,13 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
         with warnings.catch_warnings():
             # setfit's DataLoader asks for pinned memory, which only matters (and is only honoured) on a GPU.
             warnings.filterwarnings("ignore", message=".*pin_memory.*")
-            trainer.train()  # the body on pairs, then the head on the embeddings
+            if body_trains:
+                trainer.train()  # the body on pairs, then the head on the embeddings
+            else:
+                log.info("freeze=encoder: no contrastive phase; fitting the head on the frozen body's embeddings")
+                trainer.train_classifier(*trainer.dataset_to_parameters(train_dataset))
         train_seconds = time.perf_counter() - fit_started
-        pairs = len(trainer.st_trainer.train_dataset)
+        pairs = len(trainer.st_trainer.train_dataset) if body_trains else 0
 
         probs = np.asarray(model.predict_proba([ex.text for ex in data.eval], as_numpy=True, show_progress_bar=False))
         preds = (probs >= SETFIT_THRESHOLD).astype(np.int64) if multi else probs.argmax(-1)
@@ -219,6 +257,12 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
             "body": body_info,
             "head": {k: head_spec[k] for k in ("kind", "multi_target_strategy", "activation", "params")},
             "shots": config.shots,
+            "parameters": {
+                "trainable": frozen["body"]["trainable"] + head_parameter_count(model.model_head),
+                "total": frozen["body"]["total"] + head_parameter_count(model.model_head),
+                "body": frozen["body"],
+            },
+            "tuning": {"freeze": config.freeze, "frozen_layers": frozen["frozen_layers"], "warmup_ratio": config.warmup_ratio},
             # train_seconds: trainer.train() alone, body and head, no loading or eval
             **run_info(
                 config, base_path, base_config, device,

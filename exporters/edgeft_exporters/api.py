@@ -1,6 +1,7 @@
 """``export_run``: a training run -> a checked bundle folder, or a ParityError and no bundle.
 
-The steps, in order (each a function below): read the run and its held-out data; write the fp32
+The steps, in order (each a function below): read the run (merging an adapter-only LoRA run
+into a temporary ``save_pretrained`` folder) and its held-out data; write the fp32
 graph (Optimum export, then fusion) and the tokenizer into a staging folder; run the PyTorch
 reference once and check the fp32 graph against it; quantise to int8 for each target CPU, keep
 the candidate that scores best and check it against the int8 gate; optionally add the ORT-format
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 
 from edgeft_runtime.constants import FP32_MODEL_FILE, INT8_MODEL_FILE, VARIANT_FP32, VARIANT_INT8
 
+from .adapters import model_folder
 from .bundle import bake_tokenizer, write_manifest, write_model_card
 from .errors import ExportError, ParityError
 from .gate import ParityGate
@@ -87,6 +89,25 @@ def export_run(
     require_export_extra()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
+    with model_folder(run_dir, run) as model_dir:  # an adapter-only LoRA run is merged first
+        manifest = export_model_folder(model_dir, run, out_dir, options, eval_rows, eval_source)
+    archive = None
+    if options.archive:
+        from edgeft_runtime.archive import pack_bundle
+
+        archive = pack_bundle(out_dir, out_dir.with_name(f"{out_dir.name}.{options.archive}"))
+    return ExportResult(out_dir, manifest, archive)
+
+
+def export_model_folder(
+    run_dir: Path,
+    run: dict[str, Any],
+    out_dir: Path,
+    options: ExportOptions,
+    eval_rows: Sequence[dict[str, Any]] | None,
+    eval_source: str | None,
+) -> dict[str, Any]:
+    """The steps of ``export_run`` on a run folder that holds a ``save_pretrained`` model; returns the manifest."""
     task = exporter_for(run, run_dir)
     texts, gold, source = held_out_data(task, run_dir, options.parity_samples, eval_rows, eval_source)
     builds = plan_int8_builds(options.target) if options.int8 else []
@@ -110,12 +131,7 @@ def export_run(
         write_model_card(work, fields)
         manifest = write_manifest(work, fields)
         stage.commit()
-    archive = None
-    if options.archive:
-        from edgeft_runtime.archive import pack_bundle
-
-        archive = pack_bundle(out_dir, out_dir.with_name(f"{out_dir.name}.{options.archive}"))
-    return ExportResult(out_dir, manifest, archive)
+    return manifest
 
 
 def held_out_data(

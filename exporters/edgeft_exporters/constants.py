@@ -6,6 +6,9 @@ CONFIG_FILE = "train_config.json"   # the resolved training config
 METRICS_FILE = "metrics.json"       # eval metrics of the trained model
 EVAL_DATA_FILE = "eval.jsonl"       # the held-out data, normalised: {"text": ..., "labels": [...]}
 CHECKPOINT_DIR = "checkpoints"      # trainer checkpoints while training (removed when complete)
+# A LoRA run's adapter (peft's adapter_model.safetensors + adapter_config.json), in a folder of its
+# own: transformers loads a folder holding adapter_config.json as "that adapter on its base model".
+ADAPTER_DIR = "adapter"
 
 RUN_FORMAT = "edgeft-run"
 RUN_SCHEMA_VERSION = "1.0"

@@ -9,6 +9,8 @@ from .errors import ExportError
 EXPORT_MODULES = {"optimum.exporters.onnx": "optimum-onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"}
 # What reading a SetFit run (its body and scikit-learn head) needs.
 SETFIT_MODULES = {"setfit": "setfit", "sentence_transformers": "sentence-transformers", "sklearn": "scikit-learn"}
+# What training with LoRA adapters (and merging an adapter-only run) needs.
+PEFT_MODULES = {"peft": "peft"}
 
 
 def missing_distributions(modules: dict[str, str]) -> list[str]:
@@ -29,6 +31,15 @@ def require_setfit_extra() -> None:
     if missing:
         raise ExportError(
             f"exporting a SetFit run needs {', '.join(missing)}, which are not installed: pip install 'edgeft[setfit]'"
+        )
+
+
+def require_peft_extra() -> None:
+    missing = missing_distributions(PEFT_MODULES)
+    if missing:
+        raise ExportError(
+            f"this run keeps only a LoRA adapter, and merging it needs {', '.join(missing)}, which is not installed: "
+            "pip install 'edgeft[peft]'"
         )
 
 

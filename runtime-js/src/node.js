@@ -10,6 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ArchiveSource, unpackArchive } from './core/archive.js';
+import { archFamily } from './core/device.js';
 import { BundleError } from './core/errors.js';
 import { loadFrom } from './core/load.js';
 
@@ -42,8 +43,22 @@ class DirSource {
   }
 }
 
+/** This CPU as the `suits` rules see it: Node's arch, and the flags Linux lists in /proc/cpuinfo. */
+async function cpu() {
+  let flags = new Set();
+  try {
+    const info = await readFile('/proc/cpuinfo', 'utf8');
+    const line = info.split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
+    if (line) flags = new Set(line.split(':')[1].trim().split(/\s+/));
+  } catch {
+    // Not Linux: arch alone decides (x86 without known VNNI takes the 7-bit avx2 build, the safe one).
+  }
+  return { arch: archFamily(process.arch), flags };
+}
+
 const platform = {
   ort,
+  cpu,
   async createSession(bytes, { threads }) {
     const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
     if (threads != null) options.intraOpNumThreads = threads;

@@ -12,7 +12,7 @@ const rejects = (promise, pattern) => assert.rejects(promise, (e) => e instanceo
 test('a newer schema major version is refused, an older one too', async () => {
   const dir = copyBundle('sentiment');
   editManifest(dir, (m) => (m.schema_version = '2.0'));
-  await rejects(load(dir), /edgeft\.json: schema_version 2\.0 is newer than this runtime supports \(1\.1\); upgrade edgeft-runtime/);
+  await rejects(load(dir), /edgeft\.json: schema_version 2\.0 is newer than this runtime supports \(1\.2\); upgrade edgeft-runtime/);
   editManifest(dir, (m) => (m.schema_version = '0.9'));
   await rejects(load(dir), /schema_version 0\.9 is older than this runtime supports/);
   editManifest(dir, (m) => (m.schema_version = 'one'));
@@ -132,4 +132,35 @@ test("task settings the runtime cannot honour are refused, naming the field", as
     editManifest(dir, edit);
     await rejects(load(dir), pattern);
   }
+});
+
+test('variant "auto" takes the int8 build whose suits rules match this CPU, as the Python runtime does', async () => {
+  const { archFamily, variantForCpu } = await import('../src/core/device.js');
+  // The rules `edgeft export --target` writes (edgeft_runtime.device.TARGET_RULES).
+  const vnni = ['avx512_vnni', 'avx_vnni', 'amx_int8'];
+  const variants = {
+    fp32: { file: 'model.onnx' },
+    int8_avx512_vnni: { file: 'a.onnx', suits: [{ arch: 'x86', cpu_flags_any: vnni }] },
+    int8_avx2: { file: 'b.onnx', suits: [{ arch: 'x86', cpu_flags_none: vnni }] },
+    int8_arm64: { file: 'c.onnx', suits: [{ arch: 'arm64' }] },
+  };
+  assert.equal(variantForCpu(variants, { arch: 'x86', flags: new Set(['avx2', 'avx512_vnni']) }), 'int8_avx512_vnni');
+  assert.equal(variantForCpu(variants, { arch: 'x86', flags: new Set(['avx2']) }), 'int8_avx2');
+  assert.equal(variantForCpu(variants, { arch: archFamily('aarch64'), flags: new Set(['asimd']) }), 'int8_arm64');
+  assert.equal(variantForCpu(variants, { arch: 'riscv64', flags: new Set() }), null);
+  assert.equal(variantForCpu({ int8: variants.int8_avx2, fp32: variants.fp32 }, { arch: 'x86', flags: new Set() }), null);
+
+  // Through load(): a bundle whose first suited build is for another CPU loads the one for this.
+  const dir = copyBundle('sentiment');
+  editManifest(dir, (m) => {
+    const int8 = m.variants.int8;
+    m.variants = {
+      fp32: m.variants.fp32,
+      int8_elsewhere: { ...int8, suits: [{ arch: 'no-such-arch' }] },
+      int8_here: { ...int8, suits: [{ arch: archFamily(process.arch) }] },
+    };
+    m.default_variant = 'int8_elsewhere';
+  });
+  assert.equal((await load(dir)).variant, 'int8_here');
+  assert.equal((await load(dir, { variant: 'int8_elsewhere' })).variant, 'int8_elsewhere');
 });

@@ -2,8 +2,8 @@
 
     .venv/bin/python runtime-js/test/make_parity.py      # writes runtime-js/test/fixtures/parity.json
 
-For every bundle in runtime/tests/fixtures (classifier, multi-label classifier, SetFit, NER,
-fill-mask) and both variants (fp32, int8), on a text set with long texts, empty strings,
+For every bundle in runtime/tests/fixtures (classifier, multi-label classifier, SetFit, NER with
+the tokenizer's words and with whitespace words, fill-mask) and both variants (fp32, int8), on a text set with long texts, empty strings,
 whitespace, emoji, accents (composed and decomposed), CJK and special-token strings: the token ids
 edgeft_runtime feeds the model, and the results of predict_proba / predict / embed / tag (every
 aggregation) / fill_mask. Character offsets are written twice: as Python reports them (code points)
@@ -55,6 +55,8 @@ NER = [
     " ".join(["anna met otto in paris . otto visited berlin today ."] * 6),
     "ANNA VISITED PARIS AND BERLIN",
     "annaotto paris-berlin anna's",
+    # whitespace words differ from the tokenizer's here (the entities_ws bundle splits on spaces only)
+    "anna met otto in paris. otto,anna visited berlin!",
 ]
 FILL = [
     "the [MASK] was good",

@@ -185,3 +185,25 @@ test('ner.word_split "whitespace": words are runs of non-whitespace, however the
     assert.ok(['anna.otto', 'met', 'berlin,paris'].some((w) => w.includes(e.text)) && !/\s/.test(e.text));
   }
 });
+
+test('a bundle trained on whitespace words tags whole runs of non-space characters, offsets in UTF-16 units', async () => {
+  const tagger = await load(join(FIXTURES, 'entities_ws'));
+  assert.equal(tagger.wordSplit, 'whitespace');
+  const text = '𠀋 anna😀 met otto, in paris. berlin!';
+  const found = await tagger.tag(text);
+  assert.ok(found.length > 0);
+  for (const e of found) {
+    assert.equal(text.slice(e.start, e.end), e.text, 'start/end index the JavaScript string');
+    assert.ok(e.start === 0 || /\s/.test(text[e.start - 1]), `${e.text} starts a whitespace word`);
+    assert.ok(e.end === text.length || /\s/.test(text[e.end]), `${e.text} ends a whitespace word`);
+  }
+  // "paris." is one word: it starts at UTF-16 index 23 (21 in code points, as Python reports it)
+  const paris = found.find((e) => e.text.startsWith('paris'));
+  assert.deepEqual([paris.text, paris.start, paris.end], ['paris.', 23, 29]);
+  // the same model read with the tokenizer's words (a manifest without ner.word_split) cuts it in two
+  const dir = copyBundle('entities_ws');
+  editManifest(dir, (m) => delete m.ner.word_split);
+  const legacy = await load(dir);
+  assert.equal(legacy.wordSplit, 'tokenizer');
+  assert.ok((await legacy.tag(text)).some((e) => e.text === 'paris'));
+});

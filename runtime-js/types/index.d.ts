@@ -6,7 +6,11 @@ export class BundleError extends Error {
 }
 
 export interface LoadOptions {
-  /** "auto" (the manifest's default: int8 when exported with --int8), "fp32", "int8", or a model file of the bundle. */
+  /**
+   * "auto": in Node, the int8 build whose `suits` rules match this CPU when the bundle has several
+   * (`edgeft export --target`); otherwise, and in browsers, the manifest's default (int8 when
+   * exported with --int8). Or a variant name ("fp32", "int8", "int8_avx2", ...), or a model file of the bundle.
+   */
   variant?: string;
   /** Intra-op threads. Node: onnxruntime's default when unset. Browser: 1 unless the page is cross-origin isolated. */
   threads?: number;

@@ -154,7 +154,8 @@ def format_report(report: dict[str, Any]) -> str:
     """The check as a few lines of text: the device, then one row per variant."""
     dev, ref, limits = report["device"], report["reference"], report["limits"]
     metric = ref.get("metric") or "metric"
-    unit = next(iter(report["variants"].values()), {}).get("agreement_unit", "text")
+    first: dict[str, Any] = next(iter(report["variants"].values()), {})
+    unit = first.get("agreement_unit", "text")
     lines = [
         f"bundle   {report['bundle']} ({report['task']}; {ref['samples']} reference texts from {ref.get('data') or '?'})",
         f"device   {dev.get('cpu_model')} ({dev.get('architecture')}; int8 target {report['int8_target']}; "

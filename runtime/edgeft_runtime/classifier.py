@@ -13,7 +13,7 @@ from .errors import BundleError
 from .ops import l2_normalize, sigmoid, softmax
 
 
-class SentenceEmbeddings:
+class SentenceEmbeddings(BundleModel):
     """``embed()`` for bundles whose manifest names an ``outputs["embeddings"]`` graph output: the
     sentence vector the model computes (pooling and normalisation inside the graph, as trained)."""
 
@@ -46,7 +46,7 @@ class SentenceEmbeddings:
         return values[0] if single else values
 
 
-class Classifier(SentenceEmbeddings, BundleModel):
+class Classifier(SentenceEmbeddings):
     """Single- or multi-label classifier.
 
     ``predict`` returns ``{"label", "score"}`` per text for single-label bundles, and a list of

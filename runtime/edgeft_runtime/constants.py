@@ -15,7 +15,8 @@ REFERENCE_TEXTS_FILE = f"{REFERENCE_DIR}/texts.json"
 
 BUNDLE_FORMAT = "edgeft-bundle"
 # major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
-SCHEMA_VERSION = "1.1"  # 1.1: the reference set (manifest key "reference")
+# 1.1: the reference set (manifest key "reference"); 1.2: ner.word_split (absent: tokenizer words).
+SCHEMA_VERSION = "1.2"
 
 # Tasks a bundle can carry; each maps to one runtime class.
 TASK_CLASSIFIER = "classifier"

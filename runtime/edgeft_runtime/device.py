@@ -166,6 +166,7 @@ def device_info(threads: int | None = None, name: str | None = None, inter_op_th
 
     info = _cpuinfo()
     flags = set((info.get("flags") or info.get("Features") or "").split())
+    available: int | None
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:

@@ -42,9 +42,10 @@ class FillMask(BundleModel):
                 f"{self.bundle_dir}: manifest mask_token_id {spec['mask_token_id']} does not match the tokenizer's "
                 f"{self.mask_token_id}; re-export the bundle"
             )
-        self._output = (self.manifest.get("outputs") or {}).get("logits")
-        if self._output not in self._output_names:
+        output = (self.manifest.get("outputs") or {}).get("logits")
+        if not isinstance(output, str) or output not in self._output_names:
             raise BundleError(f"{self.bundle_dir}: manifest 'outputs.logits' is not an output of the model graph")
+        self._output: str = output
         model = self.tokenizer.tokenizer.model
         self._continuation = getattr(model, "continuing_subword_prefix", None) or None
 

@@ -4,8 +4,11 @@ Shared by the runtime's ``Tagger``, the exporter's PyTorch reference and trainin
 three cut texts into the same windows and decode the same way:
 
 1. ``text_tokens``: tokenise raw text without special tokens, keeping character offsets into the
-   input string and the tokenizer's word of each token (its pre-tokenizer split: whitespace,
-   punctuation, and one word per CJK character for BERT tokenizers).
+   input string and the word of each token. Words are the unit that carries a label (the word's
+   first sub-token) and that entity spans are made of; ``word_split`` says what a word is:
+   ``"whitespace"``, a maximal run of non-whitespace characters (what a pre-tokenised data set's
+   tokens are once joined with spaces), or ``"tokenizer"``, the tokenizer's pre-tokenizer words
+   (whitespace, every punctuation character, and one word per CJK character for BERT tokenizers).
 2. ``windows``: texts longer than the model's window are cut into overlapping windows (``stride``
    tokens of overlap); ``merge_windows`` takes each token's scores from the window where it is
    most central, so no token is silently dropped and each sees the most context available.
@@ -25,6 +28,9 @@ from .metrics import tag_entities
 from .ops import softmax
 
 AGGREGATIONS = ("first", "average", "max")
+WORD_SPLITS = ("whitespace", "tokenizer")
+# Bundles whose manifest names no ner.word_split were trained on the tokenizer's words.
+LEGACY_WORD_SPLIT = "tokenizer"
 IGNORE_INDEX = -100  # label of tokens left out of the loss (PyTorch's cross-entropy default)
 
 
@@ -79,26 +85,22 @@ def specials_of(tokenizer) -> Specials:
     return Specials(tuple(ids[:first]), tuple(types[:first]), tuple(ids[last + 1 :]), tuple(types[last + 1 :]))
 
 
-def text_tokens(tokenizer, texts: Sequence[str]) -> list[TextTokens]:
+def text_tokens(tokenizer, texts: Sequence[str], word_split: str = LEGACY_WORD_SPLIT) -> list[TextTokens]:
     """Tokenise raw texts (no truncation, no specials) with offsets and word indices.
 
     ``tokenizer`` is a ``tokenizers.Tokenizer`` whose truncation and padding are off.
+    ``word_split``: ``"whitespace"`` or ``"tokenizer"`` (see ``whitespace_words``/the module doc).
     """
+    if word_split not in WORD_SPLITS:
+        raise ValueError(f"word_split must be one of {', '.join(WORD_SPLITS)}, got {word_split!r}")
     encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False) if len(texts) > 1 else [
         tokenizer.encode(t, add_special_tokens=False) for t in texts
     ]
     out = []
-    for enc in encodings:
+    for text, enc in zip(texts, encodings):
         n = len(enc.ids)
-        words = np.empty(n, dtype=np.int64)
-        last_word, index = None, -1
-        for i, w in enumerate(enc.word_ids):
-            # A token without a word (rare: added tokens) is a word of its own.
-            if w is None or w != last_word:
-                index += 1
-            words[i] = index
-            last_word = w
         offsets = np.asarray(enc.offsets, dtype=np.int64).reshape(n, 2)
+        words = whitespace_words(text, offsets) if word_split == "whitespace" else tokenizer_words(enc.word_ids)
         out.append(
             TextTokens(
                 ids=np.asarray(enc.ids, dtype=np.int64),
@@ -108,6 +110,46 @@ def text_tokens(tokenizer, texts: Sequence[str]) -> list[TextTokens]:
             )
         )
     return out
+
+
+def tokenizer_words(word_ids: Sequence[int | None]) -> np.ndarray:
+    """Word index of each token from the tokenizer's own word ids (its pre-tokenizer words),
+    renumbered 0, 1, 2, ...; a token without a word (rare: added tokens) is a word of its own."""
+    words: np.ndarray = np.empty(len(word_ids), dtype=np.int64)
+    last_word, index = None, -1
+    for i, w in enumerate(word_ids):
+        if w is None or w != last_word:
+            index += 1
+        words[i] = index
+        last_word = w
+    return words
+
+
+def whitespace_words(text: str, offsets: np.ndarray) -> np.ndarray:
+    """Word index of each token when words are maximal runs of non-whitespace characters
+    (``str.isspace``), renumbered 0, 1, 2, ...
+
+    A token belongs to the run of the first non-whitespace character at or after its start (a
+    token's offsets may include a leading space, as byte-level BPE tokens do; a token of
+    whitespace only goes with the run that follows it, or with the last run at the end of the
+    text). Tokens of one run are one word, so "U.S." or "@user" is one word however the
+    tokenizer splits it.
+    """
+    n = len(offsets)
+    if n == 0 or not text:
+        return np.zeros(n, dtype=np.int64)
+    size = len(text)
+    space = np.fromiter((c.isspace() for c in text), dtype=bool, count=size)
+    run_of_char = np.cumsum(~space & np.r_[True, space[:-1]]) - 1
+    # the first non-whitespace character at or after each position (the last one after the end)
+    solid = np.flatnonzero(~space)
+    if len(solid) == 0:
+        return np.zeros(n, dtype=np.int64)
+    starts = np.clip(offsets[:, 0], 0, size - 1)
+    nearest = np.minimum(np.searchsorted(solid, starts, "left"), len(solid) - 1)
+    runs = run_of_char[solid[nearest]]
+    runs = np.maximum.accumulate(runs)  # offsets come in text order; keep words non-decreasing
+    return np.r_[0, np.cumsum(runs[1:] != runs[:-1])].astype(np.int64)
 
 
 def window_bounds(n: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -147,8 +189,8 @@ def windows(
 def central_owner(bounds: Sequence[tuple[int, int]], n: int) -> np.ndarray:
     """For each of ``n`` tokens, the index of the window in which it is most central (the window
     where its distance to the nearer window edge is largest; the earlier window on ties)."""
-    owner = np.zeros(n, dtype=np.int64)
-    best = np.full(n, -1, dtype=np.int64)
+    owner: np.ndarray = np.zeros(n, dtype=np.int64)
+    best: np.ndarray = np.full(n, -1, dtype=np.int64)
     positions = np.arange(n)
     for w, (start, end) in enumerate(bounds):
         inside = positions[start:end]

@@ -19,7 +19,8 @@ class Tagger(BundleModel):
     ``{"entity": "PER", "text": "Angela Merkel", "start": 0, "end": 13, "score": 0.99}`` where
     ``text == input[start:end]``, offsets in characters (Python string indices) of the input.
     Texts longer than the bundle's ``max_length`` are run in overlapping windows (the manifest's
-    ``ner.stride``), never cut.
+    ``ner.stride``), never cut. Entities are made of whole words, split from the raw text as at
+    training (the manifest's ``ner.word_split``: whitespace runs, or the tokenizer's words).
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -31,9 +32,14 @@ class Tagger(BundleModel):
         self.aggregation: str = settings.get("aggregation", "first")
         if self.aggregation not in ner.AGGREGATIONS:
             raise BundleError(f"{self.bundle_dir}: manifest ner.aggregation {self.aggregation!r} is not one of {', '.join(ner.AGGREGATIONS)}")
-        self._output = (self.manifest.get("outputs") or {}).get("logits")
-        if self._output not in self._output_names:
-            raise BundleError(f"{self.bundle_dir}: manifest outputs.logits {self._output!r} is not an output of the model graph")
+        # What a word is; bundles written before the field existed were trained on the tokenizer's words.
+        self.word_split: str = settings.get("word_split", ner.LEGACY_WORD_SPLIT)
+        if self.word_split not in ner.WORD_SPLITS:
+            raise BundleError(f"{self.bundle_dir}: manifest ner.word_split {self.word_split!r} is not one of {', '.join(ner.WORD_SPLITS)}")
+        output = (self.manifest.get("outputs") or {}).get("logits")
+        if not isinstance(output, str) or output not in self._output_names:
+            raise BundleError(f"{self.bundle_dir}: manifest outputs.logits {output!r} is not an output of the model graph")
+        self._output: str = output
         if not self.labels or "O" not in self.labels:
             raise BundleError(f"{self.bundle_dir}: manifest 'labels' must list the IOB2 tags, including 'O'")
         # Windows are cut here, so this copy of the tokenizer neither truncates nor pads.
@@ -52,9 +58,10 @@ class Tagger(BundleModel):
         items, _ = as_text_list(texts)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        tokens = ner.text_tokens(self._content_tokenizer, items) if items else []
+        tokens = ner.text_tokens(self._content_tokenizer, items, self.word_split) if items else []
         wins = ner.windows(tokens, self._specials, self.max_length, self.stride)
-        outputs: list[np.ndarray | None] = [None] * len(wins)
+        # Every window's slot is filled below (each index is in exactly one batch).
+        outputs: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(wins)
         size = self.static_batch or batch_size
         # Windows of similar length share a batch: padding is compute spent on nothing.
         order = np.argsort([len(w.ids) for w in wins], kind="stable")

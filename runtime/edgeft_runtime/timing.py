@@ -13,11 +13,11 @@ Blocks spread drift in machine load over every engine alike.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 
 def timed_blocks(
-    fns: dict[str, Callable[[Any], Any]],
+    fns: Mapping[str, Callable[..., Any]],
     inputs: Sequence[Any],
     runs: int,
     *,

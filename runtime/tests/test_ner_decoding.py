@@ -97,3 +97,56 @@ def test_decode_follows_seqeval_chunking():
     entities = ner.decode_entities("a b c d", ["I-PER", "I-PER", "B-LOC", "I-PER"], offsets)
     assert [(e["entity"], e["start"], e["end"]) for e in entities] == [("PER", 0, 3), ("LOC", 4, 5), ("PER", 6, 7)]
     assert ner.decode_entities("", [], np.zeros((0, 2), dtype=np.int64)) == []
+
+
+def word_texts(text: str, tok: ner.TextTokens) -> list[str]:
+    return [text[s:e] for s, e in ner.word_offsets(tok.offsets, tok.words)]
+
+
+@pytest.mark.parametrize(
+    "text, whitespace, tokenizer_words",
+    [
+        ("in paris.", ["in", "paris."], ["in", "paris", "."]),
+        ("angela  met\tzoe\nin   paris .", ["angela", "met", "zoe", "in", "paris", "."], ["angela", "met", "zoe", "in", "paris", "."]),
+        ("  (paris)  ", ["(paris)"], ["(", "paris", ")"]),
+        ("un.al\u00a0zurich", ["un.al", "zurich"], ["un", ".", "al", "zurich"]),  # NBSP is whitespace
+        ("北京大学 angela", ["北京大学", "angela"], ["北", "京", "大", "学", "angela"]),
+        ("", [], []),
+        (" \t\n ", [], []),
+    ],
+)
+def test_whitespace_words_are_runs_of_non_space_characters(tokenizer, text, whitespace, tokenizer_words):
+    (by_space,) = ner.text_tokens(tokenizer, [text], "whitespace")
+    (by_tokenizer,) = ner.text_tokens(tokenizer, [text], "tokenizer")
+    assert word_texts(text, by_space) == whitespace
+    assert word_texts(text, by_tokenizer) == tokenizer_words
+    assert by_space.ids.tolist() == by_tokenizer.ids.tolist()  # the split changes words, never tokens
+    for tok in (by_space, by_tokenizer):
+        assert tok.words.tolist() == sorted(tok.words.tolist()) and (len(tok) == 0 or tok.words[0] == 0)
+        assert len(tok) == 0 or set(np.diff(tok.words).tolist()) <= {0, 1}
+
+
+def test_whitespace_words_from_offsets_that_include_a_leading_space():
+    # byte-level BPE offsets may start at the space before a word; a token of spaces only goes with the next word
+    text = "in  paris."
+    offsets = np.array([[0, 2], [2, 4], [4, 9], [9, 10]])  # "in", "  ", "paris", "."
+    assert ner.whitespace_words(text, offsets).tolist() == [0, 1, 1, 1]
+    offsets = np.array([[0, 2], [2, 9], [9, 10]])  # "in", "  paris", "."
+    assert ner.whitespace_words(text, offsets).tolist() == [0, 1, 1]
+    assert ner.whitespace_words("a ", np.array([[0, 1], [1, 2]])).tolist() == [0, 0]  # trailing space: last word
+
+
+def test_unknown_word_split_is_refused(tokenizer):
+    with pytest.raises(ValueError, match="word_split"):
+        ner.text_tokens(tokenizer, ["a"], "spaces")
+
+
+def test_entity_spans_follow_the_word_split(tokenizer):
+    text = "angela met zoe in zurich."
+    for split, expected in (("whitespace", "zurich."), ("tokenizer", "zurich")):
+        (tok,) = ner.text_tokens(tokenizer, [text], split)
+        first = np.r_[True, tok.words[1:] != tok.words[:-1]]
+        tags = {2: "B-PER", 4: "B-LOC"}  # tokens: angela met zoe in zur ##ich .
+        per_token = [tags.get(i, "O") if first[i] else "O" for i in range(len(tok))]
+        entities = ner.tag_text(text, tok, logits_for(per_token), LABELS)
+        assert [(e["entity"], e["text"]) for e in entities] == [("PER", "zoe"), ("LOC", expected)]

@@ -76,3 +76,52 @@ def test_word_scores_are_probabilities(entities_bundle):
     for aggregation in ner.AGGREGATIONS:
         probs = ner.word_scores(logits, tokens[0].words, aggregation)
         assert probs.shape == (3, len(tagger.labels)) and np.allclose(probs.sum(-1), 1.0, atol=1e-5)
+
+
+def test_bundle_without_word_split_keeps_the_tokenizer_words(entities_bundle):
+    # The committed fixture predates ner.word_split: its words stay the tokenizer's, as before.
+    from edgeft_runtime.constants import MANIFEST_FILE
+
+    assert "word_split" not in json.loads((entities_bundle / MANIFEST_FILE).read_text())["ner"]
+    tagger = edgeft_runtime.load(entities_bundle, variant="fp32")
+    assert tagger.word_split == "tokenizer"
+    tokens, _ = tagger.token_logits("otto in paris.")
+    assert int(tokens[0].words[-1]) + 1 == 4  # otto / in / paris / .
+
+
+def _with_word_split(bundle, value):
+    from edgeft_runtime.constants import MANIFEST_FILE
+
+    path = bundle / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    manifest["ner"]["word_split"] = value
+    path.write_text(json.dumps(manifest))
+
+
+def test_whitespace_word_split_from_the_manifest(entities_bundle):
+    plain = edgeft_runtime.load(entities_bundle, variant="fp32")
+    _with_word_split(entities_bundle, "whitespace")
+    tagger = edgeft_runtime.load(entities_bundle, variant="fp32")
+    assert tagger.word_split == "whitespace"
+    texts = ["otto in paris.", "anna met otto in paris . " * 4, "Zoë (anna) met\totto"]
+    tokens, logits = tagger.token_logits(texts)
+    plain_tokens, plain_logits = plain.token_logits(texts)
+    assert int(tokens[0].words[-1]) + 1 == 3  # otto / in / paris.
+    # the committed model tags paris as LOC: the entity is its whole whitespace word
+    assert [e["text"] for e in plain.tag(texts[0])] == ["otto", "paris"]
+    assert [e["text"] for e in tagger.tag(texts[0])] == ["otto", "paris."]
+    for a, b, la, lb in zip(tokens, plain_tokens, logits, plain_logits):
+        assert a.ids.tolist() == b.ids.tolist()  # same tokens and logits: only the words differ
+        np.testing.assert_allclose(la, lb, atol=1e-6)
+    for text, entities in zip(texts, tagger.tag(texts)):
+        for e in entities:
+            # an entity is made of whole whitespace-delimited words
+            assert text[e["start"] : e["end"]] == e["text"]
+            assert e["start"] == 0 or text[e["start"] - 1].isspace()
+            assert e["end"] == len(text) or text[e["end"]].isspace()
+
+
+def test_unknown_word_split_in_the_manifest_is_refused(entities_bundle):
+    _with_word_split(entities_bundle, "spaces")
+    with pytest.raises(BundleError, match="ner.word_split 'spaces' is not one of whitespace, tokenizer"):
+        edgeft_runtime.load(entities_bundle)

@@ -39,6 +39,10 @@ class NerExport(ExporterDefaults):
         self.labels: list[str] = list(run["labels"])
         self.settings: dict[str, Any] = dict(run.get("ner") or {})
         self.aggregation = self.settings.get("aggregation", "first")
+        # Runs from before word_split existed were trained on the tokenizer's words.
+        self.word_split: str = self.settings.get("word_split", ner.LEGACY_WORD_SPLIT)
+        if self.word_split not in ner.WORD_SPLITS:
+            raise ExportError(f"{run_dir}: run ner.word_split {self.word_split!r} is not one of {', '.join(ner.WORD_SPLITS)}")
         self._stride = int(self.settings.get("stride", self.max_length // 4))
         self._texts: list[str] = []
         self._tokens: list[ner.TextTokens] = []
@@ -58,6 +62,7 @@ class NerExport(ExporterDefaults):
                 "aggregation": self.aggregation,
                 "stride": self.stride,
                 "label_all_tokens": bool(self.settings.get("label_all_tokens", False)),
+                "word_split": self.word_split,
                 "source_scheme": self.settings.get("source_scheme"),
                 "join": self.settings.get("join"),
             },
@@ -96,7 +101,7 @@ class NerExport(ExporterDefaults):
             texts.append(row["text"])
             gold.append(spans)
         self._texts = texts
-        self._tokens = ner.text_tokens(self._content_tokenizer(), texts) if texts else []
+        self._tokens = ner.text_tokens(self._content_tokenizer(), texts, self.word_split) if texts else []
         return texts, gold
 
     def _split(self, flat: np.ndarray) -> list[np.ndarray]:
@@ -160,7 +165,7 @@ class NerExport(ExporterDefaults):
             return out
 
         def forward(texts: Sequence[str]) -> np.ndarray:
-            tokens = ner.text_tokens(tokenizer, list(texts)) if texts else []
+            tokens = ner.text_tokens(tokenizer, list(texts), self.word_split) if texts else []
             wins = ner.windows(tokens, self._specials, self.max_length, self.stride)
             merged = ner.merge_text_windows(wins, run_windows(wins) if wins else [], tokens, prefix)
             return np.concatenate(merged) if merged else np.zeros((0, len(self.labels)), np.float32)

@@ -1,6 +1,7 @@
 /** load(): read the manifest, verify the files, open the session, pick the task class. */
 
 import { Classifier } from './classifier.js';
+import { variantForCpu } from './device.js';
 import { BundleError } from './errors.js';
 import { FillMask } from './fill_mask.js';
 import { MANIFEST_FILE, parseManifest, readVerified } from './manifest.js';
@@ -10,10 +11,14 @@ import { BundleTokenizer } from './tokenizer.js';
 /** Task name in the manifest -> the class that serves it. */
 export const TASK_CLASSES = { classifier: Classifier, setfit: Classifier, ner: Tagger, 'fill-mask': FillMask };
 
-/** Map ``variant`` ("auto", a variant name, or a model file listed in the bundle) to [name, file]. */
-export function resolveVariant(manifest, variant, where) {
+/**
+ * Map ``variant`` ("auto", a variant name, or a model file listed in the bundle) to [name, file].
+ * "auto" is the int8 build whose `suits` rules match ``cpu`` when the bundle has several (the
+ * platform knows the CPU in Node; browsers do not tell it), else the manifest's default.
+ */
+export function resolveVariant(manifest, variant, where, cpu = null) {
   const variants = manifest.variants || {};
-  if (variant === 'auto') variant = manifest.default_variant || Object.keys(variants)[0];
+  if (variant === 'auto') variant = variantForCpu(variants, cpu) || manifest.default_variant || Object.keys(variants)[0];
   if (variant in variants) return [variant, variants[variant].file];
   for (const [name, spec] of Object.entries(variants)) {
     if (variant === spec.file || variant === spec.ort_file) return [name, variant];
@@ -24,7 +29,7 @@ export function resolveVariant(manifest, variant, where) {
 /**
  * Load a bundle from a source (folder, URL or archive) with a platform's onnxruntime.
  * @param {{location: string, where(name: string): string, read(name: string): Promise<Uint8Array|null>}} source
- * @param {{ort: any, createSession(bytes: Uint8Array, options: object): Promise<any>}} platform
+ * @param {{ort: any, createSession(bytes: Uint8Array, options: object): Promise<any>, cpu?: () => Promise<{arch: string, flags: Set<string>}|null>}} platform
  */
 export async function loadFrom(source, platform, { variant = 'auto', threads = null, verify = true, warn = (m) => console.warn(m) } = {}) {
   const where = source.where(MANIFEST_FILE);
@@ -37,7 +42,7 @@ export async function loadFrom(source, platform, { variant = 'auto', threads = n
       `${where}: task ${JSON.stringify(manifest.task)} is not supported by this runtime (supported: ${Object.keys(TASK_CLASSES).sort().join(', ')}); upgrade edgeft-runtime`,
     );
   }
-  const [name, modelFile] = resolveVariant(manifest, variant, where);
+  const [name, modelFile] = resolveVariant(manifest, variant, where, platform.cpu ? await platform.cpu() : null);
   const fixed = manifest.static_shape || {};
   // Both files are fetched and hashed at once: over HTTP the model download is most of load().
   const [tokenizerBytes, modelBytes] = await Promise.all([

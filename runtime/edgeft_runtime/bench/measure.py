@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..timing import timed_blocks
 
@@ -41,7 +41,7 @@ def percentiles(values_s: Sequence[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(ms), 4), "p90": round(p90, 4), "mean": round(statistics.fmean(ms), 4), "runs": len(ms)}
 
 
-def runs_for_duration(fns: dict[str, Callable[[Any], Any]], inputs: Sequence[Any], seconds: float) -> int:
+def runs_for_duration(fns: Mapping[str, Callable[..., Any]], inputs: Sequence[Any], seconds: float) -> int:
     """How many timed calls per engine fit in ``seconds`` for all engines together (at least 10)."""
     start = time.perf_counter()
     for fn in fns.values():
