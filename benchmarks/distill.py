@@ -418,6 +418,7 @@ def chart(args) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     results = [json.loads(results_file(d, args.threads).read_text()) for d in DATA if results_file(d, args.threads).is_file()]
     fig, axes = plt.subplots(len(results), 2, figsize=(11, 4.2 * len(results)), squeeze=False)
@@ -441,6 +442,9 @@ def chart(args) -> None:
             ax.scatter([cell(lat, "optimum-int8-teacher", int(n), "p50")], [teacher["int8_mean"]], marker="s", color="tab:orange", label="Optimum ORTModel int8 (teacher)", zorder=3)
             ax.scatter([cell(lat, "pytorch-fp32-teacher", int(n), "p50")], [teacher["pytorch_mean"]], marker="^", color="tab:red", label="PyTorch fp32 (teacher)", zorder=3)
             ax.set_xscale("log")
+            # Plain millisecond numbers on the ticks rather than powers of ten.
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
             ax.set_xlabel(f"batch-1 latency, ms (p50, {n} tokens, log scale)")
             ax.set_ylabel(f"{result['data']} {result['metric']} (eval)")
             ax.set_title(f"{result['data']}: {n} tokens")
