@@ -19,12 +19,17 @@ export function ruleMatches(rule, { arch, flags }) {
   return !(rule.cpu_flags_none || []).some((f) => flags.has(f));
 }
 
+/** The variants that name the CPUs they suit, as [name, spec] pairs. */
+export function suitedVariants(variants) {
+  return Object.entries(variants || {}).filter(([, spec]) => Array.isArray(spec.suits) && spec.suits.length);
+}
+
 /**
  * The first variant whose `suits` rules match the CPU, when the bundle offers more than one such
  * build; else null (the manifest's default variant serves).
  */
 export function variantForCpu(variants, cpu) {
-  const choices = Object.entries(variants || {}).filter(([, spec]) => Array.isArray(spec.suits) && spec.suits.length);
+  const choices = suitedVariants(variants);
   if (choices.length < 2 || !cpu) return null;
   for (const [name, spec] of choices) {
     if (spec.suits.some((rule) => ruleMatches(rule, cpu))) return name;

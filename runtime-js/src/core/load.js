@@ -1,7 +1,7 @@
 /** load(): read the manifest, verify the files, open the session, pick the task class. */
 
 import { Classifier } from './classifier.js';
-import { variantForCpu } from './device.js';
+import { suitedVariants, variantForCpu } from './device.js';
 import { BundleError } from './errors.js';
 import { FillMask } from './fill_mask.js';
 import { MANIFEST_FILE, parseManifest, readVerified } from './manifest.js';
@@ -42,7 +42,9 @@ export async function loadFrom(source, platform, { variant = 'auto', threads = n
       `${where}: task ${JSON.stringify(manifest.task)} is not supported by this runtime (supported: ${Object.keys(TASK_CLASSES).sort().join(', ')}); upgrade edgeft-runtime`,
     );
   }
-  const [name, modelFile] = resolveVariant(manifest, variant, where, platform.cpu ? await platform.cpu() : null);
+  // The CPU is read only where there is a choice to make, so other loads pay nothing for it.
+  const choosing = variant === 'auto' && platform.cpu && suitedVariants(manifest.variants).length > 1;
+  const [name, modelFile] = resolveVariant(manifest, variant, where, choosing ? await platform.cpu() : null);
   const fixed = manifest.static_shape || {};
   // Both files are fetched and hashed at once: over HTTP the model download is most of load().
   const [tokenizerBytes, modelBytes] = await Promise.all([
