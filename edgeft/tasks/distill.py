@@ -96,14 +96,12 @@ def read_teacher(config: DistillConfig) -> Teacher:
 # The teacher's fine-tuning techniques do not carry over: every weight of the student trains (its
 # layers are a fresh subset, so freezing or adapters would keep it from learning the teacher's
 # outputs), and one student is trained per call (run distill once per seed).
-STUDENT_TRAINS_IN_FULL = {"freeze": "none", "peft": "none", "layerwise_lr_decay": 1.0, "reinit_top_layers": 0, "seeds": []}
+STUDENT_TRAINS_IN_FULL = {"freeze": "none", "peft": "none", "layerwise_lr_decay": 1.0, "reinit_top_layers": 0}
 
 
 def student_config(teacher: Teacher, config: DistillConfig) -> TrainConfig:
     """The teacher's config with the options given to distill (validated on construction)."""
-    fields = {f.name for f in dataclasses.fields(teacher.config)}
-    plain = {k: v for k, v in STUDENT_TRAINS_IN_FULL.items() if k in fields}
-    return dataclasses.replace(teacher.config, **plain, **config.overrides())
+    return dataclasses.replace(teacher.config, **STUDENT_TRAINS_IN_FULL, seeds=[], **config.overrides())
 
 
 def read_unlabelled(config: DistillConfig) -> list[str]:
