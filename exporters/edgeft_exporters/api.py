@@ -128,6 +128,7 @@ def export_model_folder(
         fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop if options.int8 else None)
         if options.reference_samples:
             fields["reference"] = gate.write_reference_set(work, options.reference_samples, options.max_drop)
+            fields["reference"]["exporter"] = reference_figures_here(work, fields, models)
         write_model_card(work, fields)
         manifest = write_manifest(work, fields)
         stage.commit()
@@ -258,6 +259,25 @@ def add_ort_format(gate: ParityGate, work: Path, fields: dict[str, Any], reports
         raise ParityError(f"{ort_path.name} differs from {spec['file']} by {diff:.2e} (> --atol {atol:g}); the ORT conversion is wrong")
     reports[name]["ort_max_abs_diff"] = diff
     fields["mobile"] = {"variant": name, "ort_file": ort_path.name, "required_operators": REQUIRED_OPERATORS_FILE, "optimization_style": "runtime"}
+
+
+def reference_figures_here(folder: Path, fields: dict[str, Any], models: dict[str, Any]) -> dict[str, Any]:
+    """Each variant on the bundle's reference set on this machine, through the device check's own
+    code: the manifest's ``reference.exporter``. The gate passed int8 on the whole held-out set, of
+    which the reference set is a sample; ``edgeft check`` on a device fails a variant only where it
+    does worse there than both the gate's limit and these figures on the same texts."""
+    from edgeft_runtime.check import check_model, limits_of
+    from edgeft_runtime.device import cpu_target, device_info
+    from edgeft_runtime.reference import load_reference
+
+    manifest = write_manifest(folder, fields)
+    reference = load_reference(folder, manifest)
+    limits = limits_of(manifest)
+    variants = {}
+    for name, model in models.items():
+        report = check_model(model, reference, limits)
+        variants[name] = {key: report[key] for key in ("label_agreement", "max_abs_diff", "value", "drop") if key in report}
+    return {"cpu_model": device_info().get("cpu_model"), "int8_target": cpu_target(), "variants": variants}
 
 
 def load_variant(folder: Path, variant: str, fields: dict[str, Any]):
