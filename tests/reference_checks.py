@@ -34,4 +34,11 @@ def assert_reference_round_trip(bundle: Path, held_out_texts: list[str], metric:
     assert fp32["label_agreement"] == 1.0 and fp32["max_abs_diff"] < 1e-3, fp32
     assert fp32["reference_value"] == entry["reference_metric"] and fp32["metric"] == metric
     assert report["passed"] and "int8" in report["variants"]
+    # The exporting machine's own figures on these texts, which a device's check may fall back to,
+    # are what the check measures here (this machine exported the bundle).
+    here = entry["exporter"]
+    assert here["int8_target"] == report["int8_target"] and set(here["variants"]) == set(report["variants"])
+    for name, measured in here["variants"].items():
+        assert measured["drop"] == report["variants"][name]["drop"] == report["variants"][name]["exporter_drop"], name
+        assert measured["label_agreement"] == report["variants"][name]["label_agreement"], name
     return reference, report

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edgeft_exporters.api import ExportOptions, export_run
+from edgeft_exporters.quantize import plan_int8_builds, quantisation_candidates
 from typer.testing import CliRunner
 
 import edgeft_runtime
@@ -119,7 +120,9 @@ def test_targets_build_one_int8_variant_per_quantisation_and_load_picks_by_cpu(t
     bundle = tmp_path / "both"
     variants = manifest["variants"]
     assert list(variants) == ["fp32", "int8", "int8_arm64"] and manifest["default_variant"] == "int8"
-    assert variants["int8"]["quantization"]["reduce_range"] is True and variants["int8"]["file"] == "model_int8.onnx"
+    # 7-bit weights, unless this machine runs the avx2 kernels and measured 8 bits to score better
+    assert variants["int8"]["quantization"]["reduce_range"] is True or cpu_target() == "avx2"
+    assert variants["int8"]["file"] == "model_int8.onnx"
     assert variants["int8_arm64"]["quantization"]["reduce_range"] is False and variants["int8_arm64"]["file"] == "model_int8_arm64.onnx"
     assert [r["target"] for r in variants["int8"]["suits"]] == ["avx2"]
     assert [r["target"] for r in variants["int8_arm64"]["suits"]] == ["arm64", "avx512_vnni"]
@@ -142,6 +145,31 @@ def test_targets_build_one_int8_variant_per_quantisation_and_load_picks_by_cpu(t
     info = invoke("info", bundle).output
     assert "int8_arm64: model_int8_arm64.onnx" in info and "for arm64/avx512_vnni CPUs" in info
     assert_one_error_line(invoke("export", tiny_run, "--int8", "--target", "riscv", "--out", tmp_path / "r"), "--target riscv: unknown")
+
+
+def test_quantisation_candidates_try_8_bits_for_avx2_only_where_its_kernels_run():
+    avx2, full = plan_int8_builds("avx2,arm64")
+    seven, eight = True, False
+    assert quantisation_candidates(avx2, "auto", "auto", "avx2") == [(False, seven), (True, seven), (False, eight), (True, eight)]
+    assert quantisation_candidates(avx2, "on", "auto", "avx512_vnni") == [(True, seven)]  # saturation not observable here
+    assert quantisation_candidates(full, "off", "auto", "avx2") == [(False, eight)]
+    assert quantisation_candidates(avx2, "off", "on", "avx2") == [(False, seven)]
+    assert quantisation_candidates(full, "on", "on", "arm64") == [(True, seven)]
+
+
+def test_an_avx2_export_on_avx2_kernels_keeps_the_better_weight_range(tiny_run, tmp_path, monkeypatch):
+    from edgeft_runtime import device
+
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"avx2", "fma"})  # this machine: avx2 kernels
+    options = ExportOptions(int8=True, max_drop=100.0, per_channel="off", target="avx2", reference_samples=0)
+    manifest = export_run(tiny_run, tmp_path / "b", options).manifest
+    tried = manifest["parity"]["variants"]["int8"]["candidates"]
+    assert [c["reduce_range"] for c in tried] == [True, False] and {c["per_channel"] for c in tried} == {False}
+    best = max(tried, key=lambda c: (c["metric"], c["label_agreement"], -c["max_abs_diff"]))
+    assert manifest["variants"]["int8"]["quantization"]["reduce_range"] == best["reduce_range"]
+    assert manifest["parity"]["variants"]["int8"]["metric"] == best["metric"]
+    assert sorted(p.name for p in (tmp_path / "b").glob("*.onnx")) == ["model.onnx", "model_int8.onnx"]  # the loser is gone
+    assert_one_error_line(invoke("export", tiny_run, "--int8", "--reduce-range", "7", "--out", tmp_path / "x"), "--reduce-range")
 
 
 def _report(path: Path, change) -> Path:

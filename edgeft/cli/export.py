@@ -41,6 +41,13 @@ def export(
         ),
     ] = "auto",
     per_channel: Annotated[str, typer.Option(help="Per-channel weight scales: auto (quantise both ways, keep the better), on or off.")] = "auto",
+    reduce_range: Annotated[
+        str,
+        typer.Option(
+            help="7-bit int8 weights: auto (the target's preset: 7 bits for avx2; exported on an avx2 machine, 8 bits are "
+            "tried too and the better on the held-out data kept), on or off.",
+        ),
+    ] = "auto",
     optimize: Annotated[bool, typer.Option("--optimize/--no-optimize", help="Fuse attention/LayerNorm/GELU before quantising.")] = True,
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset. [default: Optimum's choice]", show_default=False)] = None,
     parity_samples: Annotated[int, typer.Option(help="Use at most this many held-out examples for the parity check.")] = 5000,
@@ -96,6 +103,7 @@ def export(
         atol=atol,
         target=target,
         per_channel=per_channel,
+        reduce_range=reduce_range,
         optimize=optimize,
         opset=opset,
         parity_samples=parity_samples,

@@ -196,6 +196,53 @@ def _student_run_info(student_cfg: TrainConfig, teacher: Teacher, model_config: 
     )
 
 
+def _start_student(config: DistillConfig, student_cfg: TrainConfig, *, overwrite: bool) -> tuple[list[str], Any, StagedDir]:
+    """(the --unlabelled texts, the training device, the staged output folder), each checked
+    before any model is loaded: a bad file or an existing --out fails in a second."""
+    unlabelled = read_unlabelled(config)
+    device = select_device(student_cfg)
+    stage = StagedDir(config.out or "", overwrite=overwrite)
+    stage.check()
+    return unlabelled, device, stage
+
+
+def _student_trainer(
+    config: DistillConfig, teacher: Teacher, student_cfg: TrainConfig, device: Any, work: Path, *, teacher_model: Any, student: Any, train_rows: list,
+    eval_rows: list, collator: Any, tokenizer: Any, compute_metrics: Any, metric: str, multi_label: bool, per_token: bool,
+) -> Any:
+    """The Trainer that fits ``student`` to the teacher's soft targets attached to ``train_rows``
+    (and, with ``kd_hidden``, to the teacher's hidden states)."""
+    from ..kd import WithTeacherLogits, distill_trainer_class
+    from .common import supervised_trainer
+
+    return supervised_trainer(
+        student_cfg,
+        device,
+        work,
+        model=student,
+        train_rows=train_rows,
+        eval_rows=eval_rows,
+        collator=WithTeacherLogits(collator),
+        tokenizer=tokenizer,
+        compute_metrics=compute_metrics,
+        metric=metric,
+        trainer_class=distill_trainer_class(),
+        kd=_kd_settings(config, teacher, multi_label=multi_label, per_token=per_token),
+        teacher=teacher_model if config.kd_hidden else None,
+        group_by_length=config.group_by_length,
+    )
+
+
+def _train_and_compare(trainer: Any, work: Path, teacher_scores: dict[str, Any], reported: Any) -> dict[str, Any]:
+    """Train, evaluate the kept student, save it into ``work``; its metrics next to the teacher's."""
+    trainer.train()
+    student_scores = trainer.evaluate()
+    trainer.save_model(str(work))
+    finish_run_folder(work)
+    metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in student_scores.items() if k.removeprefix("eval_") in reported}
+    return compare_with_teacher(metrics, {k: v for k, v in teacher_scores.items() if k in reported})
+
+
 # --------------------------------------------------------------------------- classifier
 
 
@@ -207,16 +254,12 @@ def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any
 
     data = load_classification_data(teacher.config)
     _check_labels(data.labels, teacher, "labels")
-    unlabelled = read_unlabelled(config)
-    device = select_device(student_cfg)
-    stage = StagedDir(config.out or "", overwrite=overwrite)
-    stage.check()
+    unlabelled, device, stage = _start_student(config, student_cfg, overwrite=overwrite)
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
 
-    from ..kd import IGNORE, WithTeacherLogits, distill_trainer_class, predict_logits
+    from ..kd import IGNORE, predict_logits
     from ..students import shrink
-    from .common import supervised_trainer
 
     quiet_transformers()
     set_seed(student_cfg.seed)
@@ -249,32 +292,16 @@ def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any
     teacher_scores = scores(np.stack(predict_logits(teacher_model, tokenizer, eval_rows, per_token=False)), gold)
     metric = headline_metric(multi)
     with stage as work:
-        trainer = supervised_trainer(
-            student_cfg,
-            device,
-            work,
-            model=student,
-            train_rows=train_rows,
-            eval_rows=eval_rows,
-            collator=WithTeacherLogits(DataCollatorWithPadding(tokenizer)),
-            tokenizer=tokenizer,
-            compute_metrics=compute_metrics,
-            metric=metric,
-            trainer_class=distill_trainer_class(),
-            kd=_kd_settings(config, teacher, multi_label=multi, per_token=False),
-            teacher=teacher_model if config.kd_hidden else None,
-            group_by_length=config.group_by_length,
-        )
         log.info(
             "distilling %s (%d layers, %s %.4f) into %d layers (from teacher layers %s) on %d texts (%d unlabelled), eval %d",
             teacher.folder, teacher.layers, metric, teacher_scores[metric], config.layers, mapping, len(train_rows), len(unlabelled), len(data.eval),
         )
-        trainer.train()
-        student_scores = trainer.evaluate()
-        trainer.save_model(str(work))
-        finish_run_folder(work)
-        metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in student_scores.items() if k.removeprefix("eval_") in _REPORTED}
-        metrics = compare_with_teacher(metrics, {k: v for k, v in teacher_scores.items() if k in _REPORTED})
+        trainer = _student_trainer(
+            config, teacher, student_cfg, device, work, teacher_model=teacher_model, student=student, train_rows=train_rows, eval_rows=eval_rows,
+            collator=DataCollatorWithPadding(tokenizer), tokenizer=tokenizer, compute_metrics=compute_metrics, metric=metric,
+            multi_label=multi, per_token=False,
+        )
+        metrics = _train_and_compare(trainer, work, teacher_scores, _REPORTED)
         metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), unlabelled_examples=len(unlabelled))
         seconds = time.perf_counter() - started
         info = {
@@ -302,16 +329,12 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
 
     data = load_ner_data(teacher.config)
     _check_labels(data.labels, teacher, "entity tags")
-    unlabelled = read_unlabelled(config)
-    device = select_device(student_cfg)
-    stage = StagedDir(config.out or "", overwrite=overwrite)
-    stage.check()
+    unlabelled, device, stage = _start_student(config, student_cfg, overwrite=overwrite)
 
     from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, set_seed
 
-    from ..kd import IGNORE, WithTeacherLogits, distill_trainer_class, predict_logits
+    from ..kd import IGNORE, predict_logits
     from ..students import shrink
-    from .common import supervised_trainer
 
     quiet_transformers()
     set_seed(student_cfg.seed)
@@ -357,32 +380,16 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
     teacher_scores = scores(predict_logits(teacher_model, hf_tokenizer, eval_enc.rows, per_token=True))
     teacher_per_type = dict(last_report.get("per_type", {}))
     with stage as work:
-        trainer = supervised_trainer(
-            student_cfg,
-            device,
-            work,
-            model=student,
-            train_rows=train_rows,
-            eval_rows=eval_enc.rows,
-            collator=WithTeacherLogits(DataCollatorForTokenClassification(hf_tokenizer)),
-            tokenizer=hf_tokenizer,
-            compute_metrics=compute_metrics,
-            metric=HEADLINE,
-            trainer_class=distill_trainer_class(),
-            kd=_kd_settings(config, teacher, multi_label=False, per_token=True),
-            teacher=teacher_model if config.kd_hidden else None,
-            group_by_length=config.group_by_length,
-        )
         log.info(
             "distilling %s (%d layers, entity F1 %.4f) into %d layers (from teacher layers %s) on %d windows (%d unlabelled texts), eval %d sentences",
             teacher.folder, teacher.layers, teacher_scores[HEADLINE], config.layers, mapping, len(train_rows), len(unlabelled), len(data.eval),
         )
-        trainer.train()
-        student_scores = trainer.evaluate()  # also leaves the kept model's per-type report in last_report
-        trainer.save_model(str(work))
-        finish_run_folder(work)
-        metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in student_scores.items() if k.removeprefix("eval_") in _REPORTED}
-        metrics = compare_with_teacher(metrics, {k: v for k, v in teacher_scores.items() if k in _REPORTED})
+        trainer = _student_trainer(
+            config, teacher, student_cfg, device, work, teacher_model=teacher_model, student=student, train_rows=train_rows, eval_rows=eval_enc.rows,
+            collator=DataCollatorForTokenClassification(hf_tokenizer), tokenizer=hf_tokenizer, compute_metrics=compute_metrics,
+            metric=HEADLINE, multi_label=False, per_token=True,
+        )
+        metrics = _train_and_compare(trainer, work, teacher_scores, _REPORTED)  # leaves the kept model's per-type report in last_report
         metrics["per_type"] = last_report.get("per_type", {})
         metrics["teacher"]["per_type"] = teacher_per_type
         metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), unlabelled_examples=len(unlabelled))
@@ -414,10 +421,7 @@ def _distil_setfit(config: DistillConfig, teacher: Teacher, student_cfg: Any, *,
 
     data = load_classification_data(teacher.config, shots=getattr(teacher.config, "shots", None))
     _check_labels(data.labels, teacher, "labels")
-    unlabelled = read_unlabelled(config)
-    device = select_device(student_cfg)
-    stage = StagedDir(config.out or "", overwrite=overwrite)
-    stage.check()
+    unlabelled, device, stage = _start_student(config, student_cfg, overwrite=overwrite)
 
     import sentence_transformers
     import setfit

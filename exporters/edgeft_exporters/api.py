@@ -26,7 +26,7 @@ from .errors import ExportError, ParityError
 from .gate import ParityGate
 from .optimize import fuse_transformer
 from .parity import max_abs_diff
-from .quantize import Int8Build, plan_int8_builds, quantize_int8
+from .quantize import Int8Build, plan_int8_builds, quantisation_candidates, quantize_int8
 from .requirements import require_export_extra
 from .run_folder import read_run, read_run_eval
 from .staging import StagedDir
@@ -46,6 +46,9 @@ class ExportOptions:
     # avx2 | arm64. Targets whose quantisation differs get one int8 variant each.
     target: str = "auto"
     per_channel: str = "auto"  # auto (try both, keep the better) | on | off
+    # 7-bit weights: auto (the preset's; avx2 built on an avx2 machine also tries 8 bits and keeps
+    # the better) | on | off
+    reduce_range: str = "auto"
     optimize: bool = True  # fuse the transformer graph before quantising
     opset: int | None = None
     parity_samples: int = 5000  # cap on held-out examples run through both models
@@ -60,6 +63,8 @@ class ExportOptions:
             raise ExportError(f"--archive {self.archive}: choose zip or tar.gz")
         if self.per_channel not in ("auto", "on", "off"):
             raise ExportError(f"--per-channel {self.per_channel}: choose auto, on or off")
+        if self.reduce_range not in ("auto", "on", "off"):
+            raise ExportError(f"--reduce-range {self.reduce_range}: choose auto, on or off")
         if self.reference_samples < 0:
             raise ExportError(f"--reference-samples {self.reference_samples}: give 0 (no reference set) or more")
 
@@ -121,13 +126,14 @@ def export_model_folder(
         reports = {VARIANT_FP32: gate.check(models[VARIANT_FP32])}
         gate.require_fp32(reports[VARIANT_FP32], options.atol)
         for build in builds:
-            reports[build.variant], models[build.variant] = add_int8_variant(gate, work, fields, build, options.per_channel)
+            reports[build.variant], models[build.variant] = add_int8_variant(gate, work, fields, build, options.per_channel, options.reduce_range)
             enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
         if options.mobile:
             add_ort_format(gate, work, fields, reports, options.atol)
         fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop if options.int8 else None)
         if options.reference_samples:
             fields["reference"] = gate.write_reference_set(work, options.reference_samples, options.max_drop)
+            fields["reference"]["exporter"] = reference_figures_here(work, fields, models)
         write_model_card(work, fields)
         manifest = write_manifest(work, fields)
         stage.commit()
@@ -189,16 +195,19 @@ def write_fp32_graph(task: TaskExporter, run: dict[str, Any], run_dir: Path, wor
     return fields
 
 
-def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, per_channel: str):
-    """Quantise the fp32 graph for ``build`` (per-tensor, per-channel or both), keep the candidate
-    that scores best on the held-out data as ``build.file``; the first build becomes the default
-    variant. Return (its report, the loaded model)."""
-    choices = {"auto": [False, True], "on": [True], "off": [False]}[per_channel]
+def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, per_channel: str, reduce_range: str = "auto"):
+    """Quantise the fp32 graph for ``build`` with each candidate setting (per-tensor or per-channel
+    scales; 7- or 8-bit weights, see ``quantisation_candidates``), keep the candidate that scores
+    best on the held-out data as ``build.file``; the first build becomes the default variant.
+    Return (its report, the loaded model)."""
+    from edgeft_runtime.device import cpu_target
+
+    choices = quantisation_candidates(build, per_channel, reduce_range, cpu_target())
     candidates: list[tuple[dict[str, Any], dict[str, Any], Path]] = []
-    for channelwise in choices:
-        path = work / (build.file if len(choices) == 1 else f"candidate_{build.variant}_pc{int(channelwise)}.onnx")
-        log.info("quantising to int8 (preset %s, per-channel %s)", build.preset.name, channelwise)
-        quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise)
+    for channelwise, reduced in choices:
+        path = work / (build.file if len(choices) == 1 else f"candidate_{build.variant}_pc{int(channelwise)}_rr{int(reduced)}.onnx")
+        log.info("quantising to int8 (preset %s, per-channel %s, %d-bit weights)", build.preset.name, channelwise, 7 if reduced else 8)
+        quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise, reduce_range=reduced)
         spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
         model = load_variant(work, build.variant, {**fields, "variants": {**fields["variants"], build.variant: spec}})
         candidates.append((gate.check(model), spec, path))
@@ -207,7 +216,7 @@ def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build
     report, spec, path = candidates[0]
     if len(candidates) > 1:
         report["candidates"] = [
-            {"per_channel": s["quantization"]["per_channel"], **{k: r[k] for k in ("metric", "label_agreement", "max_abs_diff")}}
+            {key: s["quantization"][key] for key in ("per_channel", "reduce_range")} | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff")}
             for r, s, _ in candidates
         ]
         for _, _, other in candidates[1:]:
@@ -258,6 +267,25 @@ def add_ort_format(gate: ParityGate, work: Path, fields: dict[str, Any], reports
         raise ParityError(f"{ort_path.name} differs from {spec['file']} by {diff:.2e} (> --atol {atol:g}); the ORT conversion is wrong")
     reports[name]["ort_max_abs_diff"] = diff
     fields["mobile"] = {"variant": name, "ort_file": ort_path.name, "required_operators": REQUIRED_OPERATORS_FILE, "optimization_style": "runtime"}
+
+
+def reference_figures_here(folder: Path, fields: dict[str, Any], models: dict[str, Any]) -> dict[str, Any]:
+    """Each variant on the bundle's reference set on this machine, through the device check's own
+    code: the manifest's ``reference.exporter``. The gate passed int8 on the whole held-out set, of
+    which the reference set is a sample; ``edgeft check`` on a device fails a variant only where it
+    does worse there than both the gate's limit and these figures on the same texts."""
+    from edgeft_runtime.check import check_model, limits_of
+    from edgeft_runtime.device import cpu_target, device_info
+    from edgeft_runtime.reference import load_reference
+
+    manifest = write_manifest(folder, fields)
+    reference = load_reference(folder, manifest)
+    limits = limits_of(manifest)
+    variants = {}
+    for name, model in models.items():
+        report = check_model(model, reference, limits)
+        variants[name] = {key: report[key] for key in ("label_agreement", "max_abs_diff", "value", "drop") if key in report}
+    return {"cpu_model": device_info().get("cpu_model"), "int8_target": cpu_target(), "variants": variants}
 
 
 def load_variant(folder: Path, variant: str, fields: dict[str, Any]):

@@ -39,15 +39,45 @@ def bundle_folder(bundle: str | Path, cache_dir: str | Path | None = None) -> Pa
 
 
 def limits_of(manifest: dict[str, Any], max_drop: float | None = None, min_agreement: float | None = None) -> dict[str, Any]:
-    """The limits in force: the given ones, else the export gate's ``--max-drop`` from the manifest."""
+    """The limits in force: the given ones, else the export gate's ``--max-drop`` from the manifest.
+
+    Without an explicit ``max_drop`` the limit is the gate's (``exporter_allowance``): a variant
+    may also lose as much as it lost on the same texts on the exporting machine, where the gate
+    passed it on the whole held-out set (see ``drop_limit``).
+    """
     if max_drop is None:
         stored = (manifest.get("reference") or {}).get("max_drop")
         stored = stored if stored is not None else (manifest.get("parity") or {}).get("max_drop")
         max_drop = float(stored) if stored is not None else DEFAULT_MAX_DROP
         source = "the export gate's --max-drop" if stored is not None else "the default --max-drop"
+        allowance = True
     else:
-        source = "--max-drop"
-    return {"max_drop": float(max_drop), "max_drop_source": source, "min_agreement_pct": min_agreement}
+        source, allowance = "--max-drop", False
+    return {"max_drop": float(max_drop), "max_drop_source": source, "min_agreement_pct": min_agreement, "exporter_allowance": allowance}
+
+
+def exporter_drop(reference: Any, variant: str | None) -> float | None:
+    """The points ``variant`` lost against PyTorch on this very reference set on the exporting
+    machine (the manifest's ``reference.exporter``); None when not recorded, or when only part of
+    the set is checked (``--samples``: ``ReferenceSet.head`` drops the figures, made on the whole set)."""
+    measured = ((reference.info.get("exporter") or {}).get("variants") or {}).get(variant or "") or {}
+    drop = measured.get("drop")
+    return None if drop is None else float(drop)
+
+
+def drop_limit(limits: dict[str, Any], reference: Any, variant: str | None) -> tuple[float, str]:
+    """(the most points ``variant`` may lose here, why).
+
+    The gate passes int8 on the whole held-out set (e.g. 872 texts), the reference set is a
+    sample of it (256: one flipped text is 0.39 points), so the same bundle can lose more than
+    the gate's limit on the sample on the machine that exported it. The device then fails only
+    when it does worse than both the gate's limit and the exporting machine on the same texts.
+    """
+    limit, why = limits["max_drop"], limits["max_drop_source"]
+    here = exporter_drop(reference, variant) if limits.get("exporter_allowance") else None
+    if here is not None and here > limit:
+        return here, f"its drop on these texts on the exporting machine; {why} is {limit:g}"
+    return limit, why
 
 
 def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +100,12 @@ def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str,
         mine = ref.scores(reference.task, observed, reference.gold, len(model.labels), multi)
         theirs = ref.scores(reference.task, reference.observed, reference.gold, len(model.labels), multi)
         drop = round(theirs[metric] - mine[metric], 4)
-        result.update(metric=metric, value=mine[metric], reference_value=theirs[metric], drop=drop, scores=mine)
-        if drop > limits["max_drop"]:
-            failures.append(
-                f"{metric} {mine[metric]:.2f} is {drop:.2f} points below PyTorch's {theirs[metric]:.2f} "
-                f"(limit {limits['max_drop']:g}, {limits['max_drop_source']})"
-            )
+        variant = getattr(model, "variant", None)
+        limit, why = drop_limit(limits, reference, variant)
+        result.update(metric=metric, value=mine[metric], reference_value=theirs[metric], drop=drop, drop_limit=limit, scores=mine)
+        result["exporter_drop"] = exporter_drop(reference, variant)
+        if drop > limit + 1e-9:
+            failures.append(f"{metric} {mine[metric]:.2f} is {drop:.2f} points below PyTorch's {theirs[metric]:.2f} (limit {limit:g}, {why})")
     minimum = limits.get("min_agreement_pct")
     if minimum is not None and 100 * agreement < minimum:
         failures.append(f"agreement with PyTorch {100 * agreement:.2f}% is below --min-agreement {minimum:g}%")
@@ -163,7 +193,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"load() picks {report['auto_variant']}",
         *([f"note     {dev['emulated']}"] if dev.get("emulated") else []),
     ]
-    head = ["variant", f"agreement/{unit}", "max |diff|", metric, "PyTorch", "drop", "result"]
+    head = ["variant", f"agreement/{unit}", "max |diff|", metric, "PyTorch", "drop", "limit", "result"]
     rows = [head]
     for name, r in report["variants"].items():
         rows.append(
@@ -174,6 +204,7 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{r['value']:.2f}" if "value" in r else "-",
                 f"{r['reference_value']:.2f}" if "reference_value" in r else "-",
                 f"{r['drop']:.2f}" if "drop" in r else "-",
+                f"{r['drop_limit']:.2f}" if "drop_limit" in r else "-",
                 "ok" if r["passed"] else "FAILED",
             ]
         )
@@ -182,6 +213,7 @@ def format_report(report: dict[str, Any]) -> str:
     minimum = limits.get("min_agreement_pct")
     lines.append(
         f"limits   drop <= {limits['max_drop']:g} points ({limits['max_drop_source']})"
+        + (", or a variant's own drop on these texts on the exporting machine where larger" if limits.get("exporter_allowance") else "")
         + (f", agreement >= {minimum:g}%" if minimum is not None else "")
         + (f"; max |diff| compares {next(iter(report['variants'].values()))['compared']}" if report["variants"] else "")
     )

@@ -78,7 +78,9 @@ class ReferenceSet:
             obs.update(probabilities=obs["probabilities"][:n], labels=obs["labels"][:n])
         if gold is not None and self.task != TASK_FILL_MASK:
             gold = gold[:n]
-        return ReferenceSet(self.task, self.texts[:n], gold, obs, {**self.info, "samples": n})
+        # The exporting machine's figures are for the whole set, not for its first n examples.
+        info = {key: value for key, value in self.info.items() if key != "exporter"}
+        return ReferenceSet(self.task, self.texts[:n], gold, obs, {**info, "samples": n})
 
 
 # --- Observations: raw outputs -> what the reference set stores -------------------------------

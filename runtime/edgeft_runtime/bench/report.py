@@ -105,7 +105,7 @@ def build_report(
 
 def accuracy_measured(figures: dict) -> dict[str, Any]:
     """A result's ``accuracy`` from the device check of its variant."""
-    keys = ("metric", "value", "reference_value", "drop", "label_agreement", "agreement_unit", "max_abs_diff", "samples", "passed", "failures")
+    keys = ("metric", "value", "reference_value", "drop", "drop_limit", "exporter_drop", "label_agreement", "agreement_unit", "max_abs_diff", "samples", "passed", "failures")
     return {**{k: figures[k] for k in keys if k in figures}, "source": MEASURED_HERE}
 
 
