@@ -3,6 +3,7 @@
     python benchmarks/distill.py train --data sst2 [--layers 3 2 4] [--seeds 1 2 3] [--student-epochs 3]
     python benchmarks/distill.py train --data conll2003 --train-sentences 3000 --eval-sentences 1000 --teacher-epochs 2
     python benchmarks/distill.py measure --data sst2 [--runs 200] [--threads N]
+    python benchmarks/distill.py summarise --data sst2 --threads 1   # after more seeds: metrics only
     python benchmarks/distill.py chart
 
 train: fine-tunes the teacher with `edgeft train` (the recipe of benchmarks/sst2_classifier.py, or
@@ -458,9 +459,25 @@ def chart(args) -> None:
     print(f"wrote {out}")
 
 
+def resummarise(args) -> None:
+    """Refresh the results file's metric columns (``models``, ``records``, ``targets``) from the
+    records after more seeds were trained, keeping the latency that ``measure`` timed: it times one
+    bundle per size, since a student's speed depends on its layers, not its seed."""
+    out = results_file(args.data, args.threads)
+    result = json.loads(out.read_text(encoding="utf-8"))
+    records = json.loads((args.work / args.data / "records.json").read_text())
+    result.update(models=summarise(records), records=records)
+    result["targets"] = targets(result)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(table(result))
+    for key, row in result["targets"].items():
+        print(f"target {key}: {row['measured']} against {row['target']} ({'met' if row['met'] else 'missed'})")
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=("train", "measure", "chart"))
+    parser.add_argument("step", choices=("train", "measure", "summarise", "chart"))
     parser.add_argument("--data", choices=DATA, default="sst2")
     parser.add_argument("--layers", type=int, nargs="+", default=[3, 2, 4])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -476,7 +493,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--work", type=Path, default=ROOT / "models" / "distill")
     args = parser.parse_args()
-    {"train": train, "measure": measure, "chart": chart}[args.step](args)
+    {"train": train, "measure": measure, "summarise": resummarise, "chart": chart}[args.step](args)
 
 
 if __name__ == "__main__":
