@@ -89,8 +89,8 @@ def quantisation_candidates(build: Int8Build, per_channel: str, reduce_range: st
     the avx2 kernels themselves (``here``), full-range weights are tried too: 7 bits cost every
     weight half its precision, while the saturation they guard against (the int16 sums of
     ``vpmaddubsw``) is rare in practice and shows in the score measured here, on the same kernels
-    (measured on NCBI-disease NER: 7 bits lost 2.09 F1, 8 bits none; see the README). Elsewhere
-    saturation cannot be observed, so 7 bits stay.
+    (three NCBI-disease NER models: 7 bits lost 1.24-2.10 F1 on the gate's data, 8 bits -1.10 to
+    +0.58; see the README). Elsewhere saturation cannot be observed, so 7 bits stay.
     """
     channels = {"auto": [False, True], "on": [True], "off": [False]}[per_channel]
     if reduce_range == "auto":
