@@ -74,12 +74,11 @@ class ParityGate:
         if drop > max_drop:
             tried = report.get("candidates") or []
             best = f", the best of {len(tried)} quantisation settings tried" if len(tried) > 1 else ""
-            hint = "raise --max-drop if that loss is acceptable" if tried else "try --per-channel auto"
+            hint = "Raise --max-drop if that loss is acceptable" if tried else "Try --per-channel auto"
             raise ParityError(
                 f"{variant} {self.metric} {report['metric']:.2f} is {drop:.2f} points below PyTorch "
                 f"({reference:.2f}) on {len(self.texts)} examples of {self.source} "
-                f"(--max-drop {max_drop:g}{best}); no bundle written. {hint[0].upper() + hint[1:]}, "
-                "or export fp32 only (omit --int8)"
+                f"(--max-drop {max_drop:g}{best}); no bundle written. {hint}, or export fp32 only (omit --int8)"
             )
 
     def write_reference_set(self, folder: Path, samples: int, max_drop: float) -> dict[str, Any]:

@@ -65,8 +65,8 @@ def exporter_drop(reference: Any, variant: str | None) -> float | None:
     return None if drop is None else float(drop)
 
 
-def drop_limit(limits: dict[str, Any], reference: Any, variant: str | None) -> tuple[float, str]:
-    """(the most points ``variant`` may lose here, why).
+def drop_limit(limits: dict[str, Any], exporter_figure: float | None) -> tuple[float, str]:
+    """(the most points a variant may lose here, why), given its ``exporter_drop``.
 
     The gate passes int8 on the whole held-out set (e.g. 872 texts), the reference set is a
     sample of it (256: one flipped text is 0.39 points), so the same bundle can lose more than
@@ -74,9 +74,8 @@ def drop_limit(limits: dict[str, Any], reference: Any, variant: str | None) -> t
     when it does worse than both the gate's limit and the exporting machine on the same texts.
     """
     limit, why = limits["max_drop"], limits["max_drop_source"]
-    here = exporter_drop(reference, variant) if limits.get("exporter_allowance") else None
-    if here is not None and here > limit:
-        return here, f"its drop on these texts on the exporting machine; {why} is {limit:g}"
+    if limits.get("exporter_allowance") and exporter_figure is not None and exporter_figure > limit:
+        return exporter_figure, f"its drop on these texts on the exporting machine; {why} is {limit:g}"
     return limit, why
 
 
@@ -100,10 +99,9 @@ def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str,
         mine = ref.scores(reference.task, observed, reference.gold, len(model.labels), multi)
         theirs = ref.scores(reference.task, reference.observed, reference.gold, len(model.labels), multi)
         drop = round(theirs[metric] - mine[metric], 4)
-        variant = getattr(model, "variant", None)
-        limit, why = drop_limit(limits, reference, variant)
-        result.update(metric=metric, value=mine[metric], reference_value=theirs[metric], drop=drop, drop_limit=limit, scores=mine)
-        result["exporter_drop"] = exporter_drop(reference, variant)
+        figure = exporter_drop(reference, getattr(model, "variant", None))
+        limit, why = drop_limit(limits, figure)
+        result.update(metric=metric, value=mine[metric], reference_value=theirs[metric], drop=drop, drop_limit=limit, exporter_drop=figure, scores=mine)
         if drop > limit + 1e-9:
             failures.append(f"{metric} {mine[metric]:.2f} is {drop:.2f} points below PyTorch's {theirs[metric]:.2f} (limit {limit:g}, {why})")
     minimum = limits.get("min_agreement_pct")
