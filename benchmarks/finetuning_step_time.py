@@ -144,6 +144,10 @@ def main() -> None:
     from edgeft_runtime.device import device_info
 
     results = [measure(d, args) for d in args.data]
+    # Data sets measured in an earlier pass stay in the file (each pass is one process: ratios
+    # compare rows of the same pass only).
+    earlier = json.loads(args.out.read_text()).get("results", []) if args.out.is_file() else []
+    results = [r for r in earlier if r["data"] not in args.data] + results
     output = {
         "benchmark": "finetuning_step_time",
         "rows": {row: options for row, options in ROWS},

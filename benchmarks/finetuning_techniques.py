@@ -4,6 +4,8 @@ LoRA r=8 and LoRA r=8 with layer-wise learning-rate decay, each with several see
 
     python benchmarks/finetuning_techniques.py [--data sst2 ncbi] [--seeds 1 2 3]
         [--train-limit 2000] [--epochs 1] [--threads 1] [--test-split] [--reuse]
+    python benchmarks/finetuning_techniques.py --rows stability --data sst2 --skip-export \
+        --work models/bench-stability --out benchmarks/results/finetuning_stability.json
 
 Every training run is its own process (its peak RSS is its own) and the rows alternate within
 each seed (seed 1: full, layers:3, ..., then seed 2: ...), so the seconds-per-epoch ratios to full
@@ -53,6 +55,16 @@ ROWS: list[tuple[str, dict[str, Any]]] = [
     ("LoRA r=8", {"lr": 1e-3, "peft": "lora", "lora_r": 8}),
     ("LoRA r=8 + layer-wise decay 0.8", {"lr": 1e-3, "peft": "lora", "lora_r": 8, "layerwise_lr_decay": 0.8}),
 ]
+# `--rows stability`: the stability recipes against the same full fine-tuning (warm-up 0.1), same
+# budget and rate: no warm-up, a longer warm-up, and the top layer re-initialised (Zhang et al.
+# 2021, "Revisiting few-sample BERT fine-tuning", re-initialise 1 to 6 top layers of BERT-large).
+STABILITY_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ROWS[0],
+    ("full, warm-up 0", {"lr": 1e-4, "warmup_ratio": 0.0}),
+    ("full, warm-up 0.3", {"lr": 1e-4, "warmup_ratio": 0.3}),
+    ("full + reinit_top_layers 1", {"lr": 1e-4, "reinit_top_layers": 1}),
+]
+ROW_SETS = {"techniques": ROWS, "stability": STABILITY_ROWS}
 HEADLINE = {"sst2": "accuracy", "ncbi": "entity_f1"}
 
 
@@ -227,11 +239,12 @@ def run_data(name: str, args) -> dict[str, Any]:
     data = prepare_data(name, work / "data", args.train_limit)
     test_file = work / "data" / "test.json"
     test_file.write_text(json.dumps(data["test"]), encoding="utf-8")
-    runs: dict[str, list[dict[str, Any]]] = {row: [] for row, _ in ROWS}
+    rows = ROW_SETS[args.rows]
+    runs: dict[str, list[dict[str, Any]]] = {row: [] for row, _ in rows}
     results_file = work / "runs.json"
     done = json.loads(results_file.read_text()) if args.reuse and results_file.is_file() else {}
     for seed in args.seeds:  # rows alternate within each seed: their timings are minutes apart
-        for row, options in ROWS:
+        for row, options in rows:
             key = f"{row}|{seed}"
             if key in done:
                 runs[row].append(done[key])
@@ -255,11 +268,11 @@ def run_data(name: str, args) -> dict[str, Any]:
             )
     runs = {row: rs for row, rs in runs.items() if rs}
     table = {row: summary(rs) for row, rs in runs.items()}
-    full = {r["seed"]: r["seconds_per_epoch"] for r in runs.get(ROWS[0][0], [])}
+    full = {r["seed"]: r["seconds_per_epoch"] for r in runs.get(rows[0][0], [])}
     for row, rs in runs.items():
         paired = [full[r["seed"]] / r["seconds_per_epoch"] for r in rs if r["seed"] in full]
         table[row]["speedup_vs_full"] = round(statistics.median(paired), 2) if paired else None
-        table[row]["eval_delta_vs_full"] = round(table[row]["eval_mean"] - table[ROWS[0][0]]["eval_mean"], 2) if full else None
+        table[row]["eval_delta_vs_full"] = round(table[row]["eval_mean"] - table[rows[0][0]]["eval_mean"], 2) if full else None
     if not args.skip_export:
         for row, rs in runs.items():
             best = max(rs, key=lambda r: r["eval_metric"])
@@ -341,6 +354,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", nargs="+", default=["sst2", "ncbi"], choices=["sst2", "ncbi"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--rows", choices=sorted(ROW_SETS), default="techniques", help="techniques: the five methods; stability: warm-up and reinit_top_layers against full fine-tuning")
     parser.add_argument("--train-limit", type=int, default=2000, help="training examples (sentences) sampled with seed 0; 0: all")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -366,7 +380,7 @@ def main() -> None:
     started = time.time()
     results = [run_data(name, args) for name in args.data]
     extra = {}
-    if "sst2" in args.data and not args.skip_export:
+    if "sst2" in args.data and not args.skip_export and args.rows == "techniques":
         extra = adapter_only_check(args, results[0])
     from edgeft_runtime.device import device_info
 
@@ -375,7 +389,7 @@ def main() -> None:
         "benchmark": "finetuning_techniques",
         "budget": {
             "epochs": args.epochs, "batch_size": args.batch_size, "train_limit": args.train_limit, "max_length": args.max_length,
-            "seeds": args.seeds, "rows": {row: options for row, options in ROWS}, "base": args.base, "torch_threads": args.threads,
+            "seeds": args.seeds, "rows": {row: options for row, options in ROW_SETS[args.rows]}, "base": args.base, "torch_threads": args.threads,
         },
         "results": results,
         "adapter_only": extra,

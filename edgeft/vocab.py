@@ -6,7 +6,9 @@ token with its ``##`` form, so any word can still be spelled out in pieces inste
 ``[UNK]``. Ids are renumbered in their old order; the embedding rows, ``tokenizer.json`` (WordPiece
 vocabulary, special-token ids of the post-processor, the padding id), ``vocab.txt`` and
 ``tokenizer_config.json`` follow. Words the corpus never showed are split differently than the
-original model saw them, so the caller compares both models on held-out data.
+original model saw them, so the caller compares both models on held-out data:
+``export_pruned`` (``edgeft export --prune-vocab``) prunes into a temporary run folder and exports
+that, with the parity gate holding every variant to ``--max-drop`` against the unpruned run too.
 
 WordPiece only (BERT, MiniLM, DistilBERT, ELECTRA): a BPE vocabulary's merges name tokens by
 their text, and pruning one breaks every merge built on it.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -137,3 +140,36 @@ def prune_run(run_dir: Path, texts: Iterable[str], out_dir: Path, *, keep_charac
     model.save_pretrained(str(out_dir))
     write_pruned_tokenizer(run_dir, out_dir, data, keep)
     return {"vocab_before": before, "vocab_after": len(keep), "keep_characters": keep_characters}
+
+
+def export_pruned(
+    run_dir: Path,
+    out_dir: Path,
+    options: Any,
+    corpus: list[str],
+    corpus_name: str,
+    *,
+    keep_characters: bool = True,
+    eval_rows: Any = None,
+    eval_source: str | None = None,
+) -> Any:
+    """``export_run`` of ``run_dir`` with its vocabulary pruned to ``corpus``: the pruned copy lives
+    in a temporary folder beside ``out_dir`` (the run is never modified) and the parity gate also
+    scores the unpruned run on the same held-out data. Returns the ExportResult."""
+    from edgeft_exporters.adapters import model_folder
+    from edgeft_exporters.api import DerivedFrom, export_run
+    from edgeft_exporters.run_folder import read_run
+
+    run = read_run(run_dir)
+    if run["task"] not in ("classifier", "ner"):
+        raise ModelError(f"{run_dir}: --prune-vocab supports classifier and ner runs, not {run['task']}")
+    if not corpus:
+        raise ModelError(f"{corpus_name}: no texts to prune the vocabulary to")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with model_folder(run_dir, run) as model_dir, tempfile.TemporaryDirectory(prefix=".edgeft-pruned-", dir=out_dir.parent) as tmp:
+        read_wordpiece(model_dir)  # refuse a BPE vocabulary before loading anything
+        pruned = Path(tmp) / run_dir.name
+        pruned.mkdir()
+        kept = prune_run(model_dir, corpus, pruned, keep_characters=keep_characters)
+        about = {"derivation": "vocabulary pruning", "corpus": corpus_name, "corpus_texts": len(corpus), **kept}
+        return export_run(pruned, out_dir, options, eval_rows=eval_rows, eval_source=eval_source, original=DerivedFrom(model_dir, about))

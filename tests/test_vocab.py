@@ -60,3 +60,72 @@ def test_bpe_vocabulary_is_refused(tmp_path):
     (tmp_path / "tokenizer.json").write_text(json.dumps({"model": {"type": "BPE", "vocab": {}, "merges": []}}))
     with pytest.raises(ModelError, match="BPE vocabulary cannot be pruned"):
         read_wordpiece(tmp_path)
+
+
+# ----------------------------------------------------------------------------- edgeft export --prune-vocab
+
+
+def _export(*args):
+    from typer.testing import CliRunner
+
+    from edgeft.cli import app
+
+    return CliRunner().invoke(app, ["export", *map(str, args)])
+
+
+def test_export_prune_vocab_shrinks_the_bundle_and_keeps_its_answers(tmp_path, tiny_run, tiny_bundle, sentiment_files):
+    import csv
+
+    import edgeft_runtime
+
+    corpus = tmp_path / "domain.txt"
+    texts = [row["text"] for row in csv.DictReader(open(sentiment_files["train"], encoding="utf-8"))]
+    corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    run_before = {p.name: p.stat().st_mtime_ns for p in tiny_run.iterdir()}
+    out = tmp_path / "pruned-bundle"
+    result = _export(tiny_run, "--prune-vocab", corpus, "--out", out, "--reference-samples", 8)
+    assert result.exit_code == 0, result.output
+    assert "tokens kept; before pruning PyTorch" in result.output
+
+    manifest = json.loads((out / "edgeft.json").read_text())
+    original = manifest["parity"]["original"]
+    vocab = json.loads((out / "tokenizer.json").read_text())["model"]["vocab"]
+    assert original["vocab_after"] == len(vocab) < original["vocab_before"]
+    assert original["corpus_texts"] == len(texts) and original["max_drop"] == 1.0
+    assert "paris" not in vocab and "good" in vocab  # a word only other data uses is gone
+    # The dev texts use the training texts' words: pruning changes no answer.
+    fp32 = manifest["parity"]["variants"]["fp32"]
+    assert fp32["original_drop"] == 0 and fp32["original_label_agreement"] == 1.0
+    assert (out / "model.onnx").stat().st_size < (tiny_bundle / "model.onnx").stat().st_size
+    dev = [row["text"] for row in csv.DictReader(open(sentiment_files["dev"], encoding="utf-8"))]
+    pruned, full = edgeft_runtime.load(out), edgeft_runtime.load(tiny_bundle, variant="fp32")
+    assert [p["label"] for p in pruned.predict(dev)] == [p["label"] for p in full.predict(dev)]
+    # A word outside the corpus is spelled out in pieces, not lost.
+    assert pruned.predict(["paris"])[0]["label"] in ("pos", "neg")
+    assert "vocabulary pruned to the tokens of" in (out / "README.md").read_text()
+    assert {p.name: p.stat().st_mtime_ns for p in tiny_run.iterdir()} == run_before  # the run is untouched
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".edgeft-pruned-")]
+
+
+def test_export_prune_vocab_is_refused_when_pruning_costs_the_metric(tmp_path, tiny_run):
+    from tests.conftest import assert_one_error_line
+
+    corpus = tmp_path / "no-sentiment.txt"
+    corpus.write_text("the film was really a story\nthis movie is so very\n", encoding="utf-8")
+    out = tmp_path / "refused"
+    result = _export(tiny_run, "--prune-vocab", corpus, "--out", out)
+    assert_one_error_line(result, "points below the model before vocabulary pruning", "--max-drop 1", "without --prune-vocab")
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".edgeft-pruned-")]
+
+
+def test_export_prune_vocab_bad_corpus_is_one_line(tmp_path, tiny_run):
+    from tests.conftest import assert_one_error_line
+
+    result = _export(tiny_run, "--prune-vocab", tmp_path / "missing.txt", "--out", tmp_path / "x")
+    assert_one_error_line(result, "missing.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    result = _export(tiny_run, "--prune-vocab", empty, "--out", tmp_path / "x")
+    assert_one_error_line(result, "empty.txt")
+    assert not (tmp_path / "x").exists()

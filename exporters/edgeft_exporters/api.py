@@ -23,9 +23,9 @@ from edgeft_runtime.constants import FP32_MODEL_FILE, INT8_MODEL_FILE, VARIANT_F
 from .adapters import model_folder
 from .bundle import bake_tokenizer, write_manifest, write_model_card
 from .errors import ExportError, ParityError
-from .gate import ParityGate
+from .gate import Original, ParityGate
 from .optimize import fuse_transformer
-from .parity import max_abs_diff
+from .parity import in_chunks, max_abs_diff
 from .quantize import Int8Build, plan_int8_builds, quantisation_candidates, quantize_int8
 from .requirements import require_export_extra
 from .run_folder import read_run, read_run_eval
@@ -70,6 +70,14 @@ class ExportOptions:
 
 
 @dataclass
+class DerivedFrom:
+    """A run folder this export's run was derived from, and how (recorded in the manifest's parity)."""
+
+    folder: Path
+    about: dict[str, Any]
+
+
+@dataclass
 class ExportResult:
     out: Path
     manifest: dict[str, Any]
@@ -83,11 +91,14 @@ def export_run(
     *,
     eval_rows: Sequence[dict[str, Any]] | None = None,
     eval_source: str | None = None,
+    original: DerivedFrom | None = None,
 ) -> ExportResult:
     """Export a run to a bundle and check it against the PyTorch original on held-out data.
 
     eval_rows: held-out examples ({"text", "labels"} for classifiers); default: the run's own
-    eval.jsonl. Raises ParityError (and writes nothing) when a gate fails.
+    eval.jsonl. original: the run this one was derived from (``edgeft.vocab.export_pruned``): the
+    gate also holds every variant to ``max_drop`` against it. Raises ParityError (and writes
+    nothing) when a gate fails.
     """
     options = options or ExportOptions()
     options.check()
@@ -95,7 +106,7 @@ def export_run(
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
     with model_folder(run_dir, run) as model_dir:  # an adapter-only LoRA run is merged first
-        manifest = export_model_folder(model_dir, run, out_dir, options, eval_rows, eval_source)
+        manifest = export_model_folder(model_dir, run, out_dir, options, eval_rows, eval_source, original)
     archive = None
     if options.archive:
         from edgeft_runtime.archive import pack_bundle
@@ -111,20 +122,22 @@ def export_model_folder(
     options: ExportOptions,
     eval_rows: Sequence[dict[str, Any]] | None,
     eval_source: str | None,
+    original: DerivedFrom | None = None,
 ) -> dict[str, Any]:
     """The steps of ``export_run`` on a run folder that holds a ``save_pretrained`` model; returns the manifest."""
     task = exporter_for(run, run_dir)
     texts, gold, source = held_out_data(task, run_dir, options.parity_samples, eval_rows, eval_source)
     builds = plan_int8_builds(options.target) if options.int8 else []
+    scored_original = score_original(original, run, options.parity_samples, eval_rows, eval_source) if original else None
 
     stage = StagedDir(out_dir, overwrite=options.overwrite)
     with stage as work:
         fields = write_fp32_graph(task, run, run_dir, work, options)
         log.info("checking parity on %d held-out examples", len(texts))
-        gate = ParityGate(task, texts, gold, source)
+        gate = ParityGate(task, texts, gold, source, scored_original)
         models = {VARIANT_FP32: load_variant(work, VARIANT_FP32, fields)}
         reports = {VARIANT_FP32: gate.check(models[VARIANT_FP32])}
-        gate.require_fp32(reports[VARIANT_FP32], options.atol)
+        gate.require_fp32(reports[VARIANT_FP32], options.atol, options.max_drop)
         for build in builds:
             reports[build.variant], models[build.variant] = add_int8_variant(gate, work, fields, build, options.per_channel, options.reduce_range)
             enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
@@ -141,6 +154,17 @@ def export_model_folder(
         manifest = write_manifest(work, fields)
         stage.commit()
     return manifest
+
+
+def score_original(
+    original: DerivedFrom, run: dict[str, Any], limit: int, rows: Sequence[dict[str, Any]] | None, source: str | None
+) -> Original:
+    """The original run's PyTorch model on the same held-out data as the gate's."""
+    task = exporter_for(run, original.folder)
+    texts, gold, _ = held_out_data(task, original.folder, limit, rows, source)
+    forward, _ = task.reference()
+    out = in_chunks(forward, texts, f"PyTorch before {original.about.get('derivation', 'derivation')}")
+    return Original(task.score(out, gold), task.predictions(out), dict(original.about))
 
 
 def held_out_data(

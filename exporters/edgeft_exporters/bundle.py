@@ -125,6 +125,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         *rows,
         "",
+        *original_lines(parity),
         *[
             f"- {name}: int8 gate {rep['gate']}"
             for name, rep in (parity.get("variants") or {}).items()
@@ -144,6 +145,18 @@ def model_card(manifest: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def original_lines(parity: dict[str, Any]) -> list[str]:
+    """The model card's words on the run this bundle's model was derived from (a pruned vocabulary)."""
+    original = parity.get("original")
+    if not original:
+        return []
+    return [
+        f"- vocabulary pruned to the tokens of {original.get('corpus', '?')}: {original.get('vocab_after', '?')} of "
+        f"{original.get('vocab_before', '?')} tokens kept. Before pruning, PyTorch scored {_fmt(original.get('metric'))}; every "
+        f"variant above was held to --max-drop {_fmt(original.get('max_drop'), 1)} against that too.",
+    ]
 
 
 def reference_section(manifest: dict[str, Any]) -> list[str]:

@@ -4,14 +4,21 @@ The reference runs once; every variant loaded through the real runtime is then c
 it (label agreement, max |output difference|, the task metric). fp32 must match PyTorch within
 ``atol`` (an export that differs more is wrong, not imprecise); int8 may lose at most
 ``max_drop`` points of the task metric. Failures are ParityErrors that say what to try.
+
+A model derived from another run (its vocabulary pruned to a domain's tokens) is exported and
+checked like any other, and the run it came from is scored on the same held-out data as well
+(``Original``): every variant, fp32 included, may then lose at most ``max_drop`` points against
+that original too, so the gate sees what the derivation cost, not only what the export cost.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 from edgeft_runtime.device import cpu_model, cpu_target, relevant_cpu_flags
 
 from .errors import ParityError
@@ -26,11 +33,21 @@ def _run_one(model: Any, output: str, text: str) -> Any:
     return model.run_output([text], output)
 
 
+@dataclass
+class Original:
+    """The run a derived model came from, scored on the gate's held-out data by its own PyTorch model."""
+
+    scores: dict[str, Any]
+    predictions: np.ndarray  # the task's predictions (per text, or per word for NER)
+    about: dict[str, Any] = field(default_factory=dict)  # how the model was derived, for the manifest
+
+
 class ParityGate:
     """The held-out data, the reference's outputs on it, and the checks of each variant."""
 
-    def __init__(self, task: TaskExporter, texts: Sequence[str], gold: Any, source: str):
+    def __init__(self, task: TaskExporter, texts: Sequence[str], gold: Any, source: str, original: Original | None = None):
         self.task = task
+        self.original = original
         self.texts = list(texts)
         self.gold = gold
         self.source = source
@@ -50,10 +67,35 @@ class ParityGate:
             "label_agreement": label_agreement(self.reference_pred, self.task.predictions(out)),
             "max_abs_diff": max_abs_diff(self.reference_out, out),
             **self.task.compare(self.reference_out, out),
+            **self.against_original(scores, out),
         }
 
-    def require_fp32(self, report: dict[str, Any], atol: float) -> None:
-        """The fp32 graph must reproduce PyTorch: outputs within ``atol`` (and every label, where the task asks)."""
+    def against_original(self, scores: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
+        """Points lost against the original run, and label agreement with it where the predictions
+        line up (per text always; per word while both tokenisations give the same words)."""
+        if self.original is None:
+            return {}
+        mine, theirs = self.task.predictions(out), self.original.predictions
+        agreement = label_agreement(theirs, mine) if np.shape(mine) == np.shape(theirs) else None
+        return {"original_drop": round(self.original.scores[self.metric] - scores[self.metric], 4), "original_label_agreement": agreement}
+
+    def require_original(self, report: dict[str, Any], max_drop: float, variant: str) -> None:
+        """A derived model may lose at most ``max_drop`` points against the run it came from."""
+        if self.original is None:
+            return
+        self.original.about["max_drop"] = max_drop
+        if report["original_drop"] <= max_drop:
+            return
+        raise ParityError(
+            f"{variant} {self.metric} {report['metric']:.2f} is {report['original_drop']:.2f} points below the model before "
+            f"vocabulary pruning ({self.original.scores[self.metric]:.2f}) on {len(self.texts)} examples of {self.source} "
+            f"(--max-drop {max_drop:g}); no bundle written. Prune with a corpus closer to the texts the model will see, "
+            "or export without --prune-vocab"
+        )
+
+    def require_fp32(self, report: dict[str, Any], atol: float, max_drop: float) -> None:
+        """The fp32 graph must reproduce PyTorch: outputs within ``atol`` (and every label, where the
+        task asks); a derived model must also stay within ``max_drop`` points of its original."""
         if report["max_abs_diff"] > atol:
             raise ParityError(
                 f"fp32 ONNX output differs from PyTorch by {report['max_abs_diff']:.2e} "
@@ -66,9 +108,11 @@ class ParityGate:
                 f"{100 * (1 - report['label_agreement']):.2f}% of {len(self.texts)} examples of {self.source}; "
                 "no bundle written (retry with --no-optimize to rule out graph fusion)"
             )
+        self.require_original(report, max_drop, "fp32")
 
     def require_int8(self, report: dict[str, Any], max_drop: float, variant: str = "int8") -> None:
-        """int8 may lose at most ``max_drop`` points of the task metric against PyTorch."""
+        """int8 may lose at most ``max_drop`` points of the task metric against PyTorch (and against
+        the original run, for a derived model)."""
         reference = self.reference_scores[self.metric]
         drop = reference - report["metric"]
         if drop > max_drop:
@@ -80,6 +124,7 @@ class ParityGate:
                 f"({reference:.2f}) on {len(self.texts)} examples of {self.source} "
                 f"(--max-drop {max_drop:g}{best}); no bundle written. {hint}, or export fp32 only (omit --int8)"
             )
+        self.require_original(report, max_drop, variant)
 
     def write_reference_set(self, folder: Path, samples: int, max_drop: float) -> dict[str, Any]:
         """Store the first ``samples`` held-out examples with the reference's answers in ``folder``
@@ -121,6 +166,7 @@ class ParityGate:
             "int8_target": cpu_target(),
             "onnxruntime": onnxruntime_version(),
             "variants": reports,
+            **({"original": {"metric": self.original.scores[self.metric], "scores": self.original.scores, **self.original.about}} if self.original else {}),
         }
 
 
@@ -130,4 +176,4 @@ def onnxruntime_version() -> str:
     return onnxruntime.__version__
 
 
-__all__ = ["LATENCY_SAMPLES", "ParityGate", "REFERENCE_NAME"]
+__all__ = ["LATENCY_SAMPLES", "Original", "ParityGate", "REFERENCE_NAME"]
