@@ -55,6 +55,7 @@ def ncbi_batches(hf_tokenizer, labels: list[str], count: int, size: int, max_len
     encoded = encode_examples(
         tokenizer, ner.specials_of(tokenizer), examples, labels, max_length=max_length, stride=max_length // 4,
         label_all=False, type_ids="token_type_ids" in hf_tokenizer.model_input_names,
+        word_split="whitespace",  # what `edgeft train ner` chose for NCBI-disease (space-joined tokens)
     )
     collate = DataCollatorForTokenClassification(hf_tokenizer)
     rows = encoded.rows[: count * size]

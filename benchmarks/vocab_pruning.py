@@ -6,7 +6,7 @@ compared with the run's ordinary int8 bundle: size, metric, and the share of hel
 pruned vocabulary tokenises differently.
 
     python benchmarks/vocab_pruning.py --data sst2 [--runs l3-s1 teacher]
-    python benchmarks/vocab_pruning.py --data conll2003 [--runs l3-s1]
+    python benchmarks/vocab_pruning.py --data conll2003 [--runs l3-s1] [--corpus ../shared/data/conll2003/train.txt --out ...]
 
 Writes benchmarks/results/vocab_pruning_<data>.json and prints a Markdown table.
 """
@@ -29,8 +29,14 @@ from shared_data import ROOT  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def training_texts(data: str, work: Path) -> tuple[list[str], str]:
-    """The texts the runs were trained on (the teacher's training file), and a name for them."""
+def training_texts(data: str, work: Path, corpus: Path | None) -> tuple[list[str], str]:
+    """The texts the runs were trained on (the teacher's training file), or those of ``corpus``
+    (a CoNLL file for conll2003), and a name for them."""
+    if corpus is not None:
+        from edgeft.ner_data import read_ner
+
+        texts = [ex.text for ex in read_ner(corpus).examples]
+        return texts, f"{corpus.name} ({len(texts)} sentences)"
     if data == "sst2":
         rows = list(csv.DictReader(open(work / "data" / "sst2_train.csv", encoding="utf-8")))
         return [row["text"] for row in rows], f"SST-2 train texts ({len(rows)})"
@@ -64,11 +70,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", choices=("sst2", "conll2003"), default="sst2")
     parser.add_argument("--runs", nargs="+", default=["l3-s1"])
+    parser.add_argument("--corpus", type=Path, default=None, help="conll2003: prune to this CoNLL file's sentences instead (e.g. the whole train split)")
+    parser.add_argument("--out", type=Path, default=None, help="results file [default: benchmarks/results/vocab_pruning_<data>.json]")
     parser.add_argument("--work", type=Path, default=ROOT / "models" / "distill", help="benchmarks/distill.py's --work")
     args = parser.parse_args()
     torch.set_num_threads(1)
     work = args.work / args.data
-    corpus, corpus_name = training_texts(args.data, work)
+    corpus, corpus_name = training_texts(args.data, work, args.corpus)
     results = []
     for name in args.runs:
         run = work / name
@@ -106,7 +114,7 @@ def main() -> None:
         results.append(row)
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"vocab_pruning_{args.data}.json"
+    path = args.out or RESULTS / f"vocab_pruning_{args.data}.json"
     path.write_text(json.dumps({"data": args.data, "command": "edgeft export --int8 --prune-vocab (edgeft.vocab.export_pruned)", "results": results}, indent=2) + "\n")
     print("| run | kept tokens | held-out texts re-tokenised | PyTorch: unpruned / pruned | int8: unpruned / pruned | pruned int8 vs unpruned PyTorch | int8 MB: unpruned / pruned |")
     print("|---|---|---|---|---|---|---|")
