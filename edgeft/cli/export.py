@@ -29,7 +29,10 @@ def export(
     ] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --eval. [default: the run's]", show_default=False)] = None,
     label_column: Annotated[Optional[str], typer.Option(help="Label column of --eval. [default: the run's]", show_default=False)] = None,
-    max_drop: Annotated[float, typer.Option(help="int8 gate: the most points of the task metric int8 may lose against PyTorch.")] = 1.0,
+    max_drop: Annotated[
+        float,
+        typer.Option(help="int8 gate: the most points of the task metric int8 may lose against PyTorch (with --prune-vocab, also every variant against the unpruned run)."),
+    ] = 1.0,
     atol: Annotated[float, typer.Option(help="fp32 gate: the largest |output difference| allowed against PyTorch.")] = 1e-4,
     target: Annotated[
         str,
