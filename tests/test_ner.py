@@ -302,3 +302,24 @@ def test_info_says_what_a_word_is_and_which_runtime_reads_it():
     assert whitespace.exit_code == 0 and legacy.exit_code == 0
     assert "words         whitespace (ner.word_split, needs an edgeft-runtime of schema 1.2 or later)" in whitespace.output
     assert "words         tokenizer (no ner.word_split: written before schema 1.2)" in legacy.output
+
+
+def test_export_prune_vocab_ner_keeps_entities(tmp_path, ner_run, ner_bundle, ner_files):
+    """--prune-vocab on a NER run: the gate compares word tags with the unpruned run (same words),
+    and the pruned bundle finds the same entity spans."""
+    from edgeft.ner_data import read_ner
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(ex.text for ex in read_ner(ner_files["train"]).examples) + "\n", encoding="utf-8")
+    out = tmp_path / "pruned"
+    result = invoke("export", ner_run, "--prune-vocab", corpus, "--out", out, "--reference-samples", 0)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "edgeft.json").read_text())
+    original, fp32 = manifest["parity"]["original"], manifest["parity"]["variants"]["fp32"]
+    assert original["vocab_after"] < original["vocab_before"]
+    assert fp32["original_drop"] == 0 and fp32["original_label_agreement"] == 1.0
+    dev = [ex.text for ex in read_ner(ner_files["dev"]).examples]
+    pruned, full = edgeft_runtime.load(out), edgeft_runtime.load(ner_bundle, variant="fp32")
+    spans = lambda tagged: [[(e["entity"], e["start"], e["end"]) for e in entities] for entities in tagged]  # noqa: E731
+    assert spans(pruned.tag(dev)) == spans(full.tag(dev))
+    assert any(spans(full.tag(dev)))
