@@ -159,15 +159,17 @@ def export_pruned(
     from edgeft_exporters.adapters import model_folder
     from edgeft_exporters.api import DerivedFrom, export_run
     from edgeft_exporters.run_folder import read_run
+    from edgeft_exporters.staging import StagedDir
 
-    run = read_run(run_dir)
-    if run["task"] not in ("classifier", "ner"):
-        raise ModelError(f"{run_dir}: --prune-vocab supports classifier and ner runs, not {run['task']}")
+    # Everything a user can get wrong fails before the run is copied and pruned.
+    options.check()
+    StagedDir(out_dir, overwrite=options.overwrite).check()
     if not corpus:
         raise ModelError(f"{corpus_name}: no texts to prune the vocabulary to")
+    run = read_run(run_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # The temporary copy sits beside the bundle (same disk); TemporaryDirectory removes it on any error.
     with model_folder(run_dir, run) as model_dir, tempfile.TemporaryDirectory(prefix=".edgeft-pruned-", dir=out_dir.parent) as tmp:
-        read_wordpiece(model_dir)  # refuse a BPE vocabulary before loading anything
         pruned = Path(tmp) / run_dir.name
         pruned.mkdir()
         kept = prune_run(model_dir, corpus, pruned, keep_characters=keep_characters)

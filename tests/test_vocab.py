@@ -129,3 +129,13 @@ def test_export_prune_vocab_bad_corpus_is_one_line(tmp_path, tiny_run):
     result = _export(tiny_run, "--prune-vocab", empty, "--out", tmp_path / "x")
     assert_one_error_line(result, "empty.txt")
     assert not (tmp_path / "x").exists()
+    # An existing output folder is refused before the run is copied and pruned, and left as it was.
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine", encoding="utf-8")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the film was good\n", encoding="utf-8")
+    result = _export(tiny_run, "--prune-vocab", corpus, "--out", taken)
+    assert_one_error_line(result, "already exists", "--overwrite")
+    assert [p.name for p in taken.iterdir()] == ["keep.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".edgeft-pruned-")]

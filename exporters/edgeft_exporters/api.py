@@ -128,9 +128,10 @@ def export_model_folder(
     task = exporter_for(run, run_dir)
     texts, gold, source = held_out_data(task, run_dir, options.parity_samples, eval_rows, eval_source)
     builds = plan_int8_builds(options.target) if options.int8 else []
-    scored_original = score_original(original, run, options.parity_samples, eval_rows, eval_source) if original else None
 
     stage = StagedDir(out_dir, overwrite=options.overwrite)
+    stage.check()  # an existing --out fails before the original's PyTorch pass, not after it
+    scored_original = score_original(original, run, options, eval_rows, eval_source) if original else None
     with stage as work:
         fields = write_fp32_graph(task, run, run_dir, work, options)
         log.info("checking parity on %d held-out examples", len(texts))
@@ -157,14 +158,16 @@ def export_model_folder(
 
 
 def score_original(
-    original: DerivedFrom, run: dict[str, Any], limit: int, rows: Sequence[dict[str, Any]] | None, source: str | None
+    original: DerivedFrom, run: dict[str, Any], options: ExportOptions, rows: Sequence[dict[str, Any]] | None, source: str | None
 ) -> Original:
-    """The original run's PyTorch model on the same held-out data as the gate's."""
+    """The original run's PyTorch model on the same held-out data as the gate's; the gate holds
+    every variant to ``options.max_drop`` against it."""
     task = exporter_for(run, original.folder)
-    texts, gold, _ = held_out_data(task, original.folder, limit, rows, source)
+    texts, gold, _ = held_out_data(task, original.folder, options.parity_samples, rows, source)
     forward, _ = task.reference()
-    out = in_chunks(forward, texts, f"PyTorch before {original.about.get('derivation', 'derivation')}")
-    return Original(task.score(out, gold), task.predictions(out), dict(original.about))
+    derivation = original.about.get("derivation", "derivation")
+    out = in_chunks(forward, texts, f"PyTorch before {derivation}")
+    return Original(task.score(out, gold), task.predictions(out), {**original.about, "derivation": derivation, "max_drop": options.max_drop})
 
 
 def held_out_data(
