@@ -20,7 +20,7 @@ RUNTIME_OLDEST_VENV ?= .venv-runtime-py310
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast test-runtime test-runtime-oldest js-deps test-js test-browser bench-sst2 clean
+.PHONY: install demo web-demo test test-fast test-runtime test-runtime-oldest js-deps test-js test-browser bench-sst2 clean
 
 install: $(STAMP)
 
@@ -96,6 +96,15 @@ test-browser:
 	@if ! $(NODE_OK); then echo "SKIPPED: browser tests (needs Node.js >= 20 on the PATH)"; \
 	elif [ -z "$(CHROMIUM)" ]; then echo "SKIPPED: browser tests (no chromium on the PATH; apt-get install chromium)"; else \
 		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && CHROMIUM=$(CHROMIUM) $(NODE) --test browser/*.test.js; fi
+
+# The web demo (examples/web/, docs/web-demo.md): runtime-js's dependencies, then a static server
+# on 127.0.0.1:8000 (PORT=...) until Ctrl-C. The page loads models/demo-int8 from `make demo`.
+PORT ?= 8000
+web-demo:
+	@$(NODE_OK) || { echo "error: the web demo needs Node.js >= 20 on the PATH (e.g. apt-get install nodejs npm)"; exit 1; }
+	@$(MAKE) --no-print-directory $(JS_STAMP)
+	@test -f models/demo-int8/edgeft.json || echo "note: models/demo-int8 does not exist yet: run make demo, or pick a .zip bundle on the page"
+	$(NODE) runtime-js/browser/server.js --port $(PORT)
 
 bench-sst2: install
 	$(BIN)/python benchmarks/sst2_classifier.py

@@ -36,6 +36,12 @@ def test_report_from_the_command_line(sentiment_bundle, tmp_path):
     assert int8["accuracy"]["metric"] == "accuracy"
 
 
+def test_a_missing_bundle_is_one_error_line(tmp_path, capsys):
+    assert bench.main([str(tmp_path / "nowhere"), "--runs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no such bundle folder" in err and err.count("\n") == 1
+
+
 def test_ratios_compare_against_the_reference():
     results = {
         "ref": {"latency_ms": {"16": {"p50": 10.0}}, "throughput": {"texts_per_s": 50.0}, "size_mb": 90.0, "peak_rss_mb": 400.0, "cold_start_s": 4.0},

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
 from . import benchmark_bundle, format_table
 from . import __doc__ as _DOC
+from ..errors import BundleError
 from .engines import child
 
 
@@ -31,7 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         child(args.bundle, (args.variant or ["auto"])[0], args.threads, args.inter_op)
         return 0
-    report = benchmark_bundle(
+    try:
+        report = run(args)
+    except BundleError as e:
+        # A damaged or missing bundle is the user's to fix: one line, as `python -m edgeft_runtime.check` does.
+        sys.stderr.write(f"error: {' '.join(str(e).split())}\n")
+        return 1
+    print(format_table(report))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict:
+    return benchmark_bundle(
         args.bundle,
         variants=args.variant,
         threads=args.threads,
@@ -44,7 +59,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_drop=args.max_drop,
         min_agreement=args.min_agreement,
     )
-    print(format_table(report))
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0
