@@ -87,10 +87,17 @@ $(JS_STAMP): runtime-js/package.json runtime-js/package-lock.json
 js-deps:
 	@if $(NODE_OK); then $(MAKE) --no-print-directory $(JS_STAMP); fi
 
+# The parity tests compare with the Python runtime's outputs written here, on this CPU's int8
+# kernels (the committed parity.json comes from one machine's; `npm test` alone falls back to it).
+JS_PARITY := runtime-js/node_modules/.parity-here.json
+
 test-js:
 	@if ! $(NODE_OK); then echo "SKIPPED: JavaScript runtime tests (needs Node.js >= 20 on the PATH)"; else \
-		$(MAKE) --no-print-directory $(JS_STAMP) && cd runtime-js && $(NODE) node_modules/typescript/bin/tsc -p types/tsconfig.json \
-		&& $(NODE) --test test/*.test.js; fi
+		$(MAKE) --no-print-directory $(JS_STAMP) || exit 1; \
+		if [ -x $(BIN)/python ]; then $(BIN)/python runtime-js/test/make_parity.py $(JS_PARITY) || exit 1; \
+			export EDGEFT_PARITY_FILE=$(abspath $(JS_PARITY)); \
+		else echo "note: no $(BIN)/python (make install): int8 parity compared only on a CPU like parity.json's"; fi; \
+		cd runtime-js && $(NODE) node_modules/typescript/bin/tsc -p types/tsconfig.json && $(NODE) --test test/*.test.js; fi
 
 test-browser:
 	@if ! $(NODE_OK); then echo "SKIPPED: browser tests (needs Node.js >= 20 on the PATH)"; \

@@ -241,13 +241,19 @@ def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build
         spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
         model = load_variant(work, build.variant, {**fields, "variants": {**fields["variants"], build.variant: spec}})
         candidates.append((gate.check(model), spec, path))
-    # Best metric first, then agreement with PyTorch, then the smaller output difference.
+    # Best metric first, then agreement with PyTorch, then the smaller output difference. Which one
+    # wins follows this CPU's int8 kernels; the manifest lists them in the order tried (the order of
+    # ``choices``, fixed by the options and the target), marking the one kept.
+    tried = [report for report, _, _ in candidates]
     candidates.sort(key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
     report, spec, path = candidates[0]
     if len(candidates) > 1:
+        settings = {id(r): s["quantization"] for r, s, _ in candidates}
         report["candidates"] = [
-            {key: s["quantization"][key] for key in ("per_channel", "reduce_range")} | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff")}
-            for r, s, _ in candidates
+            {key: settings[id(r)][key] for key in ("per_channel", "reduce_range")}
+            | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff")}
+            | {"kept": r is report}
+            for r in tried
         ]
         for _, _, other in candidates[1:]:
             other.unlink()
