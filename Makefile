@@ -80,7 +80,7 @@ JS_STAMP := runtime-js/node_modules/.installed
 NODE_OK = $(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null
 
 $(JS_STAMP): runtime-js/package.json runtime-js/package-lock.json
-	cd runtime-js && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	cd runtime-js && $(NPM) ci --ignore-scripts --prefer-offline --no-audit --no-fund
 	touch $(JS_STAMP)
 
 # runtime-js's node_modules, where Node.js >= 20 is present (tests/test_js_runtime.py needs them too).

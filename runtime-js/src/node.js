@@ -8,7 +8,6 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { ArchiveSource, unpackArchive } from './core/archive.js';
 import { archFamily } from './core/device.js';
 import { BundleError } from './core/errors.js';
@@ -19,6 +18,26 @@ export { BundleModel } from './core/model.js';
 export { Classifier } from './core/classifier.js';
 export { Tagger } from './core/tagger.js';
 export { FillMask } from './core/fill_mask.js';
+
+/**
+ * onnxruntime-node is an optional peer dependency, so that browser apps never download it (about
+ * 290 MB installed); a Node app installs it beside this package. Say so when it is missing.
+ */
+async function importOrt() {
+  try {
+    return await import('onnxruntime-node');
+  } catch (e) {
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' && /'onnxruntime-node'/.test(String(e.message))) {
+      throw new Error(
+        'edgeft-runtime in Node runs bundles with onnxruntime-node, which is not installed: npm install onnxruntime-node@1.30.0 --ignore-scripts',
+      );
+    }
+    throw e;
+  }
+}
+
+/** The onnxruntime-node module this runtime uses (for tensors and session options of your own). */
+export const ort = await importOrt();
 
 const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
 

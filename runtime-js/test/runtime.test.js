@@ -161,11 +161,15 @@ test('an unknown ner.word_split is refused rather than decoded wrongly', async (
   await assert.rejects(load(dir), (e) => e instanceof BundleError && /ner\.word_split "sentencepiece-words" is not one this runtime knows \(tokenizer, whitespace\)/.test(e.message));
 });
 
-test('Node and browser entry points export what types/index.d.ts declares', async () => {
+test('Node and browser entry points export what their types declare', async () => {
   const declared = ['BundleError', 'BundleModel', 'Classifier', 'FillMask', 'Tagger', 'load'];
   for (const name of declared) assert.equal(typeof node[name], 'function', name);
   const browser = readFileSync(new URL('../src/browser.js', import.meta.url), 'utf8');
   for (const name of declared) assert.match(browser, new RegExp(`export (async function|\\{) ?${name}\\b|export \\{ ${name} \\}`), name);
+
+  // `ort` too (types/node.d.ts and types/browser.d.ts declare it): each build's onnxruntime.
+  assert.equal(typeof node.ort.InferenceSession.create, 'function');
+  assert.match(browser, /export \{ ort \}/);
 });
 
 test('ner.word_split "whitespace": words are runs of non-whitespace, however the tokenizer splits them', async () => {
@@ -206,4 +210,14 @@ test('a bundle trained on whitespace words tags whole runs of non-space characte
   const legacy = await load(dir);
   assert.equal(legacy.wordSplit, 'tokenizer');
   assert.ok((await legacy.tag(text)).some((e) => e.text === 'paris'));
+});
+
+test("load(bundle, {task}) gives that task's class, and refuses another task's bundle before reading its model", async () => {
+  assert.ok((await load(join(FIXTURES, 'sentiment'), { task: 'classifier' })) instanceof node.Classifier);
+  assert.ok((await load(join(FIXTURES, 'fewshot'), { task: 'classifier' })) instanceof node.Classifier, 'SetFit bundles are classifiers');
+  assert.ok((await load(join(FIXTURES, 'entities'), { task: 'ner' })) instanceof node.Tagger);
+  const dir = copyBundle('entities');
+  writeFileSync(join(dir, 'model_int8.onnx'), 'not read: the task is checked first');
+  await assert.rejects(load(dir, { task: 'classifier' }), (e) => e instanceof BundleError && /a ner bundle, not a classifier one/.test(e.message));
+  await assert.rejects(load(join(FIXTURES, 'sentiment'), { task: 'sentiment' }), /task "sentiment" is not one of classifier, setfit, ner, fill-mask/);
 });

@@ -1,11 +1,21 @@
-// Types of edgeft-runtime (the same API in Node and in browsers; see README.md).
+// Types of edgeft-runtime: the API Node and browsers share (see README.md). The entry points
+// node.d.ts and browser.d.ts add `ort`, the onnxruntime module each runs on.
 
 /** A bundle is missing, malformed, tampered with, or from an incompatible edgeft version. */
 export class BundleError extends Error {
   name: 'BundleError';
 }
 
+/** Tasks a bundle can hold, as its manifest names them. */
+export type Task = 'classifier' | 'setfit' | 'ner' | 'fill-mask';
+
 export interface LoadOptions {
+  /**
+   * The task the app expects: load() then resolves to that task's class (in TypeScript too) and
+   * rejects with a BundleError when the bundle holds another task. 'classifier' also takes SetFit
+   * bundles (both are Classifiers).
+   */
+  task?: Task;
   /**
    * "auto": in Node, the int8 build whose `suits` rules match this CPU when the bundle has several
    * (`edgeft export --target`); otherwise, and in browsers, the manifest's default (int8 when
@@ -57,7 +67,7 @@ export type Aggregation = 'first' | 'average' | 'max';
 export interface Manifest {
   format: 'edgeft-bundle';
   schema_version: string;
-  task: 'classifier' | 'setfit' | 'ner' | 'fill-mask';
+  task: Task;
   labels?: string[];
   max_length: number;
   [key: string]: unknown;
@@ -114,8 +124,15 @@ export class FillMask extends BundleModel {
 
 export type AnyModel = Classifier | Tagger | FillMask;
 
+/** A bundle folder path (Node) or URL (browser), a .zip/.tar.gz path or URL, an archive File/Blob (browser), or archive bytes. */
+export type BundleSource = string | URL | Blob | Uint8Array | ArrayBuffer;
+
 /**
- * Load a bundle. Node: a folder or a .zip/.tar.gz path, or archive bytes. Browser: the URL of a
- * bundle folder or archive, an archive File/Blob, or archive bytes.
+ * Load a bundle and return the model for its task. Name the task you expect (`{task: 'classifier'}`)
+ * to get its class's type; without it the result is any of them (narrow with `instanceof`), or
+ * pass the class as a type argument (`load<Classifier>(...)`, checked only at run time by its methods).
  */
-export function load(bundle: string | URL | Blob | Uint8Array | ArrayBuffer, options?: LoadOptions): Promise<AnyModel>;
+export function load(bundle: BundleSource, options: LoadOptions & { task: 'classifier' | 'setfit' }): Promise<Classifier>;
+export function load(bundle: BundleSource, options: LoadOptions & { task: 'ner' }): Promise<Tagger>;
+export function load(bundle: BundleSource, options: LoadOptions & { task: 'fill-mask' }): Promise<FillMask>;
+export function load<T extends AnyModel = AnyModel>(bundle: BundleSource, options?: LoadOptions): Promise<T>;

@@ -1,23 +1,34 @@
-// Compiled (never run) by `npm run typecheck`: the README's usage type-checks against index.d.ts.
-import { BundleError, Classifier, Entity, FillMask, load, Tagger } from './index.js';
+// Compiled (never run) by `npm run typecheck`: the API's usage type-checks against the declarations.
+// (The READMEs' own TypeScript is compiled against the packed package by test/package.test.js.)
+import { BundleError, Classifier, Entity, FillMask, load, ort, Tagger } from './node.js';
+import { ort as webOrt } from './browser.js';
 
 async function usage(): Promise<void> {
-  const model = await load('models/sst2-int8', { variant: 'int8', threads: 2 });
-  if (model instanceof Classifier) {
-    const one = await model.predict('great film');
-    const many = await model.predict(['great film', 'dull']);
-    const proba: number[][] = await model.predictProba(['great film']);
-    const vector: Float32Array = await model.embed('great film');
-    void [one, many, proba, vector];
-  } else if (model instanceof Tagger) {
-    const entities: Entity[] = await model.tag('Angela Merkel met Emmanuel Macron in Paris.', { aggregation: 'average' });
-    const text: string = entities[0].text;
-    void text;
-  } else if (model instanceof FillMask) {
-    const [candidates] = await model.fillMask('The [MASK] is charged.', { topK: 3 });
-    const sequence: string = candidates[0].sequence;
-    void sequence;
-  }
+  const clf = await load('models/sst2-int8', { task: 'classifier', variant: 'int8', threads: 2 });
+  const one = await clf.predict('great film');
+  const many = await clf.predict(['great film', 'dull']);
+  const proba: number[][] = await clf.predictProba(['great film']);
+  const vector: Float32Array = await clf.embed('great film');
+  void [one, many, proba, vector];
+
+  const tagger: Tagger = await load('models/conll-int8', { task: 'ner' });
+  const entities: Entity[] = await tagger.tag('Angela Merkel met Emmanuel Macron in Paris.', { aggregation: 'average' });
+  const text: string = entities[0].text;
+  void text;
+
+  const fm: FillMask = await load('models/bio-fillmask', { task: 'fill-mask' });
+  const [candidates] = await fm.fillMask('The [MASK] is charged.', { topK: 3 });
+  const sequence: string = candidates[0].sequence;
+  void sequence;
+
+  const model = await load(new Uint8Array(0));
+  if (model instanceof Classifier) await model.predict('x');
+  const typed = await load<Classifier>('models/sst2-int8');
+  await typed.predictProba('x');
+
+  const tensor = new ort.Tensor('int64', new BigInt64Array(2), [1, 2]);
+  webOrt.env.wasm.numThreads = 1;
+  void tensor;
   try {
     await load(new Uint8Array(0));
   } catch (e) {

@@ -12,6 +12,24 @@ import { BundleTokenizer } from './tokenizer.js';
 export const TASK_CLASSES = { classifier: Classifier, setfit: Classifier, ner: Tagger, 'fill-mask': FillMask };
 
 /**
+ * ``load(bundle, {task})``: the manifest tasks each expected task accepts. It lets a typed app say
+ * which class it wants (TypeScript then knows the methods) and be told at once when the bundle is
+ * another task's. 'classifier' takes SetFit bundles too: both load as a Classifier.
+ */
+export const EXPECTED_TASKS = { classifier: ['classifier', 'setfit'], setfit: ['setfit'], ner: ['ner'], 'fill-mask': ['fill-mask'] };
+
+function checkExpectedTask(expected, manifest, where) {
+  if (expected == null) return;
+  const accepted = EXPECTED_TASKS[expected];
+  if (!accepted) {
+    throw new TypeError(`load(): task ${JSON.stringify(expected)} is not one of ${Object.keys(EXPECTED_TASKS).join(', ')}`);
+  }
+  if (!accepted.includes(manifest.task)) {
+    throw new BundleError(`${where}: a ${manifest.task} bundle, not a ${expected} one (load() was asked for task: ${JSON.stringify(expected)})`);
+  }
+}
+
+/**
  * Map ``variant`` ("auto", a variant name, or a model file listed in the bundle) to [name, file].
  * "auto" is the int8 build whose `suits` rules match ``cpu`` when the bundle has several (the
  * platform knows the CPU in Node; browsers do not tell it), else the manifest's default.
@@ -31,7 +49,7 @@ export function resolveVariant(manifest, variant, where, cpu = null) {
  * @param {{location: string, where(name: string): string, read(name: string): Promise<Uint8Array|null>}} source
  * @param {{ort: any, createSession(bytes: Uint8Array, options: object): Promise<any>, cpu?: () => Promise<{arch: string, flags: Set<string>}|null>}} platform
  */
-export async function loadFrom(source, platform, { variant = 'auto', threads = null, verify = true, warn = (m) => console.warn(m) } = {}) {
+export async function loadFrom(source, platform, { variant = 'auto', threads = null, verify = true, task = null, warn = (m) => console.warn(m) } = {}) {
   const where = source.where(MANIFEST_FILE);
   const bytes = await source.read(MANIFEST_FILE);
   if (bytes == null) throw new BundleError(`${where}: missing; this is not an edgeft bundle (re-run \`edgeft export\`)`);
@@ -42,6 +60,7 @@ export async function loadFrom(source, platform, { variant = 'auto', threads = n
       `${where}: task ${JSON.stringify(manifest.task)} is not supported by this runtime (supported: ${Object.keys(TASK_CLASSES).sort().join(', ')}); upgrade edgeft-runtime`,
     );
   }
+  checkExpectedTask(task, manifest, where);
   // The CPU is read only where there is a choice to make, so other loads pay nothing for it.
   const choosing = variant === 'auto' && platform.cpu && suitedVariants(manifest.variants).length > 1;
   const [name, modelFile] = resolveVariant(manifest, variant, where, choosing ? await platform.cpu() : null);
