@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeft_runtime.bench import REPORT_FORMAT, REPORT_SCHEMA_VERSION
-from edgeft_runtime.bench.report import MEASURED_HERE
+from edgeft_runtime.bench.report import MEASURED_HERE, read_report
 
 from .errors import EdgeftError
 
@@ -26,25 +24,7 @@ class Row:
 
 def load_report(path: str | Path) -> dict[str, Any]:
     """Read a bench report; refuse other formats and other major schema versions."""
-    path = Path(path)
-    if not path.is_file():
-        raise EdgeftError(f"{path}: report not found")
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EdgeftError(f"{path}: not valid JSON ({e}); pass reports written by `edgeft bench --out`") from None
-    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
-        raise EdgeftError(f"{path}: not an edgeft bench report (field 'format' is not {REPORT_FORMAT!r})")
-    version = str(report.get("schema_version", ""))
-    if version.split(".")[0] != REPORT_SCHEMA_VERSION.split(".")[0]:
-        raise EdgeftError(
-            f"{path}: report schema_version {version} cannot be compared with this edgeft's {REPORT_SCHEMA_VERSION}; "
-            "re-run `edgeft bench` with matching versions"
-        )
-    for key in ("device", "bundle", "results"):
-        if key not in report:
-            raise EdgeftError(f"{path}: missing field {key!r}; the report is incomplete")
-    return report
+    return read_report(path, EdgeftError)
 
 
 def model_identity(report: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from edgeft_runtime.metrics import classification_metrics
+from edgeft_runtime.ops import decisions
 
 from .data import check_known_labels, read_classification
 from .errors import EdgeftError
@@ -30,10 +31,9 @@ def evaluate_classifier(model, path: str | Path, *, text_column: str, label_colu
         gold = np.zeros((len(examples), len(model.labels)), dtype=np.int64)
         for row, ex in enumerate(examples):
             gold[row, [index[label] for label in ex.labels]] = 1
-        pred = (probs >= model.threshold).astype(np.int64)
     else:
         gold = np.array([index[ex.labels[0]] for ex in examples])
-        pred = probs.argmax(-1)
+    pred = decisions(probs, model.multi_label, model.threshold)
     metrics = classification_metrics(gold, pred, len(model.labels), model.multi_label)
     return {
         **{k: round(v, 6) for k, v in metrics.items()},
@@ -49,7 +49,7 @@ def evaluate_ner(model, path: str | Path, *, scheme: str = "auto", repair: bool 
     The file's sentences are joined into text as at training (the bundle's ``ner.join``), tagged
     from raw text, and compared as character spans (type and both boundaries must match).
     """
-    from edgeft_runtime.metrics import entity_scores
+    from edgeft_runtime.metrics import entity_metrics, entity_scores
     from edgeft_runtime.ner import entity_tuples
 
     from .ner_data import check_known_types, read_ner
@@ -63,9 +63,7 @@ def evaluate_ner(model, path: str | Path, *, scheme: str = "auto", repair: bool 
     report = entity_scores([[(t, s, e) for s, e, t in ex.spans] for ex in examples], [entity_tuples(p) for p in predicted])
     rounded = {t: {k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()} for t, r in report["per_type"].items()}
     return {
-        "entity_precision": round(report["precision"], 6),
-        "entity_recall": round(report["recall"], 6),
-        "entity_f1": round(report["f1"], 6),
+        **{k: round(v, 6) for k, v in entity_metrics(report).items()},
         "per_type": rounded,
         "entities": report["support"],
         "examples": len(examples),

@@ -101,7 +101,7 @@ def test_compare_cli_flags_different_models_and_refuses_other_schemas(two_report
     other["schema_version"] = "2.0"
     (tmp_path / "v2.json").write_text(json.dumps(other))
     result = CliRunner().invoke(app, ["compare", str(two_reports[0]), str(tmp_path / "v2.json")])
-    assert result.exit_code == 1 and "report schema_version 2.0 cannot be compared" in result.output
+    assert result.exit_code == 1 and "schema_version 2.0 is newer than this edgeft supports (1.1)" in result.output
     with pytest.raises(EdgeftError, match="not an edgeft bench report"):
         (tmp_path / "x.json").write_text("{}")
         collect_rows([tmp_path / "x.json"])

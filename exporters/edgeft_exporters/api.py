@@ -22,6 +22,7 @@ from edgeft_runtime.constants import FP32_MODEL_FILE, INT8_MODEL_FILE, VARIANT_F
 
 from .adapters import model_folder
 from .bundle import bake_tokenizer, write_manifest, write_model_card
+from .constants import METRICS_FILE
 from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
 from .optimize import fuse_transformer
@@ -217,7 +218,7 @@ def write_fp32_graph(task: TaskExporter, run: dict[str, Any], run_dir: Path, wor
             "run": run_dir.name,
             "base_model": run.get("base_model"),
             "model_type": run.get("model_type"),
-            "train_metrics_file": "metrics.json",
+            "train_metrics_file": METRICS_FILE,
         },
     }
     if options.static_shape:

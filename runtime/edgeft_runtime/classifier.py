@@ -10,7 +10,7 @@ import numpy as np
 from .base import BundleModel, as_text_list
 from .constants import MULTI_LABEL
 from .errors import BundleError
-from .ops import l2_normalize, sigmoid, softmax
+from .ops import l2_normalize, labels_on, sigmoid, softmax
 
 
 class SentenceEmbeddings(BundleModel):
@@ -94,7 +94,7 @@ class Classifier(SentenceEmbeddings):
 
     def _decode(self, row: np.ndarray) -> Any:
         if self.multi_label:
-            chosen = np.flatnonzero(row >= self.threshold)
+            chosen = np.flatnonzero(labels_on(row, self.threshold))
             chosen = chosen[np.argsort(-row[chosen], kind="stable")]
             return [{"label": self.labels[i], "score": float(row[i])} for i in chosen]
         best = int(np.argmax(row))

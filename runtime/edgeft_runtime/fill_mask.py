@@ -8,18 +8,11 @@ import numpy as np
 
 from .base import BundleModel, as_text_list
 from .errors import BundleError
-from .ops import softmax
+from .ops import softmax, top_k_ids
 
 # Logits cover the whole vocabulary at every position (batch x tokens x vocab floats), so batches
 # are kept small: 8 texts of 128 tokens with a 30k vocabulary are about 125 MB.
 DEFAULT_BATCH_SIZE = 8
-
-
-def top_k(probs: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest values of a 1-D array, largest first (ties: lower index first)."""
-    k = min(k, probs.shape[-1])
-    part = np.argpartition(-probs, k - 1)[:k]
-    return part[np.lexsort((part, -probs[part]))]
 
 
 class FillMask(BundleModel):
@@ -91,7 +84,7 @@ class FillMask(BundleModel):
 
     def _candidates(self, text: str, span: tuple[int, int], probs: np.ndarray, k: int) -> list[dict[str, Any]]:
         out = []
-        for token_id in top_k(probs, k):
+        for token_id in top_k_ids(probs[None], k)[0]:
             token = self.tokenizer.tokenizer.id_to_token(int(token_id))
             out.append(
                 {

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import warnings
 from pathlib import Path
 from typing import Any
 
 from .constants import BUNDLE_FORMAT, MANIFEST_FILE, SCHEMA_VERSION
 from .errors import BundleError
+from .versioned import JsonFormat, read_versioned
 
 # Every top-level key a schema 1.x manifest may hold. Anything else came from a newer writer:
 # ignored, with a warning, so old runtimes keep working with bundles that add information.
@@ -56,20 +56,22 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def parse_version(text: str, where: str) -> tuple[int, int]:
-    """``"1.2"`` -> ``(1, 2)``; anything else is a BundleError naming ``where``."""
-    try:
-        major, minor = (int(p) for p in str(text).split("."))
-    except ValueError:
-        raise BundleError(f"{where}: schema_version {text!r} is not of the form MAJOR.MINOR") from None
-    return major, minor
+MANIFEST_FORMAT = JsonFormat(
+    name=BUNDLE_FORMAT,
+    version=SCHEMA_VERSION,
+    what="an edgeft bundle manifest",
+    reader="runtime",
+    upgrade="upgrade edgeft-runtime (pip install -U edgeft-runtime)",
+    remake="re-export the bundle with a current edgeft (`edgeft export`)",
+    required=REQUIRED_KEYS,
+)
 
 
 def read_manifest(bundle_dir: str | Path) -> dict[str, Any]:
     """Load and check ``edgeft.json`` from a bundle folder.
 
     Raises BundleError when the folder or manifest is missing or unreadable, when required keys
-    are absent, or when the schema's major version is newer than this runtime understands.
+    are absent, or when the schema's major version is not the one this runtime reads.
     Unknown top-level keys produce one warning and are otherwise ignored.
     """
     bundle_dir = Path(bundle_dir)
@@ -80,27 +82,7 @@ def read_manifest(bundle_dir: str | Path) -> dict[str, Any]:
     path = bundle_dir / MANIFEST_FILE
     if not path.is_file():
         raise BundleError(f"{path}: missing; this folder is not an edgeft bundle (re-run `edgeft export`)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{path}: not valid JSON ({e}); the manifest is corrupt, re-run `edgeft export`") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{path}: field 'format' is not {BUNDLE_FORMAT!r}; this is not an edgeft bundle manifest")
-    missing = [k for k in REQUIRED_KEYS if k not in manifest]
-    if missing:
-        raise BundleError(f"{path}: missing field(s) {', '.join(missing)}; the manifest is incomplete, re-run `edgeft export`")
-    found = parse_version(manifest["schema_version"], str(path))
-    supported = parse_version(SCHEMA_VERSION, "edgeft_runtime")
-    if found[0] > supported[0]:
-        raise BundleError(
-            f"{path}: schema_version {manifest['schema_version']} is newer than this runtime supports "
-            f"({SCHEMA_VERSION}); upgrade edgeft-runtime (pip install -U edgeft-runtime)"
-        )
-    if found[0] < supported[0]:
-        raise BundleError(
-            f"{path}: schema_version {manifest['schema_version']} is older than this runtime supports "
-            f"({SCHEMA_VERSION}); re-export the bundle with a current edgeft"
-        )
+    manifest = read_versioned(path, MANIFEST_FORMAT)
     unknown = sorted(set(manifest) - KNOWN_KEYS)
     if unknown:
         warnings.warn(

@@ -7,6 +7,23 @@ from __future__ import annotations
 
 import numpy as np
 
+# The names of the metrics in every report (training, the export gate, the reference set,
+# ``edgeft eval``, bench reports): written here once, imported everywhere else.
+ACCURACY = "accuracy"
+MACRO_F1 = "macro_f1"
+MICRO_F1 = "micro_f1"
+SUBSET_ACCURACY = "subset_accuracy"
+ENTITY_F1 = "entity_f1"
+ENTITY_PRECISION = "entity_precision"
+ENTITY_RECALL = "entity_recall"
+TOP1_ACCURACY = "top1_accuracy"
+TOP5_ACCURACY = "top5_accuracy"
+
+
+def in_points(scores: dict[str, float]) -> dict[str, float]:
+    """Fractions -> points (0-100), rounded as every report writes them."""
+    return {key: round(100 * value, 4) for key, value in scores.items()}
+
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Share of exact matches (for multi-label indicator rows: exact-set matches)."""
@@ -44,13 +61,26 @@ def multilabel_f1(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_labels: int, multi_label: bool) -> dict[str, float]:
     """The classifier's report: accuracy and macro-F1; for multi-label also micro-F1 (the headline)."""
     if multi_label:
-        return {"subset_accuracy": accuracy(y_true, y_pred), **multilabel_f1(y_true, y_pred)}
-    return {"accuracy": accuracy(y_true, y_pred), "macro_f1": macro_f1(y_true, y_pred, num_labels)}
+        return {SUBSET_ACCURACY: accuracy(y_true, y_pred), **multilabel_f1(y_true, y_pred)}
+    return {ACCURACY: accuracy(y_true, y_pred), MACRO_F1: macro_f1(y_true, y_pred, num_labels)}
 
 
 def headline_metric(multi_label: bool) -> str:
     """The one number a parity gate compares: accuracy, or micro-F1 for multi-label."""
-    return "micro_f1" if multi_label else "accuracy"
+    return MICRO_F1 if multi_label else ACCURACY
+
+
+def top_k_accuracy(top_ids: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Fill-mask: the share of masks whose hidden token is ranked first, and among the first five.
+
+    top_ids: (masks, 5) token ids best first; truth: (masks,) the ids the masks hide."""
+    ids, truth = np.asarray(top_ids), np.asarray(truth, dtype=np.int64)
+    if len(truth) == 0:
+        return {TOP1_ACCURACY: 0.0, TOP5_ACCURACY: 0.0}
+    return {
+        TOP1_ACCURACY: float(np.mean(ids[:, 0] == truth)),
+        TOP5_ACCURACY: float(np.mean(np.any(ids[:, :5] == truth[:, None], axis=1))),
+    }
 
 
 # --- Entity-level metrics for NER, with seqeval's conventions (default mode) -------------------
@@ -133,6 +163,11 @@ def entity_scores(gold: list, pred: list) -> dict:
         totals[2] += len(t)
     micro = prf(*totals)
     return {**micro, "per_type": per_type}
+
+
+def entity_metrics(report: dict) -> dict[str, float]:
+    """An ``entity_scores`` report as the named metrics every NER report carries (fractions)."""
+    return {ENTITY_PRECISION: report["precision"], ENTITY_RECALL: report["recall"], ENTITY_F1: report["f1"]}
 
 
 def tag_scores(y_true: list[list[str]], y_pred: list[list[str]]) -> dict:

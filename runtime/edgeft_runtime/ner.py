@@ -152,6 +152,18 @@ def whitespace_words(text: str, offsets: np.ndarray) -> np.ndarray:
     return np.r_[0, np.cumsum(runs[1:] != runs[:-1])].astype(np.int64)
 
 
+def default_stride(length: int) -> int:
+    """The overlap of consecutive windows (tokens) when a run or manifest sets none: a quarter of
+    the window's ``length``."""
+    return length // 4
+
+
+def stride_fits(stride: int, max_length: int) -> bool:
+    """Whether training and export accept ``stride`` for windows of ``max_length`` tokens: at least
+    0 and under half of it, so that every window moves on by more than it repeats."""
+    return 0 <= stride < max_length // 2
+
+
 def window_bounds(n: int, size: int, stride: int) -> list[tuple[int, int]]:
     """Token ranges ``[start, end)`` covering ``n`` tokens with windows of ``size`` tokens that
     overlap by ``stride`` tokens. One window when ``n <= size`` (also for ``n == 0``)."""

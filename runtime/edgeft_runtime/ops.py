@@ -19,10 +19,38 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
 
 
+def labels_on(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """The multi-label rule everywhere in edgeft (training, the export gate, the reference set, the
+    runtime's ``predict``): label i is on when its probability is >= ``threshold``.
+    Returns a 0/1 int64 array of the probabilities' shape."""
+    return (np.asarray(probabilities) >= threshold).astype(np.int64)
+
+
 def multi_label_decisions(logits: np.ndarray, threshold: float) -> np.ndarray:
-    """The multi-label rule everywhere in edgeft: label i is on when sigmoid(logit i) >= threshold.
-    Returns a 0/1 int64 array of the logits' shape."""
-    return (sigmoid(logits) >= threshold).astype(np.int64)
+    """``labels_on`` of the sigmoid of ``logits`` (a multi-label classifier's raw outputs)."""
+    return labels_on(sigmoid(logits), threshold)
+
+
+def decisions(probabilities: np.ndarray, multi_label: bool, threshold: float) -> np.ndarray:
+    """A classifier's labels from its probabilities: the best class per row (int64 indices), or
+    for multi-label the 0/1 rows of ``labels_on``."""
+    probs = np.asarray(probabilities)
+    return labels_on(probs, threshold) if multi_label else probs.argmax(-1).astype(np.int64)
+
+
+def top_k_ids(values: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
+    """The ``k`` largest entries' indices of each row of a 2-D array, largest first; ties: the lower
+    index first. Rows go ``chunk`` at a time: sorting (masks x vocabulary) at once would take
+    several times the memory of the values themselves."""
+    values = np.asarray(values)
+    k = min(k, values.shape[-1]) if values.ndim == 2 else 0
+    out = np.zeros((len(values), k), dtype=np.int64)
+    for start in range(0, len(values) if k else 0, chunk):
+        rows = values[start : start + chunk]
+        part = np.argpartition(-rows, k - 1, axis=-1)[:, :k]
+        order = np.lexsort((part, -np.take_along_axis(rows, part, axis=-1)), axis=-1)
+        out[start : start + chunk] = np.take_along_axis(part, order, axis=-1)
+    return out
 
 
 def l2_normalize(x: np.ndarray, axis: int = -1, eps: float = 1e-12) -> np.ndarray:

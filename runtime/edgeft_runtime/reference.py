@@ -34,9 +34,10 @@ import numpy as np
 
 from .constants import MANIFEST_FILE, REFERENCE_DIR, REFERENCE_TEXTS_FILE, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from .errors import BundleError
-from .ops import softmax
+from .ops import decisions, softmax, top_k_ids
 
 TOP_K = 5  # fill-mask: how many of PyTorch's best tokens per mask are kept
+_CHUNK = 256  # fill-mask: masks turned into probabilities at a time
 
 # What "max |output difference|" compares, per task (said in reports).
 COMPARED = {
@@ -89,8 +90,7 @@ class ReferenceSet:
 def classifier_observation(probabilities: np.ndarray, multi_label: bool, threshold: float) -> dict[str, Any]:
     """Class probabilities and the labels the runtime decides from them (``Classifier.predict``'s rule)."""
     probs = np.asarray(probabilities, dtype=np.float32)
-    labels = (probs >= threshold).astype(np.int64) if multi_label else probs.argmax(-1).astype(np.int64)
-    return {"probabilities": probs, "labels": labels}
+    return {"probabilities": probs, "labels": decisions(probs, multi_label, threshold)}
 
 
 def ner_observation(texts: Sequence[str], tokens: Sequence[Any], token_logits: Sequence[np.ndarray], labels: Sequence[str], aggregation: str) -> dict[str, Any]:
@@ -113,15 +113,6 @@ def ner_observation(texts: Sequence[str], tokens: Sequence[Any], token_logits: S
     }
 
 
-def top_tokens(probabilities: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """The ``k`` most probable token ids of each row, best first (ties: the lower id first)."""
-    k = min(k, probabilities.shape[-1])
-    part = np.argpartition(-probabilities, k - 1, axis=-1)[:, :k]
-    values = np.take_along_axis(probabilities, part, axis=-1)
-    order = np.lexsort((part, -values), axis=-1)
-    return np.take_along_axis(part, order, axis=-1).astype(np.int64)
-
-
 def fill_mask_observation(mask_logits: Sequence[np.ndarray], at_ids: np.ndarray | None = None) -> dict[str, Any]:
     """Top-k token ids and probabilities at every mask (texts in order, masks left to right).
 
@@ -130,15 +121,21 @@ def fill_mask_observation(mask_logits: Sequence[np.ndarray], at_ids: np.ndarray 
     """
     counts = np.asarray([len(m) for m in mask_logits], dtype=np.int64)
     rows = [m for m in mask_logits if len(m)]
-    if not rows:
-        empty = {"top_ids": np.zeros((0, TOP_K), np.int64), "top_probabilities": np.zeros((0, TOP_K), np.float32), "mask_counts": counts}
-        return {**empty, "probabilities_at": np.zeros((0, TOP_K), np.float32)} if at_ids is not None else empty
-    probs = softmax(np.concatenate(rows).astype(np.float64), axis=-1)
-    ids = top_tokens(probs)
-    out = {"top_ids": ids, "top_probabilities": np.take_along_axis(probs, ids, axis=-1).astype(np.float32), "mask_counts": counts}
+    logits = np.concatenate(rows) if rows else np.zeros((0, TOP_K), np.float32)
+    ids, top, at = np.zeros((len(logits), TOP_K), np.int64), np.zeros((len(logits), TOP_K), np.float32), None
     if at_ids is not None:
-        out["probabilities_at"] = np.take_along_axis(probs, np.asarray(at_ids, dtype=np.int64), axis=-1).astype(np.float32)
-    return out
+        at_ids, at = np.asarray(at_ids, dtype=np.int64), np.zeros((len(logits), TOP_K), np.float32)
+    # A few hundred masks at a time: the probabilities of every mask at once, in float64, would
+    # take twice the memory of the logits (a 30k vocabulary: 240 kB per mask).
+    for start in range(0, len(logits), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        probs = softmax(logits[part].astype(np.float64), axis=-1)
+        ids[part] = top_k_ids(probs, TOP_K)
+        top[part] = np.take_along_axis(probs, ids[part], axis=-1)
+        if at is not None:
+            at[part] = np.take_along_axis(probs, at_ids[part], axis=-1)
+    out = {"top_ids": ids, "top_probabilities": top, "mask_counts": counts}
+    return out if at is None else {**out, "probabilities_at": at}
 
 
 def observe(model: Any, texts: Sequence[str], reference: ReferenceSet | None = None) -> dict[str, Any]:
@@ -163,33 +160,21 @@ def scores(task: str, observed: dict[str, Any], gold: Any, num_labels: int, mult
     from . import metrics
 
     if task in (TASK_CLASSIFIER, TASK_SETFIT):
-        values = metrics.classification_metrics(np.asarray(gold), observed["labels"], num_labels, multi_label)
-        return {k: round(100 * v, 4) for k, v in values.items()}
+        return metrics.in_points(metrics.classification_metrics(np.asarray(gold), observed["labels"], num_labels, multi_label))
     if task == TASK_NER:
         gold_spans = [[tuple(e) for e in text] for text in gold]
         found = [[tuple(e) for e in text] for text in observed["entities"]]
-        report = metrics.entity_scores(gold_spans, found)
-        return {
-            "entity_f1": round(100 * report["f1"], 4),
-            "entity_precision": round(100 * report["precision"], 4),
-            "entity_recall": round(100 * report["recall"], 4),
-        }
+        return metrics.in_points(metrics.entity_metrics(metrics.entity_scores(gold_spans, found)))
     if task == TASK_FILL_MASK:
-        ids, truth = observed["top_ids"], np.asarray(gold, dtype=np.int64)
-        if len(truth) == 0:
-            return {"top1_accuracy": 0.0, "top5_accuracy": 0.0}
-        return {
-            "top1_accuracy": round(100 * float(np.mean(ids[:, 0] == truth)), 4),
-            "top5_accuracy": round(100 * float(np.mean(np.any(ids == truth[:, None], axis=1))), 4),
-        }
+        return metrics.in_points(metrics.top_k_accuracy(observed["top_ids"], gold))
     raise BundleError(f"task {task!r} has no reference-set metrics in this runtime")
 
 
 def headline(task: str, multi_label: bool) -> str:
     """The metric the limits apply to (the export gate's)."""
-    from .metrics import headline_metric
+    from .metrics import ENTITY_F1, TOP1_ACCURACY, headline_metric
 
-    return {TASK_NER: "entity_f1", TASK_FILL_MASK: "top1_accuracy"}.get(task) or headline_metric(multi_label)
+    return {TASK_NER: ENTITY_F1, TASK_FILL_MASK: TOP1_ACCURACY}.get(task) or headline_metric(multi_label)
 
 
 def agreement_and_difference(task: str, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:

@@ -49,7 +49,7 @@ class Tagger(BundleModel):
         self._specials = ner.specials_of(self._content_tokenizer)
         self.max_length = self.tokenizer.max_length
         window = self.max_length - self._specials.count
-        self.stride = int(settings.get("stride", window // 4))
+        self.stride = int(settings.get("stride", ner.default_stride(window)))
         if window < 1 or not 0 <= self.stride < window:
             raise BundleError(f"{self.bundle_dir}: manifest ner.stride {self.stride} does not fit windows of {window} tokens")
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeft_runtime.fill_mask import top_k
+from edgeft_runtime.ops import top_k_ids
+
+
+def top_k(row, k):
+    return top_k_ids(np.asarray(row)[None], k)[0]
 
 
 def test_top_k_is_sorted_best_first_with_stable_ties():
@@ -17,3 +21,12 @@ def test_top_k_matches_a_full_sort():
     rng = np.random.default_rng(0)
     probs = rng.random(30522)
     assert top_k(probs, 5).tolist() == np.argsort(-probs, kind="stable")[:5].tolist()
+
+
+def test_top_k_ids_in_chunks_matches_row_by_row():
+    rng = np.random.default_rng(1)
+    rows = rng.random((7, 50))
+    rows[:, 3] = rows[:, 7] = 2.0  # a tie at the top: the lower index first
+    expected = [np.argsort(-row, kind="stable")[:5].tolist() for row in rows]
+    assert top_k_ids(rows, 5, chunk=3).tolist() == expected
+    assert all(row[:2] == [3, 7] for row in expected)

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime.constants import MULTI_LABEL
-from edgeft_runtime.metrics import classification_metrics, headline_metric
+from edgeft_runtime.metrics import classification_metrics, headline_metric, in_points
 from edgeft_runtime.ops import multi_label_decisions, sigmoid, softmax
 from edgeft_runtime.reference import classifier_observation
 
@@ -63,8 +63,7 @@ class ClassifierExport(ExporterDefaults):
         return logits.argmax(-1)
 
     def score(self, logits: np.ndarray, gold: np.ndarray) -> dict[str, float]:
-        metrics = classification_metrics(gold, self.predictions(logits), len(self.labels), self.multi_label)
-        return {k: round(100 * v, 4) for k, v in metrics.items()}
+        return in_points(classification_metrics(gold, self.predictions(logits), len(self.labels), self.multi_label))
 
     def reference(self) -> Reference:
         """The PyTorch original: (batch function -> logits, single-text function for latency)."""

@@ -15,7 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime.constants import TASK_FILL_MASK
-from edgeft_runtime.reference import fill_mask_observation
+from edgeft_runtime.metrics import TOP1_ACCURACY, in_points, top_k_accuracy
+from edgeft_runtime.ops import top_k_ids
+from edgeft_runtime.reference import TOP_K, fill_mask_observation
 
 from ..errors import ExportError
 from ..onnx_export import quiet_transformers_loading
@@ -33,24 +35,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[^\W\d_]{2,}")  # letters only: masking numbers or punctuation says little
 
 
-def _top5(logits: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """The 5 highest-scoring token ids per row, best first; in chunks, since a full sort of
-    (masks x vocabulary) would take several times the memory of the logits themselves."""
-    out = np.zeros((len(logits), min(5, logits.shape[-1] if logits.ndim == 2 else 0)), dtype=np.int64)
-    for start in range(0, len(logits), chunk):
-        rows = logits[start : start + chunk]
-        part = np.argpartition(-rows, out.shape[1] - 1, axis=-1)[:, : out.shape[1]]
-        order = np.argsort(-np.take_along_axis(rows, part, axis=-1), axis=-1, kind="stable")
-        out[start : start + chunk] = np.take_along_axis(part, order, axis=-1)
-    return out
-
-
 class FillMaskExport(ExporterDefaults):
     """A masked-LM run (task ``mlm``) -> a ``fill-mask`` bundle."""
 
     optimum_task = "fill-mask"
     output_name = "logits"
-    metric_name = "top1_accuracy"
+    metric_name = TOP1_ACCURACY
 
     def __init__(self, run: dict[str, Any], run_dir: Path):
         super().__init__(run, run_dir)
@@ -126,18 +116,12 @@ class FillMaskExport(ExporterDefaults):
         return logits.argmax(-1)
 
     def score(self, logits: np.ndarray, gold: np.ndarray) -> dict[str, float]:
-        if len(gold) == 0:
-            return {"top1_accuracy": 0.0, "top5_accuracy": 0.0}
-        top5 = _top5(logits)
-        return {
-            "top1_accuracy": round(100 * float(np.mean(top5[:, 0] == gold)), 4),
-            "top5_accuracy": round(100 * float(np.mean(np.any(top5 == gold[:, None], axis=1))), 4),
-        }
+        return in_points(top_k_accuracy(top_k_ids(logits, TOP_K), gold))
 
     def compare(self, reference: np.ndarray, logits: np.ndarray) -> dict[str, float]:
         """Mean share of PyTorch's top-5 tokens that the exported model also ranks in its top 5."""
-        a, b = _top5(reference), _top5(logits)
-        overlap = [len(set(x) & set(y)) / 5 for x, y in zip(a.tolist(), b.tolist())]
+        a, b = top_k_ids(reference, TOP_K), top_k_ids(logits, TOP_K)
+        overlap = [len(set(x) & set(y)) / TOP_K for x, y in zip(a.tolist(), b.tolist())]
         return {"top5_overlap": round(float(np.mean(overlap)), 4) if overlap else 1.0}
 
     def reference(self) -> Reference:

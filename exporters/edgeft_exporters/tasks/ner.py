@@ -18,21 +18,19 @@ from typing import Any, Sequence
 
 import numpy as np
 from edgeft_runtime import ner
-from edgeft_runtime.metrics import entity_scores
+from edgeft_runtime.metrics import ENTITY_F1, entity_metrics, entity_scores, in_points
 from edgeft_runtime.reference import ner_observation
 
+from ..constants import METRICS_FILE
 from ..errors import ExportError
 from .base import ExporterDefaults, Reference, ReferenceRecord
-
-METRIC = "entity_f1"
-
 
 class NerExport(ExporterDefaults):
     """Token classification: logits (batch, tokens, labels); IOB2 decoding done by the runtime."""
 
     optimum_task = "token-classification"
     output_name = "logits"
-    metric_name = METRIC
+    metric_name = ENTITY_F1
 
     def __init__(self, run: dict[str, Any], run_dir: Path):
         super().__init__(run, run_dir)
@@ -43,7 +41,7 @@ class NerExport(ExporterDefaults):
         self.word_split: str = self.settings.get("word_split", ner.LEGACY_WORD_SPLIT)
         if self.word_split not in ner.WORD_SPLITS:
             raise ExportError(f"{run_dir}: run ner.word_split {self.word_split!r} is not one of {', '.join(ner.WORD_SPLITS)}")
-        self._stride = int(self.settings.get("stride", self.max_length // 4))
+        self._stride = int(self.settings.get("stride", ner.default_stride(self.max_length)))
         self._texts: list[str] = []
         self._tokens: list[ner.TextTokens] = []
         self._tokenizer = None
@@ -51,7 +49,7 @@ class NerExport(ExporterDefaults):
     @property
     def stride(self) -> int:
         """The run's stride, unless a fixed sequence length (``--static-shape``) made the windows too small for it."""
-        return self._stride if self._stride < self.max_length // 2 else self.max_length // 4
+        return self._stride if ner.stride_fits(self._stride, self.max_length) else ner.default_stride(self.max_length)
 
     def manifest_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -67,7 +65,7 @@ class NerExport(ExporterDefaults):
                 "join": self.settings.get("join"),
             },
         }
-        metrics_file = self.run_dir / "metrics.json"
+        metrics_file = self.run_dir / METRICS_FILE
         if metrics_file.is_file():
             fields["metrics"] = json.loads(metrics_file.read_text(encoding="utf-8"))
         return fields
@@ -126,12 +124,8 @@ class NerExport(ExporterDefaults):
     def score(self, logits: np.ndarray, gold: list[list[tuple]]) -> dict[str, Any]:
         """Entity-level micro precision/recall/F1 and per-type F1, in points."""
         report = entity_scores(gold, [ner.entity_tuples(e) for e in self.entities(logits)])
-        return {
-            METRIC: round(100 * report["f1"], 4),
-            "entity_precision": round(100 * report["precision"], 4),
-            "entity_recall": round(100 * report["recall"], 4),
-            "per_type_f1": {t: round(100 * r["f1"], 4) for t, r in report["per_type"].items()},
-        }
+        per_type = in_points({t: r["f1"] for t, r in report["per_type"].items()})
+        return {**in_points(entity_metrics(report)), "per_type_f1": per_type}
 
     def reference(self) -> Reference:
         """The PyTorch original on the runtime's windows: (texts -> concatenated token logits, one-text function)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from edgeft_runtime.ops import decisions
 
 from ..errors import ExportError
 from ..onnx_export import export_with_optimum
@@ -117,10 +118,7 @@ class SetFitExport(ClassifierExport):
         return np.asarray(outputs[:, : len(self.labels)], dtype=np.float64)
 
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
-        probs = outputs[:, : len(self.labels)]
-        if self.multi_label:
-            return (probs >= self.threshold).astype(np.int64)
-        return probs.argmax(-1)
+        return decisions(outputs[:, : len(self.labels)], self.multi_label, self.threshold)
 
     def reference(self) -> Reference:
         """The SetFitModel reloaded from the run folder: body.encode, then the scikit-learn head.

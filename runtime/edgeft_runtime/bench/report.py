@@ -6,6 +6,8 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..errors import BundleError
+from ..versioned import JsonFormat, read_versioned
 from .measure import THROUGHPUT_BATCH
 from .workload import DEFAULT_LENGTHS
 
@@ -14,6 +16,24 @@ REPORT_FORMAT = "edgeft-bench-report"
 REPORT_SCHEMA_VERSION = "1.1"
 MEASURED_HERE = "measured on this device"
 FROM_BUNDLE = "bundle parity check"
+REPORT_JSON_FORMAT = JsonFormat(
+    name=REPORT_FORMAT,
+    version=REPORT_SCHEMA_VERSION,
+    what="an edgeft bench report",
+    reader="edgeft",
+    upgrade="upgrade edgeft to compare it, or re-run `edgeft bench` with this one",
+    remake="pass reports written by `edgeft bench --out` (re-run it with this edgeft)",
+    required=("device", "bundle", "results"),
+)
+
+
+def read_report(path: str | Path, error: type[Exception] = BundleError) -> dict[str, Any]:
+    """A bench report written by ``edgeft bench --out``; ``error`` naming the file and what to do
+    when it is missing, not a report, or of another major schema version."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: report not found")
+    return read_versioned(path, REPORT_JSON_FORMAT, error)
 
 
 def ratios(results: dict[str, dict], reference: str) -> dict[str, dict]:
