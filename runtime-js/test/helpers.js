@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync, gzipSync } from 'node:zlib';
+import { archFamily } from '../src/core/device.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../runtime/tests/fixtures/', import.meta.url));
 
@@ -104,9 +105,12 @@ export function makeTarGz(files, { types = {} } = {}) {
 // CPU flags that pick onnxruntime's int8 matrix kernels (x86 and ARM).
 const INT8_FLAGS = ['avx2', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'asimddp', 'i8mm'];
 
-/** Whether this CPU has the same int8-kernel flags as ``flags`` (recorded where parity.json was written). */
-export function sameInt8Kernels(flags) {
-  if (!flags || !existsSync('/proc/cpuinfo')) return false;
+/**
+ * Whether this CPU runs the int8 kernels of the machine that wrote parity.json: the same
+ * architecture (emulated arm64 shows the host's x86 flags in /proc/cpuinfo) and int8 flags.
+ */
+export function sameInt8Kernels(flags, architecture = 'x86') {
+  if (!flags || archFamily(process.arch) !== architecture || !existsSync('/proc/cpuinfo')) return false;
   const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^(flags|Features)\s*:/.test(l)) || '';
   const mine = new Set(line.split(':')[1]?.trim().split(/\s+/));
   return INT8_FLAGS.every((f) => mine.has(f) === flags.includes(f));

@@ -106,7 +106,7 @@ def bundle_outputs(name: str, variant: str) -> dict:
 
 def build() -> dict:
     names = sorted(p.name for p in BUNDLES.iterdir() if (p / "edgeft.json").is_file())
-    from edgeft_runtime.device import device_info
+    from edgeft_runtime.device import arch_family, device_info
 
     return {
         "generated_by": "runtime-js/test/make_parity.py",
@@ -114,6 +114,8 @@ def build() -> dict:
         # int8 results depend on the CPU's int8 kernels (AVX2 saturates, VNNI does not): the JS
         # tests hold int8 to the fp32 bound only on a CPU with the same int8 flags.
         "cpu_flags": device_info()["cpu_flags"],
+        # ... and on the architecture: under emulation /proc/cpuinfo shows the host's x86 flags.
+        "architecture": arch_family(),
         "cases": [bundle_outputs(n, v) for n in names for v in ("fp32", "int8")],
     }
 

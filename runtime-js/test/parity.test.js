@@ -18,7 +18,7 @@ import { runCase } from './run_case.js';
 // that wrote it, and skipped elsewhere, saying so.
 const PARITY_FILE = process.env.EDGEFT_PARITY_FILE || new URL('./fixtures/parity.json', import.meta.url);
 const parity = JSON.parse(readFileSync(PARITY_FILE, 'utf8'));
-const SAME_KERNELS = sameInt8Kernels(parity.cpu_flags);
+const SAME_KERNELS = sameInt8Kernels(parity.cpu_flags, parity.architecture);
 // Both variants: onnxruntime-node runs the same kernels as Python's onnxruntime, in the same
 // batches (measured below 1e-6).
 const TOLERANCE = { fp32: 1e-4, int8: 1e-4 };
