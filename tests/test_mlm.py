@@ -378,9 +378,9 @@ def test_fill_mask_runtime_output(fill_mask_bundle, mlm_run):
     for candidates in result:
         scores = [c["score"] for c in candidates]
         assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-6
-        assert set(candidates[0]) == {"token", "token_id", "score", "sequence"}
+        assert list(candidates[0]) == ["score", "token", "token_str", "sequence"]
     first = result[0][0]
-    word = first["token"].removeprefix("##")
+    word = first["token_str"].removeprefix("##")
     assert first["sequence"].endswith("today and [MASK] .") and word in first["sequence"]
 
     # the probabilities are the softmax of the PyTorch model's logits at the mask
@@ -389,8 +389,20 @@ def test_fill_mask_runtime_output(fill_mask_bundle, mlm_run):
     enc = tok(text, return_tensors="pt")
     with torch.inference_mode():
         probs = torch.softmax(torch_model(**enc).logits[enc["input_ids"] == tok.mask_token_id], -1).numpy()
-    assert [c["token_id"] for c in result[1]] == np.argsort(-probs[1])[:4].tolist()
+    assert [c["token"] for c in result[1]] == np.argsort(-probs[1])[:4].tolist()
     assert np.allclose([c["score"] for c in result[1]], np.sort(probs[1])[::-1][:4], atol=1e-5)
+
+    # transformers' fill-mask pipeline on the same model: the same fields in the same order, the
+    # same token ids, token strings and scores (its `sequence` re-decodes the tokens, ours keeps the
+    # input's own text around the filled word: docs/field-names.md)
+    from transformers import pipeline
+
+    one = "anna visited [MASK] today ."
+    theirs = pipeline("fill-mask", model=torch_model, tokenizer=tok, top_k=4)(one)
+    ours = model.fill_mask(one, top_k=4)[0]
+    assert [list(c) for c in ours] == [list(c) for c in theirs]
+    assert [(c["token"], c["token_str"]) for c in ours] == [(c["token"], c["token_str"]) for c in theirs]
+    assert np.allclose([c["score"] for c in ours], [c["score"] for c in theirs], atol=1e-5)
 
     batch = model.fill_mask(["the [MASK] film", text], top_k=1)
     assert len(batch) == 2 and len(batch[0]) == 1 and len(batch[1]) == 2

@@ -114,6 +114,22 @@ def test_parquet_in_and_out_keeps_types_and_types_the_prediction(tmp_path, tiny_
     assert got.column("prediction").to_pylist() == [r["prediction"] for r in read_jsonl(jsonl)]
 
 
+def test_fill_mask_to_parquet_types_the_candidates_with_the_runtime_s_field_names(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    bundle = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures" / "fillmask"
+    source = write_lines(tmp_path / "in.txt", ["the [MASK] was good", "[MASK] [MASK] film"])
+    out = tmp_path / "out.parquet"
+    result = invoke(bundle, "--input", source, "--output", out)
+    assert result.exit_code == 0, result.output
+    got = pq.read_table(out)
+    candidate = got.schema.field("prediction").type.value_type.value_type
+    assert [(f.name, f.type) for f in candidate] == [
+        ("score", pa.float64()), ("token", pa.int64()), ("token_str", pa.string()), ("sequence", pa.string())]
+    assert got.column("prediction").to_pylist()[1][1][0]["token"] >= 0
+
+
 def test_empty_text_is_one_error_line_or_skipped_and_counted(tmp_path, tiny_bundle):
     rows = [{"id": str(i), "text": t} for i, t in enumerate(texts(10))]
     rows[4]["text"] = "  "

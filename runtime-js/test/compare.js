@@ -36,7 +36,8 @@ export function compareCase(c, actual) {
       assert.equal(masks.length, c.fill_mask[i].length, `masks in text ${i}`);
       masks.forEach((candidates, m) => {
         const expected = c.fill_mask[i][m];
-        assert.deepEqual(candidates.map((x) => [x.token, x.token_id, x.sequence]), expected.map((x) => [x.token, x.token_id, x.sequence]));
+        assert.deepEqual(candidates.map((x) => Object.keys(x)), expected.map((x) => Object.keys(x)), 'the same fields, in the same order');
+        assert.deepEqual(candidates.map((x) => [x.token, x.token_str, x.sequence]), expected.map((x) => [x.token, x.token_str, x.sequence]));
         worst = Math.max(worst, maxDiff(candidates.map((x) => x.score), expected.map((x) => x.score)));
       });
     });

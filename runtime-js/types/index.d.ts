@@ -54,10 +54,14 @@ export interface Entity {
   score: number;
 }
 
+/** One candidate for a mask, named as transformers' fill-mask pipeline names it. */
 export interface FillCandidate {
-  token: string;
-  token_id: number;
+  /** Softmax probability over the vocabulary. */
   score: number;
+  /** The token id. */
+  token: number;
+  /** The token's vocabulary entry ("##s" for a word-piece continuation). */
+  token_str: string;
   /** The text with the mask replaced by the token. */
   sequence: string;
 }

@@ -19,8 +19,10 @@ class FillMask(BundleModel):
     """A masked-LM bundle.
 
     ``fill_mask("... [MASK] ...")`` returns, for each mask token of the text (left to right), the
-    ``top_k`` most likely tokens: ``{"token", "token_id", "score", "sequence"}``, where ``score`` is the
-    softmax probability over the vocabulary and ``sequence`` is the text with that mask filled in.
+    ``top_k`` most likely tokens: ``{"score", "token", "token_str", "sequence"}`` as transformers'
+    fill-mask pipeline names them: ``score`` is the softmax probability over the vocabulary,
+    ``token`` the token id, ``token_str`` its vocabulary entry (``##s`` for a word-piece
+    continuation) and ``sequence`` the text with that mask filled in.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -86,11 +88,12 @@ class FillMask(BundleModel):
         out = []
         for token_id in top_k_ids(probs[None], k)[0]:
             token = self.tokenizer.tokenizer.id_to_token(int(token_id))
+            # The field names and order of transformers' fill-mask pipeline (token = the id).
             out.append(
                 {
-                    "token": token,
-                    "token_id": int(token_id),
                     "score": float(probs[token_id]),
+                    "token": int(token_id),
+                    "token_str": token,
                     "sequence": self._fill(text, span, token, int(token_id)),
                 }
             )

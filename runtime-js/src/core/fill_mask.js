@@ -38,7 +38,8 @@ export class FillMask extends BundleModel {
 
   /**
    * Candidates for every mask token: for one string a list (one entry per mask, left to right) of
-   * ``topK`` {token, token_id, score, sequence} best first; for an array, one such list per string.
+   * ``topK`` {score, token, token_str, sequence} best first (transformers' names: ``token`` is the
+   * id, ``token_str`` its vocabulary entry); for an array, one such list per string.
    */
   async fillMask(texts, { topK: k = 5, batchSize = DEFAULT_BATCH_SIZE } = {}) {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`topK must be an integer >= 1, got ${k}`);
@@ -76,7 +77,7 @@ export class FillMask extends BundleModel {
   _candidates(text, span, probs, k) {
     return topK(probs, k).map((id) => {
       const token = this.tokenizer.idToToken(id);
-      return { token, token_id: id, score: probs[id], sequence: this._fill(text, span, token, id) };
+      return { score: probs[id], token: id, token_str: token, sequence: this._fill(text, span, token, id) };
     });
   }
 

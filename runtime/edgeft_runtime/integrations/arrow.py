@@ -34,7 +34,7 @@ def prediction_type(manifest: dict[str, Any]) -> Any:
         )
         return pa.list_(entity)
     if task == TASK_FILL_MASK:
-        candidate = pa.struct([("token", pa.string()), ("token_id", pa.int64()), ("score", pa.float64()), ("sequence", pa.string())])
+        candidate = pa.struct([("score", pa.float64()), ("token", pa.int64()), ("token_str", pa.string()), ("sequence", pa.string())])
         return pa.list_(pa.list_(candidate))
     raise ValueError(f"no Arrow type for task {task!r}")
 
