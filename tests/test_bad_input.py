@@ -80,6 +80,16 @@ def test_corrupt_onnx(bundle):
     assert_one_error_line(run_cli("info", bundle), "model_int8.onnx: sha256")
 
 
+def test_a_file_linked_from_outside_the_bundle_is_never_counted_as_verified(bundle, tmp_path):
+    outside = tmp_path / "elsewhere.onnx"
+    (bundle / "model_int8.onnx").rename(outside)  # the very bytes the manifest hashes
+    (bundle / "model_int8.onnx").symlink_to(outside)
+    assert_one_error_line(run_cli("info", bundle), "model_int8.onnx: resolves to", "outside the bundle folder", "copy the real file into the bundle")
+    assert_one_error_line(run_cli("predict", bundle, "hi"), "outside the bundle folder")
+    result = run_cli("info", bundle, "--no-verify")
+    assert result.exit_code == 0 and "files         4 not verified" in result.output
+
+
 def test_newer_major_manifest(bundle):
     manifest = json.loads((bundle / "edgeft.json").read_text())
     manifest["schema_version"] = "3.1"

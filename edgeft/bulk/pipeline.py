@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, EdgeftError
 from .readers import InputFile, Record, open_input
-from .resume import Chunk, PartialOutput
+from .resume import Chunk, PartialOutput, StoppedRun
 from .workers import start_runner
 from .writers import PREDICTION, merge, open_writer, output_format
 
@@ -67,8 +68,6 @@ def check_output(job: FileJob) -> str:
         raise ConfigError(f"{job.output}: is a folder; --output takes a file name")
     if job.chunk_size < 1:
         raise ConfigError(f"--chunk-size must be >= 1, got {job.chunk_size}")
-    if job.workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {job.workers}")
     return fmt
 
 
@@ -179,15 +178,77 @@ def _progress(job: FileJob, source: InputFile) -> Any:
 
 
 def predict_file(job: FileJob) -> FileResult:
-    """Run ``job.bundle`` over every row of ``job.input`` and write ``job.output`` (see module doc)."""
+    """Run ``job.bundle`` over every row of ``job.input`` and write ``job.output`` (see module doc).
+
+    A run stopped by bad input removes its partial output (fixing the input changes it, so it
+    could not be resumed); a run stopped by anything else (an interrupt, a dead worker, a full
+    disk) keeps its completed chunks for ``--resume`` and its error says so.
+    """
     started = time.perf_counter()
     fmt = check_output(job)
     source = open_input(job.input, job.text_column)
     columns = carried_columns(source, job.keep_columns, job.text_column)
+    workers = worker_count(job.workers, source, job.chunk_size)
     partial = PartialOutput(job.output, job_fingerprint(job, fmt))
     partial.start(job.resume)
+    try:
+        written, skipped, resumed = _run_chunks(job, fmt, source, columns, partial, workers)
+        merged = partial.folder / f"joined{job.output.suffix}"
+        merge(partial.parts(), merged, fmt, fields=partial.fields or ([*(columns or [job.text_column]), PREDICTION]))
+        partial.commit(merged)
+    except StoppedRun as e:
+        raise StoppedRun(f"{e}; {kept_chunks(partial)}") from None
+    except EdgeftError:
+        partial.discard()
+        raise
+    except OSError as e:
+        raise StoppedRun(f"{e.filename or job.output}: {e.strerror or e}; {kept_chunks(partial)}") from None
+    except Exception:
+        log.warning("%s", kept_chunks(partial))
+        raise
+    return FileResult(job.output, written, skipped, resumed, time.perf_counter() - started)
+
+
+def kept_chunks(partial: PartialOutput) -> str:
+    """What to do with the partial output an interrupted run leaves behind."""
+    done = len(partial.chunks)
+    return f"{done} completed chunk(s) are kept in {partial.folder}: rerun with --resume to continue, or delete that folder"
+
+
+def worker_count(requested: int, source: InputFile, chunk_size: int) -> int:
+    """The processes to start: ``--workers`` within this machine's cores and the input's chunks.
+
+    Each worker loads its own copy of the model (hundreds of MB) and inference is CPU-bound, so
+    workers beyond the cores only compete for them; a count far beyond them is refused as a slip.
+    """
+    cores = available_cores()
+    if requested < 1:
+        raise ConfigError(f"--workers {requested}: give 1 or more (1 runs in this process)")
+    if requested > 4 * cores:
+        raise ConfigError(f"--workers {requested}: this machine has {cores} core(s); use at most {cores} (each worker loads its own copy of the model)")
+    count = min(requested, cores)
+    if source.kind == "parquet" and source.size is not None:
+        count = max(1, min(count, -(-source.size // chunk_size)))  # no more workers than chunks
+    if count < requested:
+        why = f"{cores} core(s)" + (f", {source.size} rows in chunks of {chunk_size}" if source.kind == "parquet" else "")
+        log.info("--workers %d: starting %d (%s)", requested, count, why)
+    return count
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells, e.g. in a container)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _run_chunks(
+    job: FileJob, fmt: str, source: InputFile, columns: list[str] | None, partial: PartialOutput, workers: int
+) -> tuple[int, int, int]:
+    """Predict every chunk not yet done into its part; (rows written, rows skipped, rows resumed)."""
     resumed = sum(c.rows for c in partial.chunks)
-    skipped_before = sum(c.skipped for c in partial.chunks)
+    written, skipped = resumed, sum(c.skipped for c in partial.chunks)
     records = source.records
     if partial.records_done:
         # Re-read (and drop) what earlier runs finished: chunks must fall on the same records.
@@ -196,14 +257,14 @@ def predict_file(job: FileJob) -> FileResult:
             raise ConfigError(f"--resume: {job.input} has fewer rows than the interrupted run read; start without --resume")
         log.info("resuming after %d completed chunk(s) (%d rows written)", len(partial.chunks), resumed)
 
-    runner = start_runner(job.bundle, job.variant, job.threads, job.workers, job.batch_size)
+    runner = start_runner(job.bundle, job.variant, job.threads, workers, job.batch_size)
+    completed = False
     try:
         facts = runner.describe()
         rows_filter = RowFilter(source, job.text_column, facts["required_tokens"], job.skip_bad)
         writer_options = _writer_options(fmt, facts["manifest"], source, columns)
         bar = _progress(job, source)
         bar.update(partial.records_done)
-        written, skipped = resumed, skipped_before
 
         def batches() -> Iterator[tuple[tuple[list[Record], int, int], list[str]]]:
             for chunk in _chunks(records, job.chunk_size):
@@ -223,16 +284,14 @@ def predict_file(job: FileJob) -> FileResult:
                 if source.kind != "parquet" and source.position[0]:
                     bar.total = max(bar.n, round(bar.n * source.size / source.position[0]))
                     bar.refresh()
+        completed = True
     finally:
-        runner.close()
+        runner.close(abort=not completed)  # stopped early: workers are ended, not waited for
 
     if skipped:
         first = rows_filter.first_skipped
         log.warning("%s: skipped %d bad row(s)%s (--skip-bad)", job.input, skipped, f" (first at {source.where} {first})" if first else "")
-    merged = partial.folder / f"joined{job.output.suffix}"
-    merge(partial.parts(), merged, fmt, fields=partial.fields or ([*(columns or [job.text_column]), PREDICTION]))
-    partial.commit(merged)
-    return FileResult(job.output, written, skipped, resumed, time.perf_counter() - started)
+    return written, skipped, resumed
 
 
 def _checked(results: Iterator[Any], path: Path) -> Iterator[Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
@@ -92,6 +94,34 @@ def predict(
         typer.echo(json.dumps({"text": text, "prediction": result}, ensure_ascii=False))
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so the run stops as on Ctrl-C: workers ended,
+    completed chunks kept, one line saying so."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding app): leave its signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _resume_hint(output: Path, engine: str) -> str:
+    partial = output.parent / f".{output.name}.partial"
+    if engine != "local" or not partial.is_dir():
+        return "run it again"
+    return f"rerun with --resume to continue after the last completed chunk, or delete {partial}"
+
+
 def _predict_file(*, bundle, texts, file, input, output, keep_columns, engine, ray_address, concurrency, ship_bundle, quiet, **options) -> None:
     from ..bulk import FileJob, predict_file
 
@@ -104,14 +134,17 @@ def _predict_file(*, bundle, texts, file, input, output, keep_columns, engine, r
     keep = None if keep_columns is None else [c.strip() for c in keep_columns.split(",") if c.strip()]
     job = FileJob(bundle=bundle, input=input, output=output, keep_columns=keep, progress=not quiet, **options)
     try:
-        if engine == "ray":
-            from ..bulk.ray_engine import predict_file_ray
+        with _sigterm_as_interrupt():
+            if engine == "ray":
+                from ..bulk.ray_engine import predict_file_ray
 
-            result = predict_file_ray(job, address=ray_address, concurrency=concurrency, ship_bundle=ship_bundle)
-        else:
-            result = predict_file(job)
+                result = predict_file_ray(job, address=ray_address, concurrency=concurrency, ship_bundle=ship_bundle)
+            else:
+                result = predict_file(job)
+    except _Terminated:
+        fail(f"terminated (SIGTERM); {output} is not written: {_resume_hint(output, engine)}", code=128 + signal.SIGTERM)
     except KeyboardInterrupt:
-        fail(f"interrupted; {output} is not written: rerun with --resume to continue after the last completed chunk", code=130)
+        fail(f"interrupted; {output} is not written: {_resume_hint(output, engine)}", code=130)
     skipped = f", {result.skipped} bad row(s) skipped" if result.skipped else ""
     resumed = f" ({result.resumed_rows} from the interrupted run)" if result.resumed_rows else ""
     log.info("wrote %d rows%s to %s in %.1f s%s", result.rows, resumed, result.output, result.seconds, skipped)

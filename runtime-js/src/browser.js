@@ -36,6 +36,11 @@ class UrlSource {
 
   async read(name) {
     const url = this.where(name);
+    // The server resolves what the URL names; the runtime's part is that the URL stays under the
+    // bundle's own (URL parsing turns "%2e%2e/" into "../", which the name check cannot see).
+    if (!url.startsWith(this.base)) {
+      throw new BundleError(`${this.base}: file name ${JSON.stringify(name)} resolves to ${url}, outside the bundle; refusing it`);
+    }
     let response;
     try {
       response = await this.fetch(url);

@@ -6,8 +6,8 @@
  *     await model.predict(['great film', 'dull and slow']);  // [{label: 'pos', score: 0.97}, ...]
  */
 
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { ArchiveSource, unpackArchive } from './core/archive.js';
 import { archFamily } from './core/device.js';
 import { BundleError } from './core/errors.js';
@@ -41,11 +41,16 @@ export const ort = await importOrt();
 
 const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
 
-/** A bundle folder on disk. */
+/**
+ * A bundle folder on disk. A file is read only once its real path (symlinks followed, the
+ * folder's own included) is known to lie inside the folder's real path: a link to a file outside
+ * the bundle is refused unread, so its contents can reach neither the model nor an error message.
+ */
 class DirSource {
   constructor(dir) {
     this.dir = dir;
     this.location = dir;
+    this.root = null;
   }
 
   where(name) {
@@ -53,11 +58,23 @@ class DirSource {
   }
 
   async read(name) {
+    const path = join(this.dir, name);
+    let real;
     try {
-      return new Uint8Array(await readFile(join(this.dir, name)));
+      this.root ??= await realpath(this.dir);
+      real = await realpath(path);
+    } catch (e) {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return null;
+      throw new BundleError(`${path}: cannot be read (${e.code || e.message})`);
+    }
+    if (real !== this.root && !real.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep)) {
+      throw new BundleError(`${path}: resolves to ${real}, outside the bundle folder (a symlink?); refusing it unread: copy the real file into the bundle`);
+    }
+    try {
+      return new Uint8Array(await readFile(real));
     } catch (e) {
       if (e.code === 'ENOENT' || e.code === 'EISDIR') return null;
-      throw new BundleError(`${join(this.dir, name)}: cannot be read (${e.code || e.message})`);
+      throw new BundleError(`${path}: cannot be read (${e.code || e.message})`);
     }
   }
 }

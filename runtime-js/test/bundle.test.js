@@ -1,8 +1,9 @@
 // The same bundle checks as the Python runtime: schema version, unknown keys, sha256, file names
 // that leave the bundle, archives that would unpack outside it, and one clear error for each.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { BundleError, load } from '../src/node.js';
 import { bundleFiles, copyBundle, editManifest, FIXTURES, makeTarGz, makeZip } from './helpers.js';
@@ -163,4 +164,46 @@ test('variant "auto" takes the int8 build whose suits rules match this CPU, as t
   });
   assert.equal((await load(dir)).variant, 'int8_here');
   assert.equal((await load(dir, { variant: 'int8_elsewhere' })).variant, 'int8_elsewhere');
+});
+
+test('a bundle file that is a symlink to a file outside the folder is refused unread; links inside it and a linked folder load', async () => {
+  // The outside copies hold the very bytes the manifest hashes: only where they live gives them away.
+  for (const name of ['tokenizer.json', 'model_int8.onnx', 'edgeft.json']) {
+    const dir = copyBundle('sentiment');
+    const outside = join(mkdtempSync(join(tmpdir(), 'edgeft-outside-')), name);
+    renameSync(join(dir, name), outside);
+    symlinkSync(outside, join(dir, name));
+    await rejects(load(dir), new RegExp(`${name.replace('.', '\\.')}: resolves to .*, outside the bundle folder \\(a symlink\\?\\); refusing it unread`));
+    await rejects(load(dir, { verify: false }), /outside the bundle folder/);
+  }
+  // An outside file with other contents: its bytes must not reach the message either.
+  const dir = copyBundle('sentiment');
+  const secret = join(mkdtempSync(join(tmpdir(), 'edgeft-secret-')), 'secret.txt');
+  writeFileSync(secret, 'root:x:0:0:TOP-SECRET-LINE');
+  rmSync(join(dir, 'tokenizer.json'));
+  symlinkSync(secret, join(dir, 'tokenizer.json'));
+  await assert.rejects(load(dir, { verify: false }), (e) => e instanceof BundleError && /outside the bundle folder/.test(e.message) && !e.message.includes('TOP-SECRET'));
+  // A folder symlinked inside the bundle that points out of it is refused the same way.
+  const nested = copyBundle('sentiment');
+  const away = mkdtempSync(join(tmpdir(), 'edgeft-away-'));
+  renameSync(join(nested, 'tokenizer.json'), join(away, 'tokenizer.json'));
+  mkdirSync(join(nested, 'sub'));
+  symlinkSync(away, join(nested, 'sub', 'link'));
+  symlinkSync(join('sub', 'link', 'tokenizer.json'), join(nested, 'tokenizer.json'));
+  await rejects(load(nested), /tokenizer\.json: resolves to .*outside the bundle folder/);
+  // Links that stay inside, and a bundle folder reached through a link, are fine.
+  const inside = copyBundle('sentiment');
+  renameSync(join(inside, 'tokenizer.json'), join(inside, 'tokenizer.real.json'));
+  symlinkSync('tokenizer.real.json', join(inside, 'tokenizer.json'));
+  const linked = join(mkdtempSync(join(tmpdir(), 'edgeft-link-')), 'bundle');
+  symlinkSync(inside, linked);
+  assert.ok(['pos', 'neg'].includes((await load(linked)).labels[0]));
+});
+
+test('percent-encoded dots, which a URL resolves like "..", are refused in file names', async () => {
+  for (const name of ['%2e%2e/tokenizer.json', 'sub/%2E%2E/%2e%2e/x.json', '..%2ftokenizer.json']) {
+    const dir = copyBundle('sentiment');
+    editManifest(dir, (m) => (m.tokenizer = name));
+    await rejects(load(dir), /points outside the bundle; refusing it/);
+  }
 });

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from .constants import MANIFEST_FILE
 from .errors import BundleError
-from .manifest import sha256_file
+from .manifest import inside_bundle, sha256_file
 
 MAX_UNPACKED_BYTES = 4 * 2**30  # far above any encoder bundle; stops decompression bombs
 
@@ -26,6 +26,8 @@ def pack_bundle(bundle_dir: str | Path, archive: str | Path) -> Path:
     """Write the bundle folder's files into ``archive`` (.zip or .tar.gz), under no top folder."""
     bundle_dir, archive = Path(bundle_dir), Path(archive)
     files = sorted(p for p in bundle_dir.rglob("*") if p.is_file())
+    for path in files:  # a symlink to a file outside the bundle would carry that file's contents along
+        inside_bundle(bundle_dir, path.relative_to(bundle_dir).as_posix())
     tmp = archive.with_name(f".{archive.name}.partial")
     if str(archive).lower().endswith(".zip"):
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -10,7 +10,7 @@ from typing import Sequence
 from .base import BundleModel
 from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from .errors import BundleError
-from .manifest import read_manifest, verify_file
+from .manifest import inside_bundle, read_manifest, verify_file
 from .session import create_session
 from .tokenizer import BundleTokenizer
 
@@ -111,8 +111,8 @@ def load(
         tokenizer = BundleTokenizer(tokenizer_path, manifest["max_length"], fixed_length=static.get("sequence"))
         model_path = model_check.result()
     else:
-        model_path = bundle_dir / model_file
-        tokenizer = BundleTokenizer(bundle_dir / tokenizer_file, manifest["max_length"], fixed_length=static.get("sequence"))
+        model_path = inside_bundle(bundle_dir, model_file)
+        tokenizer = BundleTokenizer(inside_bundle(bundle_dir, tokenizer_file), manifest["max_length"], fixed_length=static.get("sequence"))
     session = create_session(
         model_path,
         threads=threads,

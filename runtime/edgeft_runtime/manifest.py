@@ -82,6 +82,7 @@ def read_manifest(bundle_dir: str | Path) -> dict[str, Any]:
     path = bundle_dir / MANIFEST_FILE
     if not path.is_file():
         raise BundleError(f"{path}: missing; this folder is not an edgeft bundle (re-run `edgeft export`)")
+    inside_bundle(bundle_dir, MANIFEST_FILE)
     manifest = read_versioned(path, MANIFEST_FORMAT)
     unknown = sorted(set(manifest) - KNOWN_KEYS)
     if unknown:
@@ -92,15 +93,32 @@ def read_manifest(bundle_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_file(bundle_dir: str | Path, name: str, manifest: dict[str, Any]) -> Path:
-    """Check that ``name`` is listed in the manifest and that its sha256 matches; return its path."""
+def inside_bundle(bundle_dir: str | Path, name: str) -> Path:
+    """The path of bundle file ``name``, refused (without being read) when its name or the file it
+    resolves to, symlinks followed, lies outside the bundle folder."""
     bundle_dir = Path(bundle_dir)
-    if Path(name).is_absolute() or ".." in Path(name).parts or "\\" in name:
+    if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts or "\\" in name:
         raise BundleError(f"{bundle_dir / MANIFEST_FILE}: file name {name!r} points outside the bundle; refusing it")
+    path = bundle_dir / name
+    # resolve() follows every symlink on the way (the file's and its folders'); the folder itself
+    # may be a link (models/x -> /data/x), so it is resolved too and the two compared.
+    target, root = path.resolve(), bundle_dir.resolve()
+    if target != root and root not in target.parents:
+        raise BundleError(
+            f"{path}: resolves to {target}, outside the bundle folder (a symlink?); refusing it unread: "
+            "copy the real file into the bundle"
+        )
+    return path
+
+
+def verify_file(bundle_dir: str | Path, name: str, manifest: dict[str, Any]) -> Path:
+    """Check that ``name`` is listed in the manifest, lies inside the bundle folder (symlinks
+    resolved) and that its sha256 matches; return its path."""
+    bundle_dir = Path(bundle_dir)
+    path = inside_bundle(bundle_dir, name)
     entry = manifest["files"].get(name)
     if entry is None:
         raise BundleError(f"{bundle_dir / MANIFEST_FILE}: file {name!r} is not listed under 'files'; the bundle is incomplete")
-    path = bundle_dir / name
     if not path.is_file():
         raise BundleError(f"{path}: missing from the bundle; copy the whole bundle folder or re-run `edgeft export`")
     actual = sha256_file(path)

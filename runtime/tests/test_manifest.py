@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,56 @@ def test_unknown_task_is_refused(sentiment_bundle):
     edit_manifest(sentiment_bundle, lambda m: m.update(task="speech"))
     with pytest.raises(BundleError, match="task 'speech' is not supported by this runtime"):
         edgeft_runtime.load(sentiment_bundle)
+
+
+def _move_out(bundle, name, tmp_path_factory):
+    """Move ``name`` out of the bundle and leave a symlink to it: the same bytes, hashed alike."""
+    outside = tmp_path_factory.mktemp("outside") / name.replace("/", "_")
+    (bundle / name).rename(outside)
+    (bundle / name).symlink_to(outside)
+    return outside
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "model_int8.onnx", "edgeft.json"])
+def test_a_symlink_to_a_file_outside_the_bundle_is_refused_unread(sentiment_bundle, tmp_path_factory, monkeypatch, name):
+    from edgeft_runtime import manifest as manifest_module
+    from edgeft_runtime.manifest import verify_bundle
+
+    outside = _move_out(sentiment_bundle, name, tmp_path_factory)
+    hashed = []
+    real_hash = manifest_module.sha256_file
+    monkeypatch.setattr(manifest_module, "sha256_file", lambda p: hashed.append(str(p)) or real_hash(p))
+    pattern = rf"{name}: resolves to .*outside the bundle folder \(a symlink\?\); refusing it unread"
+    with pytest.raises(BundleError, match=pattern):
+        verify_bundle(sentiment_bundle)  # what `edgeft info` counts as verified
+    for verify in (True, False):
+        with pytest.raises(BundleError, match=pattern):
+            edgeft_runtime.load(sentiment_bundle, verify=verify)
+    assert all(Path(h).resolve() != outside for h in hashed)  # refused before a byte of it was read
+
+
+def test_a_symlinked_folder_inside_the_bundle_that_leads_out_is_refused(sentiment_bundle, tmp_path_factory):
+    away = tmp_path_factory.mktemp("away")
+    (sentiment_bundle / "tokenizer.json").rename(away / "tokenizer.json")
+    (sentiment_bundle / "sub").mkdir()
+    (sentiment_bundle / "sub" / "link").symlink_to(away)
+    (sentiment_bundle / "tokenizer.json").symlink_to("sub/link/tokenizer.json")
+    with pytest.raises(BundleError, match=r"tokenizer.json: resolves to .*outside the bundle folder"):
+        edgeft_runtime.load(sentiment_bundle)
+
+
+def test_links_that_stay_inside_and_a_linked_bundle_folder_load(sentiment_bundle, tmp_path):
+    (sentiment_bundle / "tokenizer.json").rename(sentiment_bundle / "tokenizer.real.json")
+    (sentiment_bundle / "tokenizer.json").symlink_to("tokenizer.real.json")
+    linked = tmp_path / "linked"
+    linked.symlink_to(sentiment_bundle)
+    assert edgeft_runtime.load(linked).predict("good film")["label"] == "pos"
+
+
+def test_packing_a_bundle_refuses_a_symlink_that_leads_out(sentiment_bundle, tmp_path_factory, tmp_path):
+    from edgeft_runtime.archive import pack_bundle
+
+    _move_out(sentiment_bundle, "tokenizer.json", tmp_path_factory)
+    with pytest.raises(BundleError, match="outside the bundle folder"):
+        pack_bundle(sentiment_bundle, tmp_path / "b.zip")
+    assert not (tmp_path / "b.zip").exists()

@@ -61,11 +61,15 @@ export function parseManifest(bytes, where, warn) {
   return manifest;
 }
 
-/** Refuse file names that leave the bundle: absolute paths, ".." parts, backslashes, URLs. */
+/**
+ * Refuse file names that leave the bundle: absolute paths, ".." parts (also percent-encoded, which
+ * a URL resolves like ".."), backslashes, URLs. Where a name resolves to (symlinks, servers) is
+ * the reader's check (node.js, browser.js).
+ */
 export function checkFileName(name, where) {
   const bad =
     typeof name !== 'string' || name === '' || name.startsWith('/') || name.includes('\\') || /^[a-zA-Z]:/.test(name) ||
-    /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(name) || name.split('/').some((p) => p === '..' || p === '');
+    /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(name) || /%2e|%2f|%5c/i.test(name) || name.split('/').some((p) => p === '..' || p === '');
   if (bad) throw new BundleError(`${where}: file name ${JSON.stringify(name)} points outside the bundle; refusing it`);
 }
 
