@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,26 @@ def test_javascript_and_python_runtimes_know_the_same_manifest_keys_schema_and_t
     assert js["required"] == list(REQUIRED_KEYS)
     assert js["schema"] == SCHEMA_VERSION
     assert set(js["tasks"]) == set(TASK_CLASSES)
+
+
+def _card_blocks(card: str, language: str) -> list[str]:
+    return [block.split("\n", 1)[1] for block in card.split("```")[1::2] if block.startswith(language + "\n")]
+
+
+def test_the_model_card_shows_python_node_and_browser_usage_that_runs(tiny_bundle):
+    card = (tiny_bundle / "README.md").read_text()
+    python, = _card_blocks(card, "python")
+    node_code, browser_code = _card_blocks(card, "js")
+    assert "onnxruntime-node" in card and "onnxruntime-web" in card
+    assert "{ task: 'classifier' }" in browser_code and "model.predict(" in browser_code
+    # The Python and Node examples, pointed at this bundle, run and predict one of its labels.
+    labels = json.loads((tiny_bundle / "edgeft.json").read_text())["labels"]
+    python_code = python.replace("path/to/this/folder", str(tiny_bundle))
+    done = subprocess.run([sys.executable, "-c", python_code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert any(f"'label': '{label}'" in done.stdout for label in labels)
+    # From inside runtime-js/, 'edgeft-runtime' resolves to the package itself (self-reference).
+    done = subprocess.run(["node", "--input-type=module", "-e", node_code.replace("path/to/this/folder", str(tiny_bundle))],
+                          cwd=JS, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert any(f"label: '{label}'" in done.stdout for label in labels)

@@ -71,11 +71,48 @@ def write_manifest(folder: Path, fields: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
-# The model card's usage line for tasks whose method is not ``predict``.
+# The model card's usage lines for tasks whose method is not ``predict``: Python, then JavaScript.
 USAGE = {
-    TASK_NER: 'model.tag(["some text"])',
-    TASK_FILL_MASK: 'model.fill_mask("paris is the [MASK] of france.", top_k=5)',
+    TASK_NER: ('model.tag(["some text"])', "model.tag(['some text'])"),
+    TASK_FILL_MASK: ('model.fill_mask("paris is the [MASK] of france.", top_k=5)', "model.fillMask('paris is the [MASK] of france.', { topK: 5 })"),
 }
+USAGE_PREDICT = ('model.predict(["some text"])', "model.predict(['some text'])")
+
+
+def usage_section(task: str) -> list[str]:
+    """The model card's "Use" section: the same call from Python, Node and a browser page, each
+    with how to get that runtime (the runtimes are installed from an edgeft checkout)."""
+    python, js = USAGE.get(task, USAGE_PREDICT)
+    return [
+        "## Use",
+        "",
+        "Python (`pip install ./runtime` from an edgeft checkout: numpy, onnxruntime and tokenizers, no torch):",
+        "",
+        "```python",
+        "import edgeft_runtime",
+        'model = edgeft_runtime.load("path/to/this/folder")',
+        f"print({python})",
+        "```",
+        "",
+        "Node (`npm pack ./runtime-js` in an edgeft checkout, then in your app "
+        "`npm install /path/to/edgeft-runtime-0.1.0.tgz onnxruntime-node@1.30.0 --ignore-scripts`):",
+        "",
+        "```js",
+        "import { load } from 'edgeft-runtime';",
+        f"const model = await load('path/to/this/folder', {{ task: '{task}' }});",
+        f"console.log(await {js});",
+        "```",
+        "",
+        "Browser (the same tarball with `onnxruntime-web@1.30.0` through your bundler, or an import map as in "
+        "edgeft's `examples/web/`; serve the page over https or from localhost, where WebCrypto checks the sha256):",
+        "",
+        "```js",
+        "import { load } from 'edgeft-runtime';",
+        f"const model = await load('https://example.com/models/this-folder/', {{ task: '{task}' }});  // or a .zip URL, or a File",
+        f"console.log(await {js});",
+        "```",
+        "",
+    ]
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -133,14 +170,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         ],
         "",
         *reference_section(manifest),
-        "## Use",
-        "",
-        "```python",
-        "import edgeft_runtime",
-        'model = edgeft_runtime.load("path/to/this/folder")',
-        USAGE.get(manifest["task"], 'model.predict(["some text"])'),
-        "```",
-        "",
+        *usage_section(manifest["task"]),
         "Files and their sha256 are listed in `edgeft.json`; the runtime verifies them on load.",
         "",
     ]
