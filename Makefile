@@ -54,10 +54,10 @@ test: install js-deps
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# edgeft-runtime alone: a venv with only its dependencies, running runtime/tests.
+# edgeft-runtime alone: a venv with only its dependencies (and the serve extra), running runtime/tests.
 test-runtime:
 	test -d $(RUNTIME_VENV) || $(PYTHON) -m venv $(RUNTIME_VENV)
-	$(RUNTIME_VENV)/bin/python -m pip install --quiet -c constraints.txt "./runtime[test]"
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -c constraints.txt "./runtime[test,serve]"
 	cd runtime && ../$(RUNTIME_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 test-runtime-oldest:
@@ -66,7 +66,7 @@ test-runtime-oldest:
 	else \
 		set -e; \
 		test -d $(RUNTIME_OLDEST_VENV) || $(PYTHON_OLDEST) -m venv $(RUNTIME_OLDEST_VENV); \
-		$(RUNTIME_OLDEST_VENV)/bin/python -m pip install --quiet -c constraints-py310.txt "./runtime[test]"; \
+		$(RUNTIME_OLDEST_VENV)/bin/python -m pip install --quiet -c constraints-py310.txt "./runtime[test,serve]"; \
 		$(RUNTIME_OLDEST_VENV)/bin/python --version; \
 		cd runtime && ../$(RUNTIME_OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests; \
 	fi

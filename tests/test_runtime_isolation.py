@@ -1,4 +1,5 @@
-"""edgeft_runtime never imports torch, transformers or optimum (nor ray or pyarrow until asked): proven in a fresh interpreter."""
+"""edgeft_runtime never imports torch, transformers or optimum (nor ray, pyarrow or the service's
+Starlette and uvicorn until asked): proven in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ SCRIPT = """
 import json, sys
 import edgeft_runtime
 import edgeft_runtime.integrations.ray  # optional engines load on use, not on import
+import edgeft_runtime.serve  # the service's web stack loads when it runs, not on import
 model = edgeft_runtime.load(sys.argv[1])
 result = model.predict(["the film was good", "awful"])
 heavy = sorted(
     m for m in sys.modules
-    if m.split(".")[0] in ("torch", "transformers", "optimum", "onnx", "edgeft", "edgeft_exporters", "ray", "pyarrow")
+    if m.split(".")[0] in ("torch", "transformers", "optimum", "onnx", "edgeft", "edgeft_exporters", "ray", "pyarrow", "starlette", "uvicorn")
 )
 print(json.dumps({"heavy": heavy, "n": len(result)}))
 """

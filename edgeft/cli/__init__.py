@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import bench, bundle, check, compare, distill, evaluate, export, info, predict, train, train_mlm, train_ner  # noqa: F401 (train_ner registers `train ner`)
+from . import bench, bundle, check, compare, distill, evaluate, export, info, predict, serve, train, train_mlm, train_ner  # noqa: F401 (train_ner registers `train ner`)
 from .common import set_debug
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ app.command("bench")(bench.bench)
 app.command("compare")(compare.compare)
 app.command("info")(info.info)
 app.command("check")(check.check)
+app.command("serve", context_settings=serve.CONTEXT, add_help_option=False)(serve.serve)
 app.add_typer(bundle.app, name="bundle")
 
 

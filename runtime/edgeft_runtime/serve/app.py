@@ -1,0 +1,200 @@
+"""The HTTP side: a Starlette app over the Registry. Handlers parse on the event loop, hand the
+texts to the model's batcher, and join the answers it serialised."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .batcher import Closed, Overloaded
+from .openapi import openapi_spec
+from .protocol import ApiError, Limits, answer_bytes, embed_job, predict_job
+from .registry import Registry
+
+log = logging.getLogger("edgeft_runtime.serve")
+JSON = "application/json"
+
+
+def error_response(error: ApiError) -> Response:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request body as JSON, refusing bodies over ``max_bytes`` before reading them whole."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise ApiError(413, f"body: {int(length)} bytes; the most is {max_bytes} (--max-body-bytes)", "validation", "body")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ApiError(413, f"body: more than {max_bytes} bytes (--max-body-bytes)", "validation", "body")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ApiError(400, f"body: not valid JSON ({e})", "validation", "body") from None
+
+
+def is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    return host.startswith("127.") or host in ("::1", "localhost", "testclient")
+
+
+def build_app(registry: Registry) -> Starlette:
+    """The service: TEI-shaped inference routes at the root (first bundle) and under /NAME/."""
+    options, metrics = registry.options, registry.metrics
+    limits = Limits(options.max_texts, options.max_chars)
+
+    async def infer(request: Request, name: str, endpoint: str) -> Response:
+        start = time.perf_counter()
+        served = registry.models.get(name)
+        if served is None:
+            return error_response(ApiError(404, f"no model named {name!r}; serving {', '.join(registry.models)}", "validation"))
+        try:
+            if served.state != "ready":
+                why = served.reason or "loading and checking the bundle"
+                retry = {"Retry-After": "5"} if served.state == "loading" else {}
+                raise ApiError(503, f"model {name} is not ready: {why}", "unhealthy", headers=retry)
+            batcher = served.batcher
+            assert batcher is not None  # made with the model, before the state is "ready"
+            if batcher.queued >= options.max_queue:  # full: refuse before reading the body
+                raise Overloaded(batcher.retry_after(), batcher.queued)
+            body = await read_json(request, options.max_body_bytes)
+            make_job = predict_job if endpoint == "predict" else embed_job
+            job = make_job(served.model, body, limits)
+            answers = await batcher.submit(job.key, job.texts)
+            response = Response(answer_bytes(job, answers, endpoint), media_type=JSON)
+        except ApiError as e:
+            response = error_response(e)
+        except Overloaded as e:
+            response = error_response(ApiError(429, str(e), "overloaded", headers={"Retry-After": str(e.retry_after)}))
+        except Closed as e:
+            response = error_response(ApiError(503, str(e), "unhealthy", headers={"Retry-After": "1"}))
+        except ValueError as e:  # the runtime's refusal of one text (e.g. a mask cut off by truncation)
+            response = error_response(ApiError(400, " ".join(str(e).split()), "validation", "inputs"))
+        except Exception as e:  # noqa: BLE001 - a bug or an onnxruntime failure: say so, keep serving
+            log.exception("%s: %s failed", name, endpoint)
+            response = error_response(ApiError(500, f"inference failed ({type(e).__name__}: {e})", "backend"))
+        code = response.status_code
+        metrics.requests.inc(name, endpoint, str(code))
+        if code >= 400:
+            metrics.errors.inc(name, json.loads(response.body)["error_type"])
+        metrics.latency.observe(time.perf_counter() - start, name, endpoint)
+        return response
+
+    def route_name(request: Request) -> str:
+        return request.path_params.get("model", registry.root)
+
+    async def predict(request: Request) -> Response:
+        return await infer(request, route_name(request), "predict")
+
+    async def embed(request: Request) -> Response:
+        return await infer(request, route_name(request), "embed")
+
+    async def info(request: Request) -> Response:
+        name = route_name(request)
+        served = registry.models.get(name)
+        if served is None:
+            return error_response(ApiError(404, f"no model named {name!r}; serving {', '.join(registry.models)}", "validation"))
+        return JSONResponse(model_info(registry, name))
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        body = {"ready": registry.ready, "models": {n: s.status() for n, s in registry.models.items()}}
+        return JSONResponse(body, status_code=200 if registry.ready else 503)
+
+    async def metrics_page(request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_spec(registry))
+
+    async def reload(request: Request) -> Response:
+        if not is_loopback(request):
+            return error_response(ApiError(403, "reload is allowed from this machine only (or send the process SIGHUP)", "validation"))
+        wanted = request.query_params.get("model")
+        if wanted is not None and wanted not in registry.models:
+            return error_response(ApiError(404, f"model: no model named {wanted!r}; serving {', '.join(registry.models)}", "validation", "model"))
+        results = await reload_models(registry, [wanted] if wanted else list(registry.models))
+        failed = [n for n, r in results.items() if not r["reloaded"]]
+        if failed:
+            error = ApiError(409, f"reload refused for {', '.join(failed)}: {results[failed[0]]['reason']}", "validation")
+            return JSONResponse({**error.body(), "models": results}, status_code=409)
+        return JSONResponse({"models": results})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        detail = getattr(exc, "detail", "error")
+        return error_response(ApiError(status, f"{request.method} {request.url.path}: {detail}", "validation"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        loop = asyncio.get_running_loop()
+        # Bind first, load after: /health answers at once and /ready says when the models are in.
+        loading = loop.run_in_executor(None, registry.load_all)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reload_models(registry, list(registry.models))))
+        try:
+            yield
+        finally:
+            await loading
+            # uvicorn has waited for the requests in flight; whatever is still queued runs now.
+            await loop.run_in_executor(None, registry.close, options.graceful_timeout)
+            log.info("stopped")
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/info", info, methods=["GET"]),
+        Route("/predict", predict, methods=["POST"]),
+        Route("/embed", embed, methods=["POST"]),
+        Route("/admin/reload", reload, methods=["POST"]),
+        Route("/{model}/info", info, methods=["GET"]),
+        Route("/{model}/predict", predict, methods=["POST"]),
+        Route("/{model}/embed", embed, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: http_error})
+
+
+async def reload_models(registry: Registry, names: list[str]) -> dict[str, Any]:
+    """Reload each named bundle in a worker thread (loading and checking must not stall requests)."""
+    loop = asyncio.get_running_loop()
+    results = {}
+    for name in names:
+        results[name] = await loop.run_in_executor(None, registry.reload, name)
+    return results
+
+
+def model_info(registry: Registry, name: str) -> dict[str, Any]:
+    """TEI's /info fields where they apply, then the bundle's own."""
+    from .. import __version__
+    from .protocol import CLASSIFIER_TASKS, embed_output
+
+    served, options = registry.models[name], registry.options
+    model = served.model
+    info: dict[str, Any] = {"model_id": name, "version": __version__, "max_client_batch_size": options.max_texts,
+                            "max_batch_requests": options.max_batch, "max_concurrent_requests": options.max_queue,
+                            "auto_truncate": True, "state": served.state, "bundle": str(served.spec.path)}
+    if model is not None:
+        labels = {str(i): label for i, label in enumerate(model.labels)}
+        if model.task in CLASSIFIER_TASKS:
+            info["model_type"] = {"classifier": {"id2label": labels, "label2id": {v: int(k) for k, v in labels.items()}}}
+        info.update(task=model.task, variant=model.variant, max_input_length=model.tokenizer.max_length, labels=model.labels,
+                    endpoints=["predict"] + (["embed"] if embed_output(model) else []))
+    return info

@@ -1,0 +1,147 @@
+"""The service's parts without HTTP: the batcher, the option table, request parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from edgeft_runtime.serve.batcher import Batcher, Closed, Overloaded
+from edgeft_runtime.serve.options import NUMBERS, OptionError, parse_options
+from edgeft_runtime.serve.protocol import ApiError, Limits, parse_inputs
+
+
+def _batcher(run, **kw) -> Batcher:
+    settings = {"max_batch": 8, "max_wait": 0.05, "max_queue": 100}
+    settings.update(kw)
+    return Batcher("t", run, **settings)
+
+
+def test_concurrent_requests_share_batches_and_get_their_own_answers_in_order():
+    batches = []
+
+    def run(key, texts):
+        batches.append(list(texts))
+        return [f"{key}:{t}" for t in texts]
+
+    batcher = _batcher(run, max_batch=8, max_wait=0.2)
+
+    async def main():
+        jobs = [batcher.submit("k", [f"r{i}a", f"r{i}b"]) for i in range(4)] + [batcher.submit("k", ["r4"])]
+        return await asyncio.gather(*jobs)
+
+    results = asyncio.run(main())
+    batcher.close(5)
+    assert results == [[f"k:r{i}a", f"k:r{i}b"] for i in range(4)] + [["k:r4"]]
+    assert max(len(b) for b in batches) == 8  # four 2-text requests filled one batch
+    assert sum(len(b) for b in batches) == 9
+
+
+def test_only_requests_with_the_same_key_share_a_batch():
+    batches = []
+
+    def run(key, texts):
+        batches.append((key, list(texts)))
+        return [key] * len(texts)
+
+    batcher = _batcher(run, max_wait=0.1)
+
+    async def main():
+        return await asyncio.gather(batcher.submit("a", ["1"]), batcher.submit("b", ["2"]), batcher.submit("a", ["3"]))
+
+    assert asyncio.run(main()) == [["a"], ["b"], ["a"]]
+    batcher.close(5)
+    assert all(len({k}) == 1 for k, _ in batches)
+    assert ("a", ["1", "3"]) in batches and ("b", ["2"]) in batches
+
+
+def test_a_failing_request_fails_alone():
+    def run(key, texts):
+        if "bad" in texts:
+            raise ValueError("bad text")
+        return [t.upper() for t in texts]
+
+    batcher = _batcher(run, max_wait=0.1)
+
+    async def main():
+        return await asyncio.gather(batcher.submit("k", ["x"]), batcher.submit("k", ["bad"]), batcher.submit("k", ["y"]), return_exceptions=True)
+
+    good1, bad, good2 = asyncio.run(main())
+    batcher.close(5)
+    assert good1 == ["X"] and good2 == ["Y"]
+    assert isinstance(bad, ValueError)
+
+
+def test_full_queue_refuses_with_retry_after_and_close_drains():
+    release = threading.Event()
+    started = threading.Event()
+
+    def run(key, texts):
+        started.set()
+        release.wait(10)
+        return texts
+
+    batcher = _batcher(run, max_batch=1, max_wait=0, max_queue=2)
+
+    async def main():
+        first = asyncio.ensure_future(batcher.submit("k", ["1"]))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)  # "1" is running
+        queued = asyncio.ensure_future(batcher.submit("k", ["2", "3"]))  # fills the queue
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded) as refused:
+            await batcher.submit("k", ["4"])
+        assert refused.value.retry_after >= 1
+        release.set()
+        return await first, await queued
+
+    assert asyncio.run(main()) == (["1"], ["2", "3"])
+    batcher.close(5)
+
+    async def after_close():
+        await batcher.submit("k", ["5"])
+
+    with pytest.raises(Closed):
+        asyncio.run(after_close())
+
+
+@pytest.mark.parametrize("row", NUMBERS, ids=[n.flag for n in NUMBERS])
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "abc", "below", "above"])
+def test_every_number_option_is_checked(row, bad):
+    value = {"below": str(row.low - 1), "above": str(row.high + 1)}.get(bad, bad)
+    with pytest.raises(OptionError) as error:
+        parse_options(["bundle", row.flag, value])
+    assert str(error.value).startswith(row.flag)
+
+
+def test_options_accept_bounds_and_name_bundles():
+    options = parse_options(["models/sst2-int8", "ner=models/conll.tar.gz", "--max-wait-ms", "0", "--port", "0"])
+    assert [b.name for b in options.bundles] == ["sst2-int8", "ner"]
+    assert options.max_wait_ms == 0 and options.port == 0 and options.max_batch == 32
+    with pytest.raises(OptionError, match="two bundles are named"):
+        parse_options(["a/x", "b/x"])
+    with pytest.raises(OptionError, match="taken by a built-in path"):
+        parse_options(["health=a/x"])
+
+
+def test_inputs_forms_and_errors_name_the_field():
+    limits = Limits(max_texts=3, max_chars=10)
+    assert parse_inputs("hi", limits) == (["hi"], True)
+    assert parse_inputs(["a", "b"], limits) == (["a", "b"], False)
+    assert parse_inputs([["a"], ["b"]], limits) == (["a", "b"], False)  # TEI's batch form
+    cases = {
+        "inputs": [None, [], 5],
+        "inputs[1]": [["a", 3], ["a", ["x", "y"]], ["a", " "]],
+    }
+    for field, values in cases.items():
+        for value in values:
+            with pytest.raises(ApiError) as error:
+                parse_inputs(value, limits)
+            assert (error.value.status, error.value.field) == (400, field), value
+    for value, field in ((["a"] * 4, "inputs"), (["a", "x" * 11], "inputs[1]")):
+        with pytest.raises(ApiError) as error:
+            parse_inputs(value, limits)
+        assert (error.value.status, error.value.field) == (413, field)
+    with pytest.raises(ApiError) as error:
+        parse_inputs(["a [MASK]", "b"], limits, ("[MASK]",))
+    assert error.value.field == "inputs[1]"
