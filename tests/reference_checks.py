@@ -18,7 +18,8 @@ def assert_reference_round_trip(bundle: Path, held_out_texts: list[str], metric:
     PyTorch's metric on the stored answers is the one the manifest recorded. Returns (set, check report)."""
     manifest = json.loads((bundle / "edgeft.json").read_text())
     entry = manifest["reference"]
-    assert manifest["schema_version"] == "1.2" and entry["metric"] == metric and entry["gold"] is True
+    assert manifest["schema_version"] == "1.3" and entry["metric"] == metric and entry["gold"] is True
+    assert "max_drop" not in entry and manifest["parity"]["max_drop"] is not None  # the check's default limit, once
     names = reference_files(entry)
     assert names[0] == "reference/texts.json" and all(n.startswith("reference/") for n in names)
     for name in names:
@@ -32,6 +33,8 @@ def assert_reference_round_trip(bundle: Path, held_out_texts: list[str], metric:
     report = check.check_bundle(bundle, threads=1)
     fp32 = report["variants"]["fp32"]
     assert fp32["label_agreement"] == 1.0 and fp32["max_abs_diff"] < 1e-3, fp32
+    # The export recorded the same unit for every variant: probabilities, as the check compares them.
+    assert all(0 <= r["max_probability_diff"] <= 1 for r in manifest["parity"]["variants"].values())
     assert fp32["reference_value"] == entry["reference_metric"] and fp32["metric"] == metric
     assert report["passed"] and "int8" in report["variants"]
     # The exporting machine's own figures on these texts, which a device's check may fall back to,

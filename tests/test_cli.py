@@ -48,6 +48,8 @@ def test_export_predict_eval_info_bench(cli_run, sentiment_files, tmp_path):
     result = invoke("export", cli_run, "--int8", "--out", bundle, "--max-drop", 100)
     assert result.exit_code == 0, result.output
     assert "ONNX int8: accuracy" in result.output and (bundle / "edgeft.json").is_file()
+    export_lines = [line.strip() for line in result.output.splitlines() if line.strip().startswith("ONNX ")]
+    assert len(export_lines) == 2 and all("max |diff| (probability)" in line for line in export_lines), result.output
 
     result = invoke("predict", bundle, "good film", "awful plot")
     assert result.exit_code == 0, result.output
@@ -62,6 +64,8 @@ def test_export_predict_eval_info_bench(cli_run, sentiment_files, tmp_path):
 
     result = invoke("info", bundle)
     assert result.exit_code == 0 and "variant       int8 (default)" in result.output and "verified (sha256)" in result.output
+    # info prints the parity lines export printed, with the same unit
+    assert all(line in result.output for line in export_lines), result.output
 
     report = tmp_path / "report.json"
     result = invoke("bench", bundle, "--reference", cli_run, "--runs", 3, "--cold-passes", 1, "--out", report)
@@ -77,6 +81,7 @@ def test_export_with_eval_file_and_existing_output(cli_run, sentiment_files, tmp
     assert invoke("export", cli_run, "--out", bundle, "--eval", sentiment_files["dev"]).exit_code == 0
     manifest = json.loads((bundle / "edgeft.json").read_text())
     assert manifest["parity"]["data"] == str(sentiment_files["dev"])
+    assert manifest["parity"]["max_drop"] == 1.0  # recorded without --int8 too: the device check's default limit
     assert_one_error_line(invoke("export", cli_run, "--out", bundle), f"{bundle}: already exists; pass --overwrite")
 
 

@@ -19,7 +19,7 @@ def test_bundle_contract(tiny_bundle):
     files = sorted(p.name for p in tiny_bundle.iterdir())
     assert files == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "reference", "tokenizer.json"]
     manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
-    assert manifest["format"] == "edgeft-bundle" and manifest["schema_version"] == "1.2"
+    assert manifest["format"] == "edgeft-bundle" and manifest["schema_version"] == "1.3"
     assert manifest["task"] == "classifier" and manifest["labels"] == ["neg", "pos"]
     assert manifest["problem_type"] == "single_label" and manifest["max_length"] == 32
     assert manifest["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
@@ -35,6 +35,24 @@ def test_bundle_contract(tiny_bundle):
     assert {c["per_channel"] for c in parity["variants"]["int8"]["candidates"]} == {True, False}
     card = (tiny_bundle / "README.md").read_text()
     assert "## Parity check" in card and "PyTorch fp32 (reference)" in card
+    assert "| max abs diff (probability) |" in card
+
+
+def test_output_differences_are_probabilities_as_the_device_check_computes_them(tiny_bundle):
+    from edgeft_runtime import check
+
+    manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
+    parity, reference = manifest["parity"], manifest["reference"]
+    # The gate's limit is written once: parity.max_drop, which the check reads.
+    assert parity["max_drop"] == 100.0 and "max_drop" not in reference and "original" not in parity
+    assert check.limits_of(manifest)["max_drop"] == 100.0
+    for report in parity["variants"].values():
+        assert 0 <= report["max_probability_diff"] <= 1
+    # The reference set holds every held-out text here (40), so the export's fp32 figure is the
+    # device check's on this machine: one unit, one definition.
+    assert reference["samples"] == parity["samples"] == 40
+    checked = check.check_bundle(tiny_bundle, variants=["fp32"], threads=1)["variants"]["fp32"]
+    assert parity["variants"]["fp32"]["max_probability_diff"] == pytest.approx(checked["max_abs_diff"], abs=1e-6)
 
 
 def test_tokenizer_is_baked_for_dynamic_padding(tiny_bundle):

@@ -96,6 +96,7 @@ def export(
     """
     from edgeft_exporters.api import ExportOptions, export_run
     from edgeft_exporters.run_folder import read_run
+    from edgeft_runtime.parity_record import parity_lines
     from edgeft_runtime.reference import reference_files
 
     run_info = read_run(run)
@@ -135,20 +136,8 @@ def export(
         result = export_pruned(run, out, options, corpus, f"{prune_vocab} ({len(corpus)} texts)", eval_rows=eval_rows, eval_source=eval_source)
     else:
         result = export_run(run, out, options, eval_rows=eval_rows, eval_source=eval_source)
-    parity = result.manifest["parity"]
     typer.echo(f"wrote bundle {result.out}" + (f" and {result.archive}" if result.archive else ""))
-    typer.echo(f"  PyTorch fp32: {parity['metric']} {parity['reference_metric']:.2f}, {parity['reference_latency_ms']:.2f} ms")
-    for name, rep in parity["variants"].items():
-        typer.echo(
-            f"  ONNX {name}: {parity['metric']} {rep['metric']:.2f}, agreement {100 * rep['label_agreement']:.1f}%, "
-            f"max |diff| {rep['max_abs_diff']:.2e}, {rep['latency_ms']:.2f} ms"
-        )
-    original = parity.get("original")
-    if original:
-        typer.echo(
-            f"  vocabulary: {original['vocab_after']} of {original['vocab_before']} tokens kept; before pruning PyTorch "
-            f"{parity['metric']} {original['metric']:.2f} (every variant held to --max-drop {original['max_drop']:g} against it)"
-        )
+    typer.echo("\n".join(f"  {line}" for line in parity_lines(result.manifest)))
     reference = result.manifest.get("reference")
     if reference:
         size = sum(result.manifest["files"][f]["bytes"] for f in reference_files(reference)) / 1e3

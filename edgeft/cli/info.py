@@ -19,6 +19,7 @@ def info(
 ) -> None:
     """Show a bundle's task, labels, variants, parity report and file check."""
     from edgeft_runtime.manifest import read_manifest, verify_bundle
+    from edgeft_runtime.parity_record import parity_lines
     from edgeft_runtime.reference import reference_files
 
     manifest = read_manifest(bundle)
@@ -45,17 +46,8 @@ def info(
         suits = [rule["target"] for rule in spec.get("suits") or []]
         detail += f", for {'/'.join(suits)} CPUs" if suits else ""
         lines.append(f"variant       {name}{default}: {spec['file']}, {size:.1f} MB{detail}")
-    parity = manifest.get("parity")
-    if parity:
-        lines.append(
-            f"parity        on {parity['samples']} examples of {parity['data']}: PyTorch {parity['metric']} "
-            f"{parity['reference_metric']:.2f}, {parity['reference_latency_ms']:.2f} ms"
-        )
-        for name, rep in parity["variants"].items():
-            lines.append(
-                f"              {name}: {rep['metric']:.2f}, agreement {100 * rep['label_agreement']:.1f}%, "
-                f"max |diff| {rep['max_abs_diff']:.2e}, {rep['latency_ms']:.2f} ms"
-            )
+    for i, line in enumerate(parity_lines(manifest)):
+        lines.append(f"{'parity' if i == 0 else '':<14}{line}")
     reference = manifest.get("reference")
     if reference:
         size = sum(manifest["files"].get(f, {}).get("bytes", 0) for f in reference_files(reference)) / 1e3

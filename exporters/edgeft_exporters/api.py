@@ -145,9 +145,9 @@ def export_model_folder(
             enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
         if options.mobile:
             add_ort_format(gate, work, fields, reports, options.atol)
-        fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop if options.int8 else None)
+        fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop)
         if options.reference_samples:
-            fields["reference"] = gate.write_reference_set(work, options.reference_samples, options.max_drop)
+            fields["reference"] = gate.write_reference_set(work, options.reference_samples)
             # Figures only of the variants whose kernels this machine runs (where the gate applied):
             # a build for another CPU measured here must not loosen that CPU's check.
             native = {name: model for name, model in models.items() if name == VARIANT_FP32 or reports[name].get("gate", "").startswith("applied")}
@@ -168,7 +168,7 @@ def score_original(
     forward, _ = task.reference()
     derivation = original.about.get("derivation", "derivation")
     out = in_chunks(forward, texts, f"PyTorch before {derivation}")
-    return Original(task.score(out, gold), task.predictions(out), {**original.about, "derivation": derivation, "max_drop": options.max_drop})
+    return Original(task.score(out, gold), task.predictions(out), {**original.about, "derivation": derivation})
 
 
 def held_out_data(
@@ -252,7 +252,7 @@ def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build
         settings = {id(r): s["quantization"] for r, s, _ in candidates}
         report["candidates"] = [
             {key: settings[id(r)][key] for key in ("per_channel", "reduce_range")}
-            | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff")}
+            | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff", "max_probability_diff")}
             | {"kept": r is report}
             for r in tried
         ]

@@ -18,6 +18,7 @@ from edgeft_runtime.constants import (
     TOKENIZER_FILE,
 )
 from edgeft_runtime.manifest import sha256_file
+from edgeft_runtime.parity_record import gate_max_drop, output_difference
 
 from .errors import ExportError
 
@@ -124,11 +125,13 @@ def model_card(manifest: dict[str, Any]) -> str:
     parity = manifest.get("parity") or {}
     metric = parity.get("metric", "metric")
     rows = [f"| PyTorch fp32 (reference) | {_fmt(parity.get('reference_metric'))} | — | — | {_fmt(parity.get('reference_latency_ms'))} |"]
+    unit = "probability"
     for name, rep in (parity.get("variants") or {}).items():
+        diff, unit = output_difference(manifest["task"], rep)
         rows.append(
             f"| ONNX {name} (`{manifest['variants'][name]['file']}`) | {_fmt(rep.get('metric'))} | "
             f"{_fmt(100 * rep['label_agreement'] if 'label_agreement' in rep else None)} | "
-            f"{_fmt(rep.get('max_abs_diff'), 6)} | {_fmt(rep.get('latency_ms'))} |"
+            f"{_fmt(diff, 6)} | {_fmt(rep.get('latency_ms'))} |"
         )
     int8 = [(name, spec) for name, spec in manifest["variants"].items() if spec.get("quantization")]
     labels = manifest.get("labels") or []
@@ -158,11 +161,11 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"Run on {parity.get('samples', '?')} held-out examples ({parity.get('data', '?')}) on the machine that "
         f"exported it ({parity.get('cpu', '?')}). Latency: median per text at batch 1.",
         "",
-        f"| model | {metric} (points) | label agreement % | max abs diff | latency ms |",
+        f"| model | {metric} (points) | label agreement % | max abs diff ({unit}) | latency ms |",
         "|---|---|---|---|---|",
         *rows,
         "",
-        *original_lines(parity),
+        *original_lines(parity, gate_max_drop(manifest)),
         *[
             f"- {name}: int8 gate {rep['gate']}"
             for name, rep in (parity.get("variants") or {}).items()
@@ -177,7 +180,7 @@ def model_card(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def original_lines(parity: dict[str, Any]) -> list[str]:
+def original_lines(parity: dict[str, Any], max_drop: float | None) -> list[str]:
     """The model card's words on the run this bundle's model was derived from (a pruned vocabulary)."""
     original = parity.get("original")
     if not original:
@@ -185,7 +188,7 @@ def original_lines(parity: dict[str, Any]) -> list[str]:
     return [
         f"- vocabulary pruned to the tokens of {original.get('corpus', '?')}: {original.get('vocab_after', '?')} of "
         f"{original.get('vocab_before', '?')} tokens kept. Before pruning, PyTorch scored {_fmt(original.get('metric'))}; every "
-        f"variant above was held to --max-drop {_fmt(original.get('max_drop'), 1)} against that too.",
+        f"variant above was held to --max-drop {_fmt(max_drop, 1)} against that too.",
     ]
 
 
@@ -201,7 +204,7 @@ def reference_section(manifest: dict[str, Any]) -> list[str]:
         f"PyTorch original's answers (PyTorch {reference.get('metric', 'metric')} on them: "
         f"{_fmt(reference.get('reference_metric'))}). `python -m edgeft_runtime.check <bundle>` (or `edgeft check`) runs "
         "every variant on them on the device at hand, without torch, and fails when a variant loses more than "
-        f"{_fmt(reference.get('max_drop'), 1)} points.",
+        f"{_fmt(gate_max_drop(manifest), 1)} points.",
         "",
         "**Privacy:** these held-out texts ship with the bundle, so anyone who receives an app containing it can read "
         "them. Remove them with `edgeft bundle strip-reference <bundle>` (or export with `--reference-samples 0`) "

@@ -1,7 +1,8 @@
 """The parity gate: each exported variant against the PyTorch original on held-out data.
 
 The reference runs once; every variant loaded through the real runtime is then checked against
-it (label agreement, max |output difference|, the task metric). fp32 must match PyTorch within
+it (label agreement, max |output difference| in probabilities as the device check computes it,
+the task metric; ``max_abs_diff`` of the graph's raw outputs is what ``atol`` bounds). fp32 must match PyTorch within
 ``atol`` (an export that differs more is wrong, not imprecise); int8 may lose at most
 ``max_drop`` points of the task metric. Failures are ParityErrors that say what to try.
 
@@ -39,7 +40,7 @@ class Original:
 
     scores: dict[str, Any]
     predictions: np.ndarray  # the task's predictions (per text, or per word for NER)
-    about: dict[str, Any] = field(default_factory=dict)  # how the model was derived ("derivation", "max_drop", ...), for the manifest
+    about: dict[str, Any] = field(default_factory=dict)  # how the model was derived ("derivation", "corpus", ...), for the manifest
 
 
 class ParityGate:
@@ -55,6 +56,8 @@ class ParityGate:
         self.reference_out = in_chunks(forward, self.texts, "PyTorch reference")
         self.reference_pred = task.predictions(self.reference_out)
         self.reference_scores = task.score(self.reference_out, gold)
+        # In the device check's terms (probabilities), for the output difference and the reference set.
+        self.reference_observed = task.observe(self.reference_out)
         self.metric = task.metric_name
 
     def check(self, model) -> dict[str, Any]:
@@ -66,9 +69,18 @@ class ParityGate:
             "scores": scores,
             "label_agreement": label_agreement(self.reference_pred, self.task.predictions(out)),
             "max_abs_diff": max_abs_diff(self.reference_out, out),
+            "max_probability_diff": self.probability_difference(out),
             **self.task.compare(self.reference_out, out),
             **self.against_original(scores, out),
         }
+
+    def probability_difference(self, out: np.ndarray) -> float:
+        """Max |difference| from PyTorch of what the runtime returns (``reference.COMPARED``): the
+        figure ``edgeft check`` reports on the device, here on the whole held-out set."""
+        from edgeft_runtime.reference import agreement_and_difference
+
+        observed = self.task.observe(out, against=self.reference_observed)
+        return agreement_and_difference(self.task.bundle_task, self.reference_observed, observed)[1]
 
     def against_original(self, scores: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
         """Points lost against the original run, and label agreement with it where the predictions
@@ -123,18 +135,19 @@ class ParityGate:
             )
         self.require_original(report, max_drop, variant)
 
-    def write_reference_set(self, folder: Path, samples: int, max_drop: float) -> dict[str, Any]:
+    def write_reference_set(self, folder: Path, samples: int) -> dict[str, Any]:
         """Store the first ``samples`` held-out examples with the reference's answers in ``folder``
-        (from the outputs computed once above: no second PyTorch pass); return the manifest's
-        ``reference`` entry. ``max_drop`` becomes the device check's default limit."""
-        from edgeft_runtime.reference import headline, save_reference, scores
+        (from the observations made once above: no second PyTorch pass); return the manifest's
+        ``reference`` entry. The device check's default limit is the parity record's ``max_drop``."""
+        from edgeft_runtime.reference import ReferenceSet, headline, save_reference, scores
 
-        texts, gold, observed = self.task.reference_record(self.texts, self.reference_out, self.gold, samples)
+        task = self.task.bundle_task
+        sample = ReferenceSet(task, self.texts, self.task.gold_record(self.gold), self.reference_observed).head(samples)
         multi = bool(getattr(self.task, "multi_label", False))
-        metric = headline(self.task.bundle_task, multi)
-        pytorch = scores(self.task.bundle_task, observed, gold, len(getattr(self.task, "labels", ())), multi)
-        info = {"reference": REFERENCE_NAME, "data": self.source, "metric": metric, "reference_metric": pytorch[metric], "max_drop": max_drop}
-        return save_reference(folder, self.task.bundle_task, texts, gold, observed, info)
+        metric = headline(task, multi)
+        pytorch = scores(task, sample.observed, sample.gold, len(getattr(self.task, "labels", ())), multi)
+        info = {"reference": REFERENCE_NAME, "data": self.source, "metric": metric, "reference_metric": pytorch[metric]}
+        return save_reference(folder, task, sample.texts, sample.gold, sample.observed, info)
 
     def latency(self, variants: dict[str, Any]) -> dict[str, float]:
         """Median batch-1 milliseconds of PyTorch and each loaded variant, measured interleaved."""
@@ -144,8 +157,9 @@ class ParityGate:
             timers[name] = partial(_run_one, model, output)
         return interleaved_latency(timers, self.texts[:LATENCY_SAMPLES])
 
-    def record(self, reports: dict[str, dict[str, Any]], latency: dict[str, float], *, atol: float, max_drop: float | None) -> dict[str, Any]:
-        """The manifest's ``parity`` field."""
+    def record(self, reports: dict[str, dict[str, Any]], latency: dict[str, float], *, atol: float, max_drop: float) -> dict[str, Any]:
+        """The manifest's ``parity`` field; ``max_drop`` (the gate's limit) is also the device check's
+        default (``edgeft_runtime.parity_record.gate_max_drop``)."""
         for name, report in reports.items():
             report["latency_ms"] = latency[name]
         return {

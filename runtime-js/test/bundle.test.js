@@ -13,7 +13,7 @@ const rejects = (promise, pattern) => assert.rejects(promise, (e) => e instanceo
 test('a newer schema major version is refused, an older one too', async () => {
   const dir = copyBundle('sentiment');
   editManifest(dir, (m) => (m.schema_version = '2.0'));
-  await rejects(load(dir), /edgeft\.json: schema_version 2\.0 is newer than this runtime supports \(1\.2\); upgrade edgeft-runtime/);
+  await rejects(load(dir), /edgeft\.json: schema_version 2\.0 is newer than this runtime supports \(1\.3\); upgrade edgeft-runtime/);
   editManifest(dir, (m) => (m.schema_version = '0.9'));
   await rejects(load(dir), /schema_version 0\.9 is older than this runtime supports/);
   editManifest(dir, (m) => (m.schema_version = 'one'));

@@ -22,10 +22,13 @@ from typing import Any, Sequence
 
 from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
 from .errors import BundleError
+from .parity_record import DIFFERENCE, gate_max_drop
 
 # The oldest onnxruntime edgeft-runtime declares (runtime/pyproject.toml).
 MIN_ONNXRUNTIME = (1, 17)
-DEFAULT_MAX_DROP = 1.0  # the export gate's default, for bundles that do not record theirs
+# The export gate's default --max-drop (edgeft_exporters.options.ExportOptions), and the check's
+# limit for bundles that record none.
+DEFAULT_MAX_DROP = 1.0
 
 
 def bundle_folder(bundle: str | Path, cache_dir: str | Path | None = None) -> Path:
@@ -46,9 +49,8 @@ def limits_of(manifest: dict[str, Any], max_drop: float | None = None, min_agree
     passed it on the whole held-out set (see ``drop_limit``).
     """
     if max_drop is None:
-        stored = (manifest.get("reference") or {}).get("max_drop")
-        stored = stored if stored is not None else (manifest.get("parity") or {}).get("max_drop")
-        max_drop = float(stored) if stored is not None else DEFAULT_MAX_DROP
+        stored = gate_max_drop(manifest)
+        max_drop = stored if stored is not None else DEFAULT_MAX_DROP
         source = "the export gate's --max-drop" if stored is not None else "the default --max-drop"
         allowance = True
     else:
@@ -191,7 +193,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"load() picks {report['auto_variant']}",
         *([f"note     {dev['emulated']}"] if dev.get("emulated") else []),
     ]
-    head = ["variant", f"agreement/{unit}", "max |diff|", metric, "PyTorch", "drop", "limit", "result"]
+    head = ["variant", f"agreement/{unit}", DIFFERENCE, metric, "PyTorch", "drop", "limit", "result"]
     rows = [head]
     for name, r in report["variants"].items():
         rows.append(

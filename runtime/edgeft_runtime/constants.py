@@ -15,8 +15,12 @@ REFERENCE_TEXTS_FILE = f"{REFERENCE_DIR}/texts.json"
 
 BUNDLE_FORMAT = "edgeft-bundle"
 # major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
-# 1.1: the reference set (manifest key "reference"); 1.2: ner.word_split (absent: tokenizer words).
-SCHEMA_VERSION = "1.2"
+# 1.1: the reference set (manifest key "reference"); 1.2: ner.word_split (absent: tokenizer words);
+# 1.3: parity.variants.*.max_probability_diff (output differences in probabilities, the device
+# check's unit), and the gate's --max-drop written once, as parity.max_drop (1.1-1.2 also wrote it
+# as reference.max_drop and parity.original.max_drop; edgeft_runtime.parity_record.gate_max_drop
+# reads every layout).
+SCHEMA_VERSION = "1.3"
 
 # Tasks a bundle can carry; each maps to one runtime class.
 TASK_CLASSIFIER = "classifier"

@@ -21,6 +21,7 @@ from edgeft_runtime import BundleError, check, reference
 from edgeft_runtime.classifier import Classifier
 from edgeft_runtime.loader import variant_for_cpu
 from edgeft_runtime.manifest import sha256_file
+from edgeft_runtime.parity_record import DIFFERENCE, gate_max_drop, parity_lines
 
 TEXTS = ["good film", "awful plot and poor story", "great acting", "poor", "the film was good", "bad bad bad", "anna met otto in paris", "it"]
 
@@ -252,3 +253,41 @@ def test_samples_checks_the_first_examples_only(sentiment_bundle, entities_bundl
     assert check.check_bundle(entities_bundle, variants=["fp32"], samples=2)["variants"]["fp32"]["label_agreement"] == 1.0
     with pytest.raises(BundleError, match="--samples 0: give 1 or more"):
         check.check_bundle(entities_bundle, samples=0)
+
+
+# --- The parity record: the recorded --max-drop in every layout a release wrote; units ---------
+
+
+def test_the_recorded_max_drop_is_read_from_every_layout():
+    # schema 1.3: written once, as parity.max_drop (also without an int8 variant)
+    assert gate_max_drop({"parity": {"max_drop": 0.5}, "reference": {"samples": 3}}) == 0.5
+    # schema 1.1-1.2 without --int8: parity.max_drop null, the reference set's copy holds it
+    assert gate_max_drop({"parity": {"max_drop": None}, "reference": {"max_drop": 2.0}}) == 2.0
+    # a pruned-vocabulary bundle of 1.2 with its reference set stripped
+    assert gate_max_drop({"parity": {"max_drop": None, "original": {"max_drop": 3.0}}}) == 3.0
+    assert gate_max_drop({"parity": {}}) is None and gate_max_drop({}) is None
+
+
+def test_a_schema_1_2_bundle_still_loads_and_checks_with_its_stored_limit(sentiment_bundle):
+    # The layout edgeft wrote before schema 1.3: the limit under reference.max_drop, parity.max_drop
+    # null (an export without --int8), differences of logits only.
+    manifest = add_reference(sentiment_bundle, max_drop=2.5)
+    manifest["schema_version"] = "1.2"
+    manifest["parity"]["max_drop"] = None
+    (sentiment_bundle / "edgeft.json").write_text(json.dumps(manifest))
+    assert edgeft_runtime.load(sentiment_bundle).predict("good film")["label"] in ("pos", "neg")
+    report = check.check_bundle(sentiment_bundle, threads=1)
+    assert report["passed"] and report["limits"]["max_drop"] == 2.5
+    assert report["limits"]["max_drop_source"] == "the export gate's --max-drop"
+    assert DIFFERENCE in check.format_report(report)
+
+
+def test_output_differences_are_printed_with_their_unit(sentiment_bundle):
+    manifest = json.loads((sentiment_bundle / "edgeft.json").read_text())
+    old = parity_lines(manifest)
+    # An old bundle recorded logits only: shown as logits, never as probabilities.
+    assert any("ONNX int8: accuracy" in line and "max |diff| (logits) 2.66e-03" in line for line in old), old
+    assert not any("probability" in line for line in old)
+    manifest["parity"]["variants"]["int8"]["max_probability_diff"] = 0.00042
+    new = parity_lines(manifest)
+    assert any("ONNX int8: accuracy" in line and "max |diff| (probability) 4.20e-04" in line for line in new), new

@@ -16,8 +16,6 @@ from ..onnx_export import export_with_optimum
 # (texts -> outputs of every text, one text -> anything): the reference's batch function for the
 # gate and its single-text function for latency.
 Reference = tuple[Callable[[Sequence[str]], np.ndarray], Callable[[str], Any]]
-# (texts, gold targets as JSON values, observations): one task's part of the bundle's reference set.
-ReferenceRecord = tuple[list[str], Any, dict[str, Any]]
 
 
 class TaskExporter(Protocol):
@@ -63,10 +61,15 @@ class TaskExporter(Protocol):
         """Extra parity figures for the report (may be empty)."""
         ...
 
-    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: Any, count: int) -> ReferenceRecord:
-        """The first ``count`` held-out examples for the bundle's reference set: their texts, gold
-        targets as JSON values, and the reference's ``outputs`` on them as observations
-        (``edgeft_runtime.reference``: the terms the device check reproduces)."""
+    def observe(self, outputs: np.ndarray, against: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Outputs on every held-out text as the observations of ``edgeft_runtime.reference`` (what
+        the reference set stores and the device check reproduces, in probabilities). against: the
+        reference's observations, where the task compares at their positions (fill-mask: its top
+        tokens)."""
+        ...
+
+    def gold_record(self, gold: Any) -> Any:
+        """The gold targets of ``parse_examples`` as JSON values, as the reference set stores them."""
         ...
 
 

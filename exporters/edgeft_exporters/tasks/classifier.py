@@ -12,7 +12,7 @@ from edgeft_runtime.ops import multi_label_decisions, sigmoid, softmax
 from edgeft_runtime.reference import classifier_observation
 
 from ..errors import ExportError
-from .base import ExporterDefaults, Reference, ReferenceRecord
+from .base import ExporterDefaults, Reference
 
 
 class ClassifierExport(ExporterDefaults):
@@ -97,6 +97,8 @@ class ClassifierExport(ExporterDefaults):
         logits = np.asarray(outputs, dtype=np.float64)
         return sigmoid(logits) if self.multi_label else softmax(logits)
 
-    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: np.ndarray, count: int) -> ReferenceRecord:
-        observed = classifier_observation(self.probabilities(outputs[:count]), self.multi_label, self.threshold)
-        return list(texts[:count]), np.asarray(gold)[:count].tolist(), observed
+    def observe(self, outputs: np.ndarray, against: dict[str, Any] | None = None) -> dict[str, Any]:
+        return classifier_observation(self.probabilities(outputs), self.multi_label, self.threshold)
+
+    def gold_record(self, gold: np.ndarray) -> list[Any]:
+        return np.asarray(gold).tolist()

@@ -21,7 +21,7 @@ from edgeft_runtime.reference import TOP_K, fill_mask_observation
 
 from ..errors import ExportError
 from ..onnx_export import quiet_transformers_loading
-from .base import ExporterDefaults, Reference, ReferenceRecord
+from .base import ExporterDefaults, Reference
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class FillMaskExport(ExporterDefaults):
         super().__init__(run, run_dir)
         self.bundle_task = TASK_FILL_MASK  # a masked-LM run exports as a fill-mask bundle
         self._tokenizer = None
+        self._mask_counts: list[int] = []  # masks per held-out sentence (parse_examples)
 
     @property
     def tokenizer(self):
@@ -88,6 +89,10 @@ class FillMaskExport(ExporterDefaults):
                 f"{source}: no held-out sentence of {MIN_WORDS}+ words with a single-token word to mask; "
                 "pass --eval with more text"
             )
+        # The masks as the model sees them: one row of logits each, sentence by sentence.
+        mask_id = self.tokenizer.mask_token_id
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        self._mask_counts = [sum(1 for t in row if t == mask_id) for row in ids]
         return texts, np.asarray(gold, dtype=np.int64)
 
     def _mask_sentence(self, sentence: str, rng: random.Random) -> tuple[str, list[int]] | None:
@@ -151,11 +156,13 @@ class FillMaskExport(ExporterDefaults):
         rows = model.mask_logits(list(texts))
         return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
 
-    def reference_record(self, texts: Sequence[str], logits: np.ndarray, gold: np.ndarray, count: int) -> ReferenceRecord:
-        """Top-5 tokens at the masks of the first ``count`` sentences, and the ids they hide."""
-        texts = list(texts[:count])
-        mask_id = self.tokenizer.mask_token_id
-        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"] if texts else []
-        counts = [sum(1 for t in row if t == mask_id) for row in ids]
+    def observe(self, logits: np.ndarray, against: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Top-5 tokens and their probabilities at every mask of the held-out sentences (and this
+        model's probabilities of ``against``'s top tokens)."""
+        counts = self._mask_counts
         rows = np.split(logits[: sum(counts)], np.cumsum(counts)[:-1]) if counts else []
-        return texts, np.asarray(gold)[: sum(counts)].tolist(), fill_mask_observation(rows)
+        return fill_mask_observation(rows, None if against is None else against["top_ids"])
+
+    def gold_record(self, gold: np.ndarray) -> list[int]:
+        """The token id each mask hides, masks in order."""
+        return np.asarray(gold).tolist()

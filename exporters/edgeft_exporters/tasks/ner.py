@@ -23,7 +23,7 @@ from edgeft_runtime.reference import ner_observation
 
 from ..constants import METRICS_FILE
 from ..errors import ExportError
-from .base import ExporterDefaults, Reference, ReferenceRecord
+from .base import ExporterDefaults, Reference
 
 class NerExport(ExporterDefaults):
     """Token classification: logits (batch, tokens, labels); IOB2 decoding done by the runtime."""
@@ -170,9 +170,10 @@ class NerExport(ExporterDefaults):
         _, merged = model.token_logits(list(texts))
         return np.concatenate(merged) if merged else np.zeros((0, len(self.labels)), np.float32)
 
-    def reference_record(self, texts: Sequence[str], outputs: np.ndarray, gold: list[list[tuple]], count: int) -> ReferenceRecord:
-        """Word probabilities and entities of the first ``count`` texts; gold spans as [type, start, end]."""
-        texts = list(texts[:count])
-        logits = self._split(outputs)[:count]
-        observed = ner_observation(texts, self._tokens[:count], logits, self.labels, self.aggregation)
-        return texts, [[[t, s, e] for t, s, e in spans] for spans in gold[:count]], observed
+    def observe(self, outputs: np.ndarray, against: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Word probabilities (the bundle's aggregation) and entities of every held-out text."""
+        return ner_observation(self._texts, self._tokens, self._split(outputs), self.labels, self.aggregation)
+
+    def gold_record(self, gold: list[list[tuple]]) -> list[Any]:
+        """Gold spans as [type, start, end]."""
+        return [[[t, s, e] for t, s, e in spans] for spans in gold]

@@ -5,7 +5,7 @@ import { BundleError } from './errors.js';
 export const MANIFEST_FILE = 'edgeft.json';
 export const BUNDLE_FORMAT = 'edgeft-bundle';
 // major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
-export const SCHEMA_VERSION = '1.2';
+export const SCHEMA_VERSION = '1.3';
 
 // Every top-level key a schema 1.x manifest may hold (the same list as the Python runtime's).
 export const KNOWN_KEYS = new Set([
