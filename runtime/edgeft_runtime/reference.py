@@ -122,9 +122,12 @@ def fill_mask_observation(mask_logits: Sequence[np.ndarray], at_ids: np.ndarray 
     counts = np.asarray([len(m) for m in mask_logits], dtype=np.int64)
     rows = [m for m in mask_logits if len(m)]
     logits = np.concatenate(rows) if rows else np.zeros((0, TOP_K), np.float32)
-    ids, top, at = np.zeros((len(logits), TOP_K), np.int64), np.zeros((len(logits), TOP_K), np.float32), None
+    ids: np.ndarray = np.zeros((len(logits), TOP_K), np.int64)
+    top: np.ndarray = np.zeros((len(logits), TOP_K), np.float32)
+    at: np.ndarray | None = None
+    wanted: np.ndarray = np.zeros((0, TOP_K), np.int64)
     if at_ids is not None:
-        at_ids, at = np.asarray(at_ids, dtype=np.int64), np.zeros((len(logits), TOP_K), np.float32)
+        wanted, at = np.asarray(at_ids, dtype=np.int64), np.zeros((len(logits), TOP_K), np.float32)
     # A few hundred masks at a time: the probabilities of every mask at once, in float64, would
     # take twice the memory of the logits (a 30k vocabulary: 240 kB per mask).
     for start in range(0, len(logits), _CHUNK):
@@ -133,7 +136,7 @@ def fill_mask_observation(mask_logits: Sequence[np.ndarray], at_ids: np.ndarray 
         ids[part] = top_k_ids(probs, TOP_K)
         top[part] = np.take_along_axis(probs, ids[part], axis=-1)
         if at is not None:
-            at[part] = np.take_along_axis(probs, at_ids[part], axis=-1)
+            at[part] = np.take_along_axis(probs, wanted[part], axis=-1)
     out = {"top_ids": ids, "top_probabilities": top, "mask_counts": counts}
     return out if at is None else {**out, "probabilities_at": at}
 
