@@ -166,7 +166,7 @@ def train(args) -> None:
     import torch
 
     from edgeft.config import DistillConfig
-    from edgeft.tasks.distill import distill
+    from edgeft.distill.train import distill
 
     # On this shared 2-core VM one intra-op thread trained 2-5x faster than two (measured: 7 vs 40 s
     # per step of the teacher): with every core oversubscribed, two threads wait on each other.
@@ -265,7 +265,7 @@ def size_breakdown(onnx_path: Path) -> dict:
 
 
 def measure(args) -> None:
-    from edgeft.bench_reference import reference_engine
+    from edgeft.bench.pytorch_reference import reference_engine
     from edgeft_runtime.bench import bundle_engine, workload
     from edgeft_runtime.bench.measure import measure_latency, measure_throughput
     from edgeft_runtime.device import device_info

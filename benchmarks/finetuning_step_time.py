@@ -47,7 +47,7 @@ def ncbi_batches(hf_tokenizer, labels: list[str], count: int, size: int, max_len
     from edgeft_runtime import ner
     from transformers import DataCollatorForTokenClassification
 
-    from edgeft.ner_data import read_ner
+    from edgeft.data.ner import read_ner
     from edgeft.tasks.ner import content_tokenizer, encode_examples
 
     examples = random.Random(0).sample(read_ner(require("ncbi_disease") / "train.tsv").examples, count * size)

@@ -104,7 +104,7 @@ def prepare_data(name: str, work: Path, limit: int | None) -> dict[str, Any]:
             "test": test,
             "train_examples": len(train),
         }
-    from edgeft.ner_data import read_ner
+    from edgeft.data.ner import read_ner
 
     folder = require("ncbi_disease")
     blocks = [b for b in (folder / "train.tsv").read_text(encoding="utf-8").split("\n\n") if b.strip()]

@@ -62,7 +62,7 @@ def run_mlm(args, name: str = "pubmed-base", head_warmup_steps: int | None = Non
 
 def test_f1(run_dir: Path, test_file: Path) -> float:
     """Test entity F1 (points) of the PyTorch model of an NER run, scored as the export gate scores it."""
-    from edgeft.ner_data import read_ner
+    from edgeft.data.ner import read_ner
     from edgeft_exporters.run_folder import read_run
     from edgeft_exporters.tasks.ner import NerExport
 

@@ -56,7 +56,7 @@ def unk_rate(tokenizer, texts: list[str]) -> dict:
 
 def run_one(name: str, args) -> dict:
     from edgeft.config import NerConfig
-    from edgeft.ner_data import read_ner
+    from edgeft.data.ner import read_ner
     from edgeft.tasks.ner import train_ner
     from edgeft_exporters.api import ExportOptions, export_run
     from edgeft_exporters.run_folder import read_run

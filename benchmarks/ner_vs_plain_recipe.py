@@ -189,7 +189,7 @@ def content_tokenizer():
 
 def span_examples(path: Path):
     """The file as edgeft reads it: space-joined text + character spans."""
-    from edgeft.ner_data import read_ner
+    from edgeft.data.ner import read_ner
 
     return read_ner(path).examples
 

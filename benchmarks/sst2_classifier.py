@@ -43,7 +43,7 @@ def main() -> None:
 
     import csv
 
-    from edgeft.bench_reference import reference_engine
+    from edgeft.bench.pytorch_reference import reference_engine
     from edgeft.config import ClassifierConfig
     from edgeft.tasks.classifier import train_classifier
     from edgeft_exporters.api import ExportOptions, export_run

@@ -33,14 +33,14 @@ def training_texts(data: str, work: Path, corpus: Path | None) -> tuple[list[str
     """The texts the runs were trained on (the teacher's training file), or those of ``corpus``
     (a CoNLL file for conll2003), and a name for them."""
     if corpus is not None:
-        from edgeft.ner_data import read_ner
+        from edgeft.data.ner import read_ner
 
         texts = [ex.text for ex in read_ner(corpus).examples]
         return texts, f"{corpus.name} ({len(texts)} sentences)"
     if data == "sst2":
         rows = list(csv.DictReader(open(work / "data" / "sst2_train.csv", encoding="utf-8")))
         return [row["text"] for row in rows], f"SST-2 train texts ({len(rows)})"
-    from edgeft.ner_data import read_ner
+    from edgeft.data.ner import read_ner
 
     train = json.loads((work / "teacher" / "train_config.json").read_text())["train"]
     texts = [ex.text for ex in read_ner(train).examples]
@@ -65,7 +65,7 @@ def main() -> None:
     from edgeft_exporters.errors import ParityError
     from edgeft_exporters.run_folder import read_run_eval
 
-    from edgeft.vocab import export_pruned
+    from edgeft.export.prune_vocab import export_pruned
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", choices=("sst2", "conll2003"), default="sst2")
@@ -115,7 +115,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = args.out or RESULTS / f"vocab_pruning_{args.data}.json"
-    path.write_text(json.dumps({"data": args.data, "command": "edgeft export --int8 --prune-vocab (edgeft.vocab.export_pruned)", "results": results}, indent=2) + "\n")
+    path.write_text(json.dumps({"data": args.data, "command": "edgeft export --int8 --prune-vocab (edgeft.export.prune_vocab.export_pruned)", "results": results}, indent=2) + "\n")
     print("| run | kept tokens | held-out texts re-tokenised | PyTorch: unpruned / pruned | int8: unpruned / pruned | pruned int8 vs unpruned PyTorch | int8 MB: unpruned / pruned |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

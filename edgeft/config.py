@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .corpus import DOCUMENT_MODES
+from .data.corpus import DOCUMENT_MODES
 from .errors import ConfigError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
@@ -261,7 +261,7 @@ class NerConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        from .ner_data import JOINS, normalize_scheme
+        from .data.ner import JOINS, normalize_scheme
 
         from .errors import DataError
 

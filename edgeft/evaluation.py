@@ -10,7 +10,7 @@ import numpy as np
 from edgeft_runtime.metrics import classification_metrics
 from edgeft_runtime.ops import decisions
 
-from .data import check_known_labels, read_classification
+from .data.classification import check_known_labels, read_classification
 from .errors import EdgeftError
 
 
@@ -52,7 +52,7 @@ def evaluate_ner(model, path: str | Path, *, scheme: str = "auto", repair: bool 
     from edgeft_runtime.metrics import entity_metrics, entity_scores
     from edgeft_runtime.ner import entity_tuples
 
-    from .ner_data import check_known_types, read_ner
+    from .data.ner import check_known_types, read_ner
 
     settings = model.manifest.get("ner") or {}
     examples = read_ner(path, scheme=scheme, join=settings.get("join") or "auto", repair=repair).examples

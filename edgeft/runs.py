@@ -20,7 +20,7 @@ from edgeft_exporters.constants import (
 from . import __version__
 from .config import TrainConfig
 from .config_loader import save_config
-from .data import TextExample
+from .data.classification import TextExample
 
 
 def library_versions() -> dict[str, str]:

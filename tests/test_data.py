@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgeft.data import (
+from edgeft.data.classification import (
     check_known_labels,
     label_space,
     parse_labels,

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import edgeft_runtime
 from edgeft.cli import app
-from edgeft.compare import collect_rows, format_comparison
+from edgeft.bench.compare import collect_rows, format_comparison
 from edgeft_runtime import check
 from edgeft_runtime.device import cpu_target
 from edgeft_runtime.manifest import verify_bundle

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import edgeft_runtime
 from edgeft.cli import app
-from edgeft.compare import collect_rows, format_comparison, plot_comparison
+from edgeft.bench.compare import collect_rows, format_comparison, plot_comparison
 from edgeft.errors import EdgeftError
 from edgeft_runtime import bench
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from edgeft.cli import app
 from edgeft.config import DistillConfig
 from edgeft.errors import ConfigError
-from edgeft.students import hidden_state_pairs, layer_map, shrink, student_state_dict
+from edgeft.distill.students import hidden_state_pairs, layer_map, shrink, student_state_dict
 from tests import tiny
 from tests.conftest import assert_one_error_line, train_tiny_classifier
 
@@ -91,7 +91,7 @@ def test_state_dict_mapping_renames_only_layer_weights():
 def test_soft_loss_is_zero_for_identical_outputs_and_scales_with_t_squared():
     import torch
 
-    from edgeft.kd import soft_loss
+    from edgeft.distill.loss import soft_loss
 
     teacher = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
     assert soft_loss(teacher.clone(), teacher, 2.0, multi_label=False).item() == pytest.approx(0.0, abs=1e-6)
@@ -110,7 +110,7 @@ def test_soft_loss_is_zero_for_identical_outputs_and_scales_with_t_squared():
 def test_per_token_soft_loss_ignores_padding():
     import torch
 
-    from edgeft.kd import soft_loss
+    from edgeft.distill.loss import soft_loss
 
     teacher = torch.randn(2, 4, 5)
     student = torch.randn(2, 4, 5)
@@ -126,7 +126,7 @@ def test_per_token_soft_loss_ignores_padding():
 def test_gold_loss_skips_unlabelled_rows():
     import torch
 
-    from edgeft.kd import IGNORE, gold_loss
+    from edgeft.distill.loss import IGNORE, gold_loss
 
     logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     only_first = gold_loss(logits[:1], torch.tensor([0]), multi_label=False)
@@ -221,7 +221,7 @@ def test_soft_targets_reach_the_loss(tmp_path, teacher4, sentiment_files):
     learns the teacher's answers, not the file's; with kd_alpha=0, the flipped labels."""
     import csv
 
-    from edgeft.tasks.distill import distill
+    from edgeft.distill.train import distill
 
     rows = list(csv.reader(open(sentiment_files["train"], encoding="utf-8")))
     flipped = tiny.write_csv(tmp_path / "flipped.csv", [(t, {"pos": "neg", "neg": "pos"}[y]) for t, y in rows[1:]])
@@ -343,7 +343,7 @@ def test_kd_options_are_checked_before_work(tmp_path, tiny_run):
 def test_hidden_loss_moves_the_student_towards_the_teachers_states():
     import torch
 
-    from edgeft.kd import hidden_loss
+    from edgeft.distill.loss import hidden_loss
 
     t = [torch.zeros(1, 3, 4), torch.ones(1, 3, 4)]
     s = [torch.zeros(1, 3, 4), torch.zeros(1, 3, 4, requires_grad=True)]
@@ -358,7 +358,7 @@ def test_hidden_loss_moves_the_student_towards_the_teachers_states():
 def test_the_teachers_fine_tuning_techniques_do_not_carry_over(tmp_path):
     """A student trains every weight once, whatever freezing, adapters, decay or seeds its teacher used."""
     from edgeft.config import ClassifierConfig
-    from edgeft.tasks.distill import Teacher, student_config
+    from edgeft.distill.train import Teacher, student_config
 
     taught = ClassifierConfig(freeze="layers:1", layerwise_lr_decay=0.8, reinit_top_layers=1, seeds=[1, 2, 3], lr=1e-4)
     teacher = Teacher(tmp_path, {}, "classifier", taught, 4)

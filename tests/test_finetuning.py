@@ -329,7 +329,7 @@ def test_adapter_only_run_as_base_is_a_clear_error(lora_run, tmp_path, sentiment
 
 
 def test_adapter_only_reference_for_bench_is_merged(lora_run, tmp_path):
-    from edgeft.bench_reference import load_reference
+    from edgeft.bench.pytorch_reference import load_reference
 
     adapter_only = tmp_path / lora_run.name
     shutil.copytree(lora_run, adapter_only)
@@ -413,7 +413,7 @@ def test_seeds_train_one_run_each_and_keep_the_best(tmp_path, tiny_base, sentime
     assert run["seeds"]["best_seed"] == seeds["best_seed"] and "runs" not in run["seeds"]
     assert json.loads((out / "train_config.json").read_text())["seeds"] == [1, 2, 3]
     # The kept model is the best seed's: its predictions score the best seed's accuracy.
-    from edgeft.bench_reference import load_reference
+    from edgeft.bench.pytorch_reference import load_reference
 
     rows = [json.loads(line) for line in (out / "eval.jsonl").read_text().splitlines()]
     probs = load_reference(out, 1)[0]([r["text"] for r in rows])

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from edgeft.cli import app
 from edgeft.config import MlmConfig
 from edgeft.config_loader import build_config
-from edgeft.corpus import read_corpus, read_corpus_file, split_documents
+from edgeft.data.corpus import read_corpus, read_corpus_file, split_documents
 from edgeft.errors import ConfigError, DataError
 from tests.conftest import assert_one_error_line
 from tests.reference_checks import assert_reference_round_trip
@@ -211,7 +211,7 @@ def test_blocks_are_full_and_documents_separated():
 def test_blocks_from_a_tokenizer_keep_word_pieces_together(tiny_base):
     from transformers import AutoTokenizer
 
-    from edgeft.corpus import Document
+    from edgeft.data.corpus import Document
 
     tok = AutoTokenizer.from_pretrained(tiny_base)
     docs = [Document("anna visited zebraland today", "x", 1), Document("otto met quokkas in berlin", "x", 2)] * 4

@@ -18,7 +18,7 @@ from edgeft.cli import app
 from edgeft.config import NerConfig
 from tests.conftest import assert_one_error_line
 from tests.reference_checks import assert_reference_round_trip
-from edgeft.ner_data import NerExample
+from edgeft.data.ner import NerExample
 from edgeft.tasks.ner import content_tokenizer, encode_examples, resolve_word_split, token_labels, word_tags
 from tests import tiny
 
@@ -307,7 +307,7 @@ def test_info_says_what_a_word_is_and_which_runtime_reads_it():
 def test_export_prune_vocab_ner_keeps_entities(tmp_path, ner_run, ner_bundle, ner_files):
     """--prune-vocab on a NER run: the gate compares word tags with the unpruned run (same words),
     and the pruned bundle finds the same entity spans."""
-    from edgeft.ner_data import read_ner
+    from edgeft.data.ner import read_ner
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(ex.text for ex in read_ner(ner_files["train"]).examples) + "\n", encoding="utf-8")

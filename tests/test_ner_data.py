@@ -9,7 +9,7 @@ import pytest
 from edgeft.config import NerConfig
 from edgeft.config_loader import build_config
 from edgeft.errors import ConfigError, DataError
-from edgeft.ner_data import detect_scheme, iob2_labels, read_ner, to_iob2
+from edgeft.data.ner import detect_scheme, iob2_labels, read_ner, to_iob2
 from tests import tiny
 
 

@@ -44,3 +44,17 @@ def test_the_runtime_declares_an_older_python_than_the_toolchain():
     runtime = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]
     assert _oldest_python(runtime["requires-python"]) == "3.10"
     assert "oldest" in (ROOT / "Makefile").read_text() and "3.10" in (ROOT / "Makefile").read_text()
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    """setuptools installs only the packages pyproject names: a subpackage missing there imports
+    from a checkout (editable install) but not from a built wheel."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    folders = {name: ROOT / path for name, path in setuptools.get("package-dir", {}).items()}
+    found = set()
+    for top in ("edgeft", "edgeft_exporters"):
+        root = folders.get(top, ROOT / top)
+        for init in root.rglob("__init__.py"):
+            found.add(".".join([top, *init.parent.relative_to(root).parts]))
+    assert found == listed, f"missing from pyproject: {sorted(found - listed)}; listed but absent: {sorted(listed - found)}"

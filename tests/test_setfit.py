@@ -17,7 +17,7 @@ from tests.reference_checks import assert_reference_round_trip
 from tests.conftest import assert_one_error_line
 from edgeft.config import SetFitConfig
 from edgeft.config_loader import build_config
-from edgeft.data import TextExample, sample_shots
+from edgeft.data.classification import TextExample, sample_shots
 from edgeft.errors import ConfigError, DataError
 from tests import tiny
 

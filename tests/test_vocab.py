@@ -9,7 +9,7 @@ import json
 import pytest
 
 from edgeft.errors import ModelError
-from edgeft.vocab import kept_ids, prune_embeddings, read_wordpiece, write_pruned_tokenizer
+from edgeft.export.prune_vocab import kept_ids, prune_embeddings, read_wordpiece, write_pruned_tokenizer
 
 
 def test_pruned_model_and_tokenizer_reproduce_corpus_texts(tmp_path, tiny_base):

@@ -2,7 +2,7 @@
 
 Formats by suffix: ``.txt`` (one text per line), ``.csv`` / ``.tsv`` (header row), ``.jsonl``
 (one object per line) and ``.parquet``. The rules for bad input are the training readers'
-(edgeft/data.py): blank lines are not rows; a bad UTF-8 byte names its line; a wrong column or a
+(edgeft/data/): blank lines are not rows; a bad UTF-8 byte names its line; a wrong column or a
 ragged CSV row is an error naming file:line. Lines are decoded one at a time with
 ``surrogateescape``, so that a bad byte marks only its own line, which the pipeline then refuses
 or (with --skip-bad) skips and counts.

@@ -51,7 +51,7 @@ def bench(
 
     extra, reference_name = [], None
     if reference is not None:
-        from ..bench_reference import REFERENCE_NAME, reference_engine
+        from ..bench.pytorch_reference import REFERENCE_NAME, reference_engine
 
         extra, reference_name = [reference_engine(reference, threads)], REFERENCE_NAME
     names = (variant or list(read_manifest(bundle)["variants"])) + [e.name for e in extra]

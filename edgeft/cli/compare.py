@@ -24,7 +24,7 @@ def compare(
     Example:
       edgeft compare laptop.json pi-like.json phone.json --plot latency.png
     """
-    from ..compare import collect_rows, format_comparison, plot_comparison
+    from ..bench.compare import collect_rows, format_comparison, plot_comparison
 
     rows, notes = collect_rows(reports)
     typer.echo(format_comparison(rows, notes))

@@ -54,7 +54,7 @@ def distill(
       edgeft distill models/tickets --layers 3 --unlabelled tickets_unlabelled.txt --out models/tickets-l3
     """
     from ..config_loader import build_config
-    from ..tasks.distill import distill as run_distill
+    from ..distill.train import distill as run_distill
     from .train import report
 
     flags = dict(

@@ -129,8 +129,8 @@ def export(
         reference_samples=reference_samples,
     )
     if prune_vocab is not None:
-        from ..corpus import read_corpus
-        from ..vocab import export_pruned
+        from ..data.corpus import read_corpus
+        from ..export.prune_vocab import export_pruned
 
         corpus = [doc.text for doc in read_corpus([prune_vocab])]
         result = export_pruned(run, out, options, corpus, f"{prune_vocab} ({len(corpus)} texts)", eval_rows=eval_rows, eval_source=eval_source)

@@ -22,7 +22,7 @@ def _texts(texts: list[str] | None, file: Path | None) -> list[str]:
     if texts:
         return texts
     if file is not None:
-        from ..data import read_text_file
+        from ..data.classification import read_text_file
 
         return [line for line in read_text_file(file).splitlines() if line.strip()]
     if not sys.stdin.isatty():

@@ -15,7 +15,7 @@ from edgeft_runtime.ops import multi_label_decisions
 
 from ..base_models import load_base_config
 from ..config import ClassifierConfig, TextClassificationConfig
-from ..data import TextExample, check_known_labels, label_space, read_classification, sample_shots, split_holdout
+from ..data.classification import TextExample, check_known_labels, label_space, read_classification, sample_shots, split_holdout
 from ..devices import select_device
 from ..errors import DataError
 from ..runs import write_run

@@ -26,8 +26,8 @@ from edgeft_exporters.staging import StagedDir
 
 from ..base_models import load_base_config
 from ..config import MlmConfig
-from ..corpus import Document, read_corpus, read_corpus_file, split_documents
-from ..data import TextExample
+from ..data.corpus import Document, read_corpus, read_corpus_file, split_documents
+from ..data.classification import TextExample
 from ..devices import select_device
 from ..errors import DataError, ModelError
 from ..runs import write_run

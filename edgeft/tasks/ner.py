@@ -1,6 +1,6 @@
 """Token classification (NER) with the Hugging Face Trainer.
 
-Sentences are raw text plus character spans (edgeft/ner_data.py). Training tokenises the text
+Sentences are raw text plus character spans (edgeft/data/ner.py). Training tokenises the text
 exactly as the runtime will (edgeft_runtime/ner.py: same tokenizer, same words, same stride
 windows), labels each word from the spans (its first sub-token; the rest are left out of the
 loss unless ``label_all_tokens``), and measures entity-level F1 on character spans, the way
@@ -26,7 +26,7 @@ from ..base_models import load_base_config
 from ..config import NerConfig
 from ..devices import select_device
 from ..errors import ConfigError
-from ..ner_data import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
+from ..data.ner import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
 from ..runs import write_run
 from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
 from .tuning import prepare_model, save_trained

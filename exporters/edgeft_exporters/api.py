@@ -97,7 +97,7 @@ def export_run(
     """Export a run to a bundle and check it against the PyTorch original on held-out data.
 
     eval_rows: held-out examples ({"text", "labels"} for classifiers); default: the run's own
-    eval.jsonl. original: the run this one was derived from (``edgeft.vocab.export_pruned``): the
+    eval.jsonl. original: the run this one was derived from (``edgeft.export.prune_vocab.export_pruned``): the
     gate also holds every variant to ``max_drop`` against it. Raises ParityError (and writes
     nothing) when a gate fails.
     """

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ModelError
+from ..errors import ModelError
 
 TOKENIZER_FILE = "tokenizer.json"
 VOCAB_FILE = "vocab.txt"

@@ -8,7 +8,7 @@ from typing import Any
 
 from edgeft_runtime.bench.report import MEASURED_HERE, read_report
 
-from .errors import EdgeftError
+from ..errors import EdgeftError
 
 
 @dataclass

@@ -25,7 +25,7 @@ def load_reference(run_dir: str | Path, threads: int | None):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-    from .errors import ModelError
+    from ..errors import ModelError
 
     run_dir = Path(run_dir)
     run_file = run_dir / "edgeft_run.json"
@@ -76,7 +76,7 @@ def _setfit_reference(run_dir: Path):
 
 def reference_engine(run_dir: str | Path, threads: int | None) -> Engine:
     predict, _ = load_reference(run_dir, threads)
-    argv = [sys.executable, "-m", "edgeft.bench_reference", str(run_dir)]
+    argv = [sys.executable, "-m", "edgeft.bench.pytorch_reference", str(run_dir)]
     if threads is not None:
         argv += ["--threads", str(threads)]
     weights = sum(p.stat().st_size for p in Path(run_dir).glob("*.safetensors")) or sum(

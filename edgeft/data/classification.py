@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import DataError
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 

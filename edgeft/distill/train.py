@@ -1,14 +1,14 @@
 """`edgeft distill`: a finished classifier, NER or SetFit run (the teacher) -> a run with fewer
 layers (the student) that learned to copy it.
 
-The student is cut from the teacher (``edgeft.students``: same architecture, K of its layers,
+The student is cut from the teacher (``edgeft.distill.students``: same architecture, K of its layers,
 embeddings and head copied), trained on the teacher's training data plus any ``--unlabelled``
 texts, and written as an ordinary run folder of the teacher's task, so `edgeft export --int8`
 and its parity gate treat it like any other run. Its ``metrics.json`` adds the teacher's scores
 on the same eval data and the difference; ``edgeft_run.json`` says where it came from
 (``distillation``). The teacher's folder is only read.
 
-Classifier and NER students learn from the teacher's logits (``edgeft.kd``). SetFit students go
+Classifier and NER students learn from the teacher's logits (``edgeft.distill.loss``). SetFit students go
 through setfit's own ``DistillationTrainer``: the body learns to reproduce the teacher's cosine
 similarities between pairs of texts, then a fresh logistic-regression head is fitted on the
 teacher's predicted labels; temperature and alpha do not apply there.
@@ -31,11 +31,11 @@ from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL, TASK_SETFIT
 
 from ..config import DistillConfig, TrainConfig
 from ..config_loader import build_config
-from ..corpus import read_corpus_file
+from ..data.corpus import read_corpus_file
 from ..devices import select_device
 from ..errors import ConfigError, DataError, ModelError
 from ..runs import write_run
-from .common import TrainResult, finish_run_folder, quiet_transformers, run_info
+from ..tasks.common import TrainResult, finish_run_folder, quiet_transformers, run_info
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,14 @@ def read_teacher(config: DistillConfig) -> Teacher:
     from edgeft_exporters.adapters import is_adapter_only
     from transformers import AutoConfig
 
-    from ..students import teacher_layer_count
+    from .students import teacher_layer_count
 
     if is_adapter_only(folder):
         raise ModelError(
             f"{folder}: this LoRA run keeps only its adapter (save_merged=false); re-train it with "
             "--set save_merged=true to distil it"
         )
-    from . import get_task
+    from ..tasks import get_task
 
     layers = teacher_layer_count(AutoConfig.from_pretrained(str(folder)))
     if not 1 <= (config.layers or 0) < layers:
@@ -141,8 +141,8 @@ def _check_labels(found: list[str], teacher: Teacher, what: str) -> None:
 
 
 def _kd_settings(config: DistillConfig, teacher: Teacher, *, multi_label: bool, per_token: bool):
-    from ..kd import KdSettings
-    from ..students import hidden_state_pairs
+    from .loss import KdSettings
+    from .students import hidden_state_pairs
 
     return KdSettings(
         temperature=config.kd_temperature,
@@ -155,7 +155,7 @@ def _kd_settings(config: DistillConfig, teacher: Teacher, *, multi_label: bool, 
 
 
 def _attach(rows: list[dict[str, Any]], logits: list[np.ndarray]) -> list[dict[str, Any]]:
-    from ..kd import TEACHER_LOGITS
+    from .loss import TEACHER_LOGITS
 
     return [{**row, TEACHER_LOGITS: lg} for row, lg in zip(rows, logits)]
 
@@ -212,8 +212,8 @@ def _student_trainer(
 ) -> Any:
     """The Trainer that fits ``student`` to the teacher's soft targets attached to ``train_rows``
     (and, with ``kd_hidden``, to the teacher's hidden states)."""
-    from ..kd import WithTeacherLogits, distill_trainer_class
-    from .common import supervised_trainer
+    from .loss import WithTeacherLogits, distill_trainer_class
+    from ..tasks.common import supervised_trainer
 
     return supervised_trainer(
         student_cfg,
@@ -250,7 +250,7 @@ def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any
     started = time.perf_counter()
     from edgeft_runtime.metrics import classification_metrics, headline_metric
 
-    from .classifier import _REPORTED, encode_rows, encode_targets, load_classification_data, logits_to_predictions
+    from ..tasks.classifier import _REPORTED, encode_rows, encode_targets, load_classification_data, logits_to_predictions
 
     data = load_classification_data(teacher.config)
     _check_labels(data.labels, teacher, "labels")
@@ -258,8 +258,8 @@ def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
 
-    from ..kd import IGNORE, predict_logits
-    from ..students import shrink
+    from .loss import IGNORE, predict_logits
+    from .students import shrink
 
     quiet_transformers()
     set_seed(student_cfg.seed)
@@ -324,8 +324,8 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
     started = time.perf_counter()
     from edgeft_runtime import ner
 
-    from ..ner_data import NerExample
-    from .ner import _REPORTED, HEADLINE, content_tokenizer, encode_examples, entities_from_window_logits, flat_scores, load_ner_data, score_entities
+    from ..data.ner import NerExample
+    from ..tasks.ner import _REPORTED, HEADLINE, content_tokenizer, encode_examples, entities_from_window_logits, flat_scores, load_ner_data, score_entities
 
     data = load_ner_data(teacher.config)
     _check_labels(data.labels, teacher, "entity tags")
@@ -333,8 +333,8 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
 
     from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, set_seed
 
-    from ..kd import IGNORE, predict_logits
-    from ..students import shrink
+    from .loss import IGNORE, predict_logits
+    from .students import shrink
 
     quiet_transformers()
     set_seed(student_cfg.seed)
@@ -410,14 +410,14 @@ def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, ov
 
 
 def _distil_setfit(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, overwrite: bool) -> TrainResult:
-    from .setfit import require_setfit
+    from ..tasks.setfit import require_setfit
 
     require_setfit()
     started = time.perf_counter()
     from edgeft_runtime.metrics import classification_metrics
 
-    from .classifier import encode_targets, load_classification_data
-    from .setfit import SETFIT_THRESHOLD, _quiet_setfit, build_head, describe_body, head_params, training_arguments
+    from ..tasks.classifier import encode_targets, load_classification_data
+    from ..tasks.setfit import SETFIT_THRESHOLD, _quiet_setfit, build_head, describe_body, head_params, training_arguments
 
     data = load_classification_data(teacher.config, shots=getattr(teacher.config, "shots", None))
     _check_labels(data.labels, teacher, "labels")
@@ -433,7 +433,7 @@ def _distil_setfit(config: DistillConfig, teacher: Teacher, student_cfg: Any, *,
     from transformers import set_seed
 
     from ..runs import library_versions
-    from ..students import shrink
+    from .students import shrink
 
     quiet_transformers()
     _quiet_setfit()

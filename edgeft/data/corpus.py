@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .data import JSONL_SUFFIXES, iter_records, read_text_file
-from .errors import DataError
+from .classification import JSONL_SUFFIXES, iter_records, read_text_file
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from typing import Any, Iterator, Sequence
 
 from edgeft_runtime.metrics import tag_entities
 
-from .data import JSONL_SUFFIXES, read_text_file
-from .errors import DataError
+from .classification import JSONL_SUFFIXES, read_text_file
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 

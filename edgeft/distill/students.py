@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ModelError
+from ..errors import ModelError
 
 # Families whose layers differ by position (ModernBERT alternates local and global attention by
 # layer index; ALBERT shares one layer across depths): a copied layer would change what it does.
