@@ -129,3 +129,27 @@ def test_holdout_is_seeded_and_stratified(tmp_path):
     assert [e.text for e in held1] == [e.text for e in held2] != [e.text for e in held3]
     assert len(held1) == 10 and len(train1) == 30
     assert sum(e.labels == ["a"] for e in held1) == 5
+
+
+def test_the_shared_row_loop_marks_bad_bytes_by_line(tmp_path):
+    """One CSV loop serves the training readers (strict: a bad byte fails the file) and the
+    streaming `predict --input` reader, which learns per row where a bad byte sits."""
+    import io
+
+    from edgeft.data.rows import decoded_lines, table_rows
+
+    raw = b"\xef\xbb\xbftext,label\nfine,a\nbro\xffken,b\n\"two\nlines\",c\nragged\xfe,x,y\n\nlast,d\n"
+    header, rows = table_rows("in.csv", decoded_lines(io.BytesIO(raw)), ",")
+    got = [(r.start, r.values, r.bad) for r in rows]
+    assert header == ["text", "label"]
+    assert got == [
+        (2, {"text": "fine", "label": "a"}, None),
+        (3, {"text": "bro\udcffken", "label": "b"}, (3, 0xFF)),
+        (4, {"text": "two\nlines", "label": "c"}, None),
+        (6, None, (6, 0xFE)),  # wrong field count, but the byte is what to report
+        (8, {"text": "last", "label": "d"}, None),
+    ]
+    path = tmp_path / "bad.csv"
+    path.write_bytes(raw)
+    with pytest.raises(DataError, match="bad.csv:3: byte 0xff is not valid UTF-8"):
+        read_classification(path)

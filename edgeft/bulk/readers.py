@@ -10,12 +10,11 @@ or (with --skip-bad) skips and counts.
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, Iterator
 
+from ..data.rows import decoded_lines, json_object, table_rows
 from ..errors import DataError
 
 TEXT_SUFFIXES = {".txt", ".text"}
@@ -88,21 +87,9 @@ def open_input(path: str | Path, text_column: str = "text") -> InputFile:
     return info
 
 
-def _lines(stream: BinaryIO, position: list[int]) -> Iterator[tuple[int, str, int | None]]:
-    """(line number, decoded line with its ending, first bad byte or None) for each physical line."""
-    for number, raw in enumerate(stream, start=1):
-        position[0] += len(raw)
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            yield number, raw.decode("utf-8"), None
-        except UnicodeDecodeError as e:
-            yield number, raw.decode("utf-8", "surrogateescape"), raw[e.start]
-
-
 def _txt_records(path: Path, column: str, position: list[int]) -> Iterator[Record]:
     with open(path, "rb") as stream:
-        for number, line, bad in _lines(stream, position):
+        for number, line, bad in decoded_lines(stream, position):
             text = line.rstrip("\r\n")
             if not text.strip():
                 continue  # blank line
@@ -111,75 +98,34 @@ def _txt_records(path: Path, column: str, position: list[int]) -> Iterator[Recor
 
 def _jsonl_records(path: Path, position: list[int]) -> Iterator[Record]:
     with open(path, "rb") as stream:
-        for number, line, bad in _lines(stream, position):
+        for number, line, bad in decoded_lines(stream, position):
             if not line.strip():
                 continue
             if bad is not None:
                 # The line cannot be trusted as JSON; the pipeline reports or skips it by its byte.
                 yield Record(number, {}, bad, number)
                 continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{number}: not valid JSON ({e.msg}); each line must be one JSON object") from None
-            if not isinstance(value, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
-            yield Record(number, value)
+            yield Record(number, json_object(path, number, line))
 
 
 def _table_records(path: Path, delimiter: str, position: list[int]) -> tuple[list[str], Iterator[Record]]:
     stream = open(path, "rb")
-    lines = _lines(stream, position)
-    bad_lines: dict[int, int] = {}
-    current = [0]
-
-    def text_lines() -> Iterator[str]:
-        for number, line, bad in lines:
-            current[0] = number
-            if bad is not None:
-                bad_lines[number] = bad
-            yield line
-
-    reader = csv.reader(text_lines(), delimiter=delimiter)
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
+        header, rows = table_rows(path, decoded_lines(stream, position), delimiter)
+    except BaseException:
         stream.close()
-        raise DataError(f"{path}: file is empty") from None
-    except csv.Error as e:
-        stream.close()
-        raise DataError(f"{path}:1: cannot parse the header row ({e})") from None
-    if 1 in bad_lines:
-        stream.close()
-        raise DataError(f"{path}:1: byte 0x{bad_lines[1]:02x} is not valid UTF-8; re-save the file as UTF-8")
+        raise
 
     def records() -> Iterator[Record]:
         with stream:
-            line = current[0]
-            while True:
-                start = line + 1
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as e:
-                    raise DataError(f"{path}:{start}: cannot parse row ({e}); check its quoting") from None
-                line = current[0]
-                bad = next(((n, b) for n, b in bad_lines.items() if start <= n <= line), None)
-                bad_lines.clear()
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
-                if len(row) != len(header):
-                    if bad is not None:
-                        yield Record(start, {}, bad[1], bad[0])
-                        continue
-                    raise DataError(
-                        f"{path}:{start}: row has {len(row)} fields but the header has {len(header)}; "
-                        f"quote fields that contain {'a tab' if delimiter == chr(9) else 'commas'}"
-                    )
-                record = Record(start, dict(zip(header, row)))
-                if bad is not None:
-                    record.bad_line, record.bad_byte = bad
+            for row in rows:
+                if row.values is None:  # a ragged row with a bad byte: reported or skipped by its byte
+                    assert row.bad is not None
+                    yield Record(row.start, {}, row.bad[1], row.bad[0])
+                    continue
+                record = Record(row.start, row.values)
+                if row.bad is not None:
+                    record.bad_line, record.bad_byte = row.bad
                 yield record
 
     return header, records()

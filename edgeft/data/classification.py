@@ -6,8 +6,6 @@ with its line instead of surfacing as a crash deep inside training.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import random
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import DataError
+from .rows import UTF8_BOM, jsonl_records, not_utf8, table_rows, text_lines
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +39,12 @@ def read_text_file(path: str | Path) -> str:
     if path.is_dir():
         raise DataError(f"{path}: is a folder; pass a data file")
     raw = path.read_bytes()
+    # The BOM is cut off here rather than by the utf-8-sig codec, whose error offsets do not count it.
+    raw = raw[len(UTF8_BOM) :] if raw.startswith(UTF8_BOM) else raw
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}:{line}: byte 0x{raw[e.start]:02x} is not valid UTF-8; re-save the file as UTF-8"
-        ) from None
+        raise not_utf8(path, raw[: e.start].count(b"\n") + 1, raw[e.start]) from None
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -59,51 +57,12 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not text.strip():
         raise DataError(f"{path}: file is empty")
     if suffix in JSONL_SUFFIXES:
-        yield from _iter_jsonl(path, text)
-    else:
-        yield from _iter_table(path, text, TABLE_SUFFIXES[suffix])
-
-
-def _iter_jsonl(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{number}: not valid JSON ({e.msg}); each line must be one JSON object") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-        yield number, record
-
-
-def _iter_table(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise DataError(f"{path}: file is empty") from None
-    except csv.Error as e:
-        raise DataError(f"{path}:1: cannot parse the header row ({e})") from None
-    header = [h.strip() for h in header]
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            raise DataError(f"{path}:{start}: cannot parse row ({e}); check its quoting") from None
-        line = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
-        if len(row) != len(header):
-            raise DataError(
-                f"{path}:{start}: row has {len(row)} fields but the header has {len(header)}; "
-                f"quote fields that contain {'a tab' if delimiter == chr(9) else 'commas'}"
-            )
-        yield start, dict(zip(header, row))
+        yield from jsonl_records(path, enumerate(text.splitlines(), start=1))
+        return
+    _, rows = table_rows(path, text_lines(text), TABLE_SUFFIXES[suffix])
+    for row in rows:
+        assert row.values is not None  # a strictly decoded file has no bad bytes
+        yield row.start, row.values
 
 
 def _column(path: Path, number: int, record: dict[str, Any], name: str, flag: str) -> Any:

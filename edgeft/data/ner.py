@@ -32,8 +32,9 @@ from typing import Any, Iterator, Sequence
 
 from edgeft_runtime.metrics import tag_entities
 
-from .classification import JSONL_SUFFIXES, read_text_file
 from ..errors import DataError
+from .classification import JSONL_SUFFIXES, read_text_file
+from .rows import jsonl_records
 
 log = logging.getLogger(__name__)
 
@@ -284,16 +285,8 @@ def _text_record(record: dict, where: str, line: int) -> NerExample:
 
 def _iter_jsonl_records(path: Path, text: str) -> _Records:
     records = _Records()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, record in jsonl_records(path, enumerate(text.splitlines(), start=1)):
         where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not valid JSON ({e.msg}); each line must be one JSON object") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
         if "tokens" in record:
             tokens, tags = record.get("tokens"), record.get("tags", record.get("ner_tags"))
             if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
