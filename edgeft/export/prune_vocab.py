@@ -22,9 +22,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from edgeft_runtime.constants import TOKENIZER_FILE
+
 from ..errors import ModelError
 
-TOKENIZER_FILE = "tokenizer.json"
+# The Hugging Face tokenizer files beside tokenizer.json that pruning rewrites.
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 
