@@ -84,17 +84,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m edgeft_runtim
         sys.stderr.write(f"error: {_one_line(e)}\n")
         return 2
     try:
+        preflight(options)
+    except BundleError as e:
+        sys.stderr.write(f"error: {_one_line(e)}\n")
+        return 1
+    try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
         sys.stderr.write(f"error: the service needs the serve extra ({e.name} is missing); {EXTRA_HINT}\n")
         return 1
     _setup_logging(options.log_level)
-    try:
-        preflight(options)
-    except BundleError as e:
-        sys.stderr.write(f"error: {_one_line(e)}\n")
-        return 1
     try:
         run(options)
     except OSError as e:  # the port is taken, the address is not this machine's

@@ -26,7 +26,7 @@ def _post(summary: str, request: str, response: dict[str, Any], tag: str) -> dic
 def _paths_for(prefix: str, tag: str, task: str | None, embeds: bool) -> dict[str, Any]:
     predict = {
         "ner": ("Entities per text (runtime fields: entity, text, start, end, score)", "TagRequest", {"type": "array", "items": {"$ref": "#/components/schemas/Entity"}}),
-        "fill-mask": ("Candidates for each [MASK] (runtime fields: token, token_id, score, sequence)", "FillMaskRequest", {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Candidate"}}}),
+        "fill-mask": ("Candidates for each [MASK] (runtime fields: score, token (the id), token_str, sequence)", "FillMaskRequest", {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Candidate"}}}),
     }.get(task or "", ("Every label with its probability, best first (TEI's /predict)", "PredictRequest", {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}}))
     paths = {f"{prefix}/predict": _post(predict[0], predict[1], predict[2], tag),
              f"{prefix}/info": {"get": {"tags": [tag], "summary": "The bundle: task, labels, variant, limits (TEI's /info fields where they apply)", "responses": {"200": {"description": "Model info"}}}}}
@@ -70,7 +70,7 @@ def openapi_spec(registry: Any) -> dict[str, Any]:
                             "properties": {"inputs": _TEXTS, "top_k": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5}, **truncation}},
         "Prediction": {"type": "object", "properties": {"label": {"type": "string"}, "score": {"type": "number"}}},
         "Entity": {"type": "object", "properties": {"entity": {"type": "string"}, "text": {"type": "string"}, "start": {"type": "integer"}, "end": {"type": "integer"}, "score": {"type": "number"}}},
-        "Candidate": {"type": "object", "properties": {"token": {"type": "string"}, "token_id": {"type": "integer"}, "score": {"type": "number"}, "sequence": {"type": "string"}}},
+        "Candidate": {"type": "object", "properties": {"score": {"type": "number"}, "token": {"type": "integer"}, "token_str": {"type": "string"}, "sequence": {"type": "string"}}},
     }
     return {"openapi": "3.0.3", "info": {"title": "edgeft serve", "version": __version__,
                                          "description": "edgeft bundles over HTTP; request and response shapes of text-embeddings-inference for classifiers and embeddings"},
