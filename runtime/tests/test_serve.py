@@ -255,14 +255,18 @@ def test_overload_answers_429_with_retry_after_and_nothing_else_fails(bundles):
 
 
 def test_sigterm_drains_requests_in_flight_and_exits_0(bundles):
-    s = Server(str(bundles["sentiment"]), "--no-check", "--max-wait-ms", "1500", "--max-batch", "64")
+    s = Server(str(bundles["sentiment"]), "--no-check", "--max-wait-ms", "5000", "--max-batch", "64")
     s.wait_ready()
     results: list = []
 
     async def fire():
         async with httpx.AsyncClient(base_url=s.url, timeout=30) as client:
             tasks = [asyncio.ensure_future(client.post("/predict", json={"inputs": f"text {i}"})) for i in range(10)]
-            await asyncio.sleep(0.5)  # the requests are queued, waiting for their batch
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:  # until all ten wait in the queue for their batch
+                await asyncio.sleep(0.05)
+                if 'edgeft_queue_depth{model="sentiment"} 10' in (await client.get("/metrics")).text:
+                    break
             s.proc.send_signal(signal.SIGTERM)
             results.extend(await asyncio.gather(*tasks, return_exceptions=True))
 
