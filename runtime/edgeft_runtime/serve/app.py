@@ -151,7 +151,8 @@ def build_app(registry: Registry) -> Starlette:
         try:
             yield
         finally:
-            await loading
+            registry.stopping = True
+            await loading  # the bundle being loaded now, if any; the others are skipped
             # uvicorn has waited for the requests in flight; whatever is still queued runs now.
             await loop.run_in_executor(None, registry.close, options.graceful_timeout)
             log.info("stopped")

@@ -102,6 +102,7 @@ class Registry:
         self.models: dict[str, Served] = {s.name: Served(s) for s in options.bundles}
         self.root = options.bundles[0].name
         self.metrics = metrics_factory(self._queue_depths, self._readiness, options.max_batch)
+        self.stopping = False  # set at shutdown: bundles not yet loaded are not loaded any more
 
     def _queue_depths(self):
         return [((name, ), float(s.batcher.queued if s.batcher else 0)) for name, s in self.models.items()]
@@ -116,6 +117,9 @@ class Registry:
     def load_all(self) -> None:
         """Load and check every bundle, one after another (called from a background thread)."""
         for served in self.models.values():
+            if self.stopping:
+                served.state, served.reason = "failed", "the service stopped before this bundle was loaded"
+                continue
             self._load(served)
 
     def _load(self, served: Served) -> None:
