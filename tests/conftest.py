@@ -58,6 +58,25 @@ def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
     return out
 
 
+@pytest.fixture
+def break_variants(monkeypatch):
+    """The test hook for a gate or check that must fail while every limit stays in its range:
+    ``break_variants("int8")`` makes those variants' graph outputs come back with their last axis
+    reversed (the labels' columns swapped), as a broken kernel's might. The tiny models score 100
+    on their held-out data, so a broken variant then scores about 0."""
+    from edgeft_runtime.base import BundleModel
+
+    real = BundleModel._run
+    broken: set[str] = set()
+
+    def run(self, encodings, outputs):
+        values = real(self, encodings, outputs)
+        return [v[..., ::-1].copy() for v in values] if self.variant in broken else values
+
+    monkeypatch.setattr(BundleModel, "_run", run)
+    return lambda *variants: broken.update(variants)
+
+
 def assert_one_error_line(result, *fragments: str, code: int = 1) -> str:
     """A CLI result (typer.testing) that failed the way every user error must: exit ``code``, no
     traceback, exactly one ``error:`` line, holding each of ``fragments``. Returns that line."""

@@ -85,9 +85,10 @@ def test_export_with_eval_file_and_existing_output(cli_run, sentiment_files, tmp
     assert_one_error_line(invoke("export", cli_run, "--out", bundle), f"{bundle}: already exists; pass --overwrite")
 
 
-def test_int8_gate_failure_is_one_line(cli_run, tmp_path):
-    result = invoke("export", cli_run, "--int8", "--out", tmp_path / "x", "--max-drop", -1, "--per-channel", "off")
-    assert_one_error_line(result, "int8 accuracy", "--max-drop -1", "no bundle written")
+def test_int8_gate_failure_is_one_line(cli_run, tmp_path, break_variants):
+    break_variants("int8")
+    result = invoke("export", cli_run, "--int8", "--out", tmp_path / "x", "--max-drop", 0.5, "--per-channel", "off")
+    assert_one_error_line(result, "int8 accuracy", "--max-drop 0.5", "no bundle written")
     assert not (tmp_path / "x").exists()
 
 
@@ -147,3 +148,33 @@ def test_closed_output_pipe_ends_quietly():
     stderr = proc.stderr.read()
     assert proc.wait(timeout=120) == 141, stderr
     assert stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--max-drop", "nan"], "--max-drop nan: give a finite number from 0 to 100 points"),
+        (["--max-drop", "-1"], "--max-drop -1: give a number from 0 to 100 points"),
+        (["--atol", "-0.1"], "--atol -0.1: give 0 or more"),
+        (["--per-channel", "bogus"], "--per-channel bogus: choose auto, on or off"),
+        (["--static-shape", "0x0"], "--static-shape 0x0: expected BATCHxSEQUENCE"),
+        (["--parity-samples", "0"], "--parity-samples 0: give 1 or more"),
+        (["--target", "arm64,riscv"], "--target arm64,riscv: unknown target riscv"),
+    ],
+)
+def test_export_refuses_option_values_before_any_work(cli_run, tmp_path, args, fragment):
+    assert_one_error_line(invoke("export", cli_run, "--int8", "--out", tmp_path / "x", *args), fragment)
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_options_are_checked_in_python_too():
+    from edgeft_exporters.api import ExportOptions
+    from edgeft_runtime.check import DEFAULT_MAX_DROP
+    from edgeft_runtime.options import OptionError
+
+    assert ExportOptions().max_drop == DEFAULT_MAX_DROP  # the gate's default is the check's, stated once
+    with pytest.raises(OptionError, match="--max-drop nan"):
+        ExportOptions(max_drop=float("nan"))
+    with pytest.raises(OptionError, match="--archive rar: choose zip or tar.gz"):
+        ExportOptions(archive="rar")
+

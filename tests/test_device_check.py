@@ -4,6 +4,7 @@ builds per target CPU, and bench reports that carry (or lack) the device's own a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -61,12 +62,13 @@ def test_edgeft_check_prints_what_the_runtime_command_prints(tiny_bundle):
     assert "variant" in result.output and "int8" in result.output and "PyTorch" in result.output
 
 
-def test_a_check_that_cannot_pass_exits_1_with_one_line(tiny_bundle):
-    result = invoke("check", tiny_bundle, "--max-drop", "-100")
-    line = assert_one_error_line(result, "fails the accuracy check on this device", "fp32: accuracy", "int8: accuracy", "limit -100, --max-drop")
+def test_a_check_that_cannot_pass_exits_1_with_one_line(tiny_bundle, break_variants):
+    break_variants("fp32", "int8")
+    result = invoke("check", tiny_bundle, "--max-drop", "0")
+    line = assert_one_error_line(result, "fails the accuracy check on this device", "fp32: accuracy", "int8: accuracy", "limit 0, --max-drop")
     assert "points below PyTorch's" in line
-    as_json = invoke("check", tiny_bundle, "--variant", "int8", "--min-agreement", "100.5", "--json")
-    assert_one_error_line(as_json, "int8: agreement with PyTorch", "below --min-agreement 100.5%")
+    as_json = invoke("check", tiny_bundle, "--variant", "int8", "--max-drop", "100", "--min-agreement", "99.5", "--json")
+    assert_one_error_line(as_json, "int8: agreement with PyTorch", "below --min-agreement 99.5%")
     assert '"passed": false' in as_json.output
     assert_one_error_line(invoke("check", tiny_bundle, "--variant", "int4"), "no variant 'int4'")
 
@@ -216,3 +218,40 @@ def test_compare_flags_failures_and_reads_reports_from_before_the_check(tiny_bun
     assert "old-laptop" in result.output and "accuracy not measured on the device" in result.output
     rows, notes = collect_rows([measured])
     assert notes == [] and "ok" in format_comparison(rows, notes)
+
+
+def option_flags(help_text: str) -> set[str]:
+    """The flags a --help lists (lines that start with one), without --help itself."""
+    return set(re.findall(r"^\s+(?:-\w, )?(--[a-z][a-z-]*)", help_text, re.M)) - {"--help"}
+
+
+def test_edgeft_check_and_the_runtime_command_have_one_option_set():
+    from edgeft_runtime.options import declared, flags_of
+
+    declared_flags = {flag for f in declared(check.CheckOptions) for flag in flags_of(f)}
+    runtime = subprocess.run([sys.executable, "-m", "edgeft_runtime.check", "--help"], capture_output=True, text=True, check=True)
+    assert option_flags(invoke("check", "--help").output) == option_flags(runtime.stdout) == declared_flags
+    assert {"--samples", "--device-name", "--max-drop", "--min-agreement", "--json"} <= declared_flags
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--max-drop", "nan"], "--max-drop nan: give a finite number from 0 to 100 points"),
+        (["--max-drop", "-1"], "--max-drop -1: give a number from 0 to 100 points"),
+        (["--min-agreement", "150"], "--min-agreement 150: give a number from 0 to 100%"),
+        (["--samples", "0"], "--samples 0: give 1 or more"),
+    ],
+)
+def test_edgeft_check_refuses_option_values_as_the_runtime_command_does(tiny_bundle, args, fragment):
+    line = assert_one_error_line(invoke("check", tiny_bundle, *args), fragment)
+    runtime = subprocess.run([sys.executable, "-m", "edgeft_runtime.check", str(tiny_bundle), *args], capture_output=True, text=True)
+    assert runtime.returncode == 1 and runtime.stderr.strip() == line and runtime.stdout == ""
+
+
+def test_edgeft_check_takes_the_runtime_commands_samples_and_device_name(tiny_bundle):
+    result = invoke("check", tiny_bundle, "--samples", 5, "--device-name", "bench-pi", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["reference"]["samples"] == 5 and report["device"]["name"] == "bench-pi"
+

@@ -78,10 +78,11 @@ def test_fp32_bundle_matches_pytorch(tiny_run, tiny_bundle):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-def test_int8_gate_refuses_and_writes_nothing(tiny_run, tmp_path):
+def test_int8_gate_refuses_and_writes_nothing(tiny_run, tmp_path, break_variants):
+    break_variants("int8")
     out = tmp_path / "never"
-    with pytest.raises(ParityError, match=r"int8 accuracy .* points below PyTorch .*--max-drop -1.*no bundle written"):
-        export_run(tiny_run, out, ExportOptions(int8=True, max_drop=-1.0, per_channel="off"))
+    with pytest.raises(ParityError, match=r"int8 accuracy .* points below PyTorch .*--max-drop 1\b.*no bundle written"):
+        export_run(tiny_run, out, ExportOptions(int8=True, per_channel="off"))
     assert not out.exists()
     assert not (tmp_path / ".never.partial").exists()
 
@@ -92,14 +93,15 @@ def test_fp32_gate_refuses(tiny_run, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_failed_export_keeps_the_good_bundle(tiny_run, tiny_bundle, tmp_path):
+def test_failed_export_keeps_the_good_bundle(tiny_run, tiny_bundle, tmp_path, break_variants):
+    break_variants("int8")
     import shutil
 
     good = tmp_path / "good"
     shutil.copytree(tiny_bundle, good)
     before = {p.relative_to(good): sha256_file(p) for p in good.rglob("*") if p.is_file()}
     with pytest.raises(ParityError):
-        export_run(tiny_run, good, ExportOptions(int8=True, max_drop=-1.0, per_channel="off", overwrite=True))
+        export_run(tiny_run, good, ExportOptions(int8=True, max_drop=0.0, per_channel="off", overwrite=True))
     assert {p.relative_to(good): sha256_file(p) for p in good.rglob("*") if p.is_file()} == before
 
 

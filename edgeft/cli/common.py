@@ -28,10 +28,11 @@ def is_user_error(error: BaseException) -> bool:
     from edgeft_exporters.errors import ExportError
     from edgeft_exporters.staging import OutputExistsError
     from edgeft_runtime.errors import BundleError
+    from edgeft_runtime.options import OptionError
 
     from ..errors import EdgeftError
 
-    return isinstance(error, (EdgeftError, ExportError, BundleError, OutputExistsError))
+    return isinstance(error, (EdgeftError, ExportError, BundleError, OutputExistsError, OptionError))
 
 
 def one_line(text: str) -> str:

@@ -26,6 +26,7 @@ from .constants import METRICS_FILE
 from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
 from .optimize import fuse_transformer
+from .options import ExportOptions
 from .parity import in_chunks, max_abs_diff
 from .quantize import Int8Build, plan_int8_builds, quantisation_candidates, quantize_int8
 from .requirements import require_export_extra
@@ -34,40 +35,6 @@ from .staging import StagedDir
 from .tasks import TaskExporter, exporter_for
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ExportOptions:
-    """How to export; the CLI's flags map one to one onto these fields."""
-
-    int8: bool = False
-    max_drop: float = 1.0  # int8 gate: points of the task metric it may lose against PyTorch
-    atol: float = 1e-4  # fp32 gate: max |output difference| against PyTorch
-    # The CPUs that will run the int8 bundle, comma-separated: auto (this machine) | avx512_vnni |
-    # avx2 | arm64. Targets whose quantisation differs get one int8 variant each.
-    target: str = "auto"
-    per_channel: str = "auto"  # auto (try both, keep the better) | on | off
-    # 7-bit weights: auto (the preset's; avx2 built on an avx2 machine also tries 8 bits and keeps
-    # the better) | on | off
-    reduce_range: str = "auto"
-    optimize: bool = True  # fuse the transformer graph before quantising
-    opset: int | None = None
-    parity_samples: int = 5000  # cap on held-out examples run through both models
-    overwrite: bool = False
-    archive: str | None = None  # also write OUT.zip or OUT.tar.gz: "zip" | "tar.gz"
-    static_shape: tuple[int, int] | None = None  # (batch, sequence) fixed axes for NNAPI/CoreML-style providers
-    mobile: bool = False  # add the ORT-format model and the required-operators config
-    reference_samples: int = 256  # held-out examples stored with PyTorch's answers (0: none)
-
-    def check(self) -> None:
-        if self.archive not in (None, "zip", "tar.gz"):
-            raise ExportError(f"--archive {self.archive}: choose zip or tar.gz")
-        if self.per_channel not in ("auto", "on", "off"):
-            raise ExportError(f"--per-channel {self.per_channel}: choose auto, on or off")
-        if self.reduce_range not in ("auto", "on", "off"):
-            raise ExportError(f"--reduce-range {self.reduce_range}: choose auto, on or off")
-        if self.reference_samples < 0:
-            raise ExportError(f"--reference-samples {self.reference_samples}: give 0 (no reference set) or more")
 
 
 @dataclass

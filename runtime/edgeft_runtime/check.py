@@ -12,16 +12,17 @@ else 1 with one ``error:`` line naming the variant and by how much it missed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
 from .errors import BundleError
+from .options import AtLeast, Between, OneLineParser, OptionError, add_arguments, check_fields, from_arguments, option
 from .parity_record import DIFFERENCE, gate_max_drop
 
 # The oldest onnxruntime edgeft-runtime declares (runtime/pyproject.toml).
@@ -29,6 +30,29 @@ MIN_ONNXRUNTIME = (1, 17)
 # The export gate's default --max-drop (edgeft_exporters.options.ExportOptions), and the check's
 # limit for bundles that record none.
 DEFAULT_MAX_DROP = 1.0
+# What a --max-drop may be (the export gate's and the check's): points of a metric in points.
+MAX_DROP_CHECK = (Between(0, 100, " points"),)
+
+
+@dataclass
+class CheckOptions:
+    """The device check's options, declared once: ``python -m edgeft_runtime.check`` and
+    ``edgeft check`` make their flags from these fields, and ``check_bundle`` takes them."""
+
+    variants: list[str] | None = option(None, "Variant(s) to check.", flags=("--variant",), repeat=True, default_text="every variant in the bundle")
+    max_drop: float | None = option(
+        None, "Most points of the task metric a variant may lose against PyTorch.", *MAX_DROP_CHECK, default_text="the export gate's"
+    )
+    min_agreement: float | None = option(
+        None, "Least label agreement with PyTorch, in percent.", Between(0, 100, "%"), default_text="not checked"
+    )
+    threads: int | None = option(None, "onnxruntime intra-op threads.", AtLeast(1), default_text="one per core")
+    device_name: str | None = option(None, "A name for this device in the report.", default_text="the host name")
+    samples: int | None = option(None, "Check only the first N reference examples (slow devices).", AtLeast(1), default_text="all")
+    as_json: bool = option(False, "Print the report as JSON.", flags=("--json",))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def bundle_folder(bundle: str | Path, cache_dir: str | Path | None = None) -> Path:
@@ -114,22 +138,16 @@ def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str,
     return result
 
 
-def check_bundle(
-    bundle: str | Path,
-    *,
-    variants: Sequence[str] | None = None,
-    max_drop: float | None = None,
-    min_agreement: float | None = None,
-    threads: int | None = None,
-    device_name: str | None = None,
-    samples: int | None = None,
-) -> dict[str, Any]:
+def check_bundle(bundle: str | Path, options: CheckOptions | None = None, **given: Any) -> dict[str, Any]:
     """Run every variant (or those named) on the bundle's reference set (its first ``samples``
     examples when given); return the report.
 
-    Raises BundleError when the bundle has no reference set. The report's ``passed`` says whether
-    every variant is within the limits; ``failure_line(report)`` says which is not.
+    options: a ``CheckOptions``, or its fields as keyword arguments (``variants=["int8"]``,
+    ``max_drop=0.5``, ...), checked alike (OptionError). Raises BundleError when the bundle has no
+    reference set. The report's ``passed`` says whether every variant is within the limits;
+    ``failure_line(report)`` says which is not.
     """
+    opts = options or CheckOptions(**given)
     from .device import cpu_target, device_info
     from .loader import load, resolve_variant
     from .manifest import read_manifest
@@ -143,21 +161,19 @@ def check_bundle(
             f"{folder / MANIFEST_FILE}: this bundle has no reference set (exported before edgeft stored one, with "
             "--reference-samples 0, or stripped); re-export it to check it on a device"
         )
-    if samples is not None:
-        if samples < 1:
-            raise BundleError(f"--samples {samples}: give 1 or more")
-        reference = reference.head(samples)
-    limits = limits_of(manifest, max_drop, min_agreement)
-    names = list(variants or manifest["variants"])
+    if opts.samples is not None:
+        reference = reference.head(opts.samples)
+    limits = limits_of(manifest, opts.max_drop, opts.min_agreement)
+    names = list(opts.variants or manifest["variants"])
     results = {}
     for name in names:
-        model = load(folder, variant=name, threads=threads)
+        model = load(folder, variant=name, threads=opts.threads)
         results[name] = check_model(model, reference, limits)
     info = reference.info
     return {
         "bundle": str(bundle),
         "task": manifest["task"],
-        "device": device_info(threads, device_name),
+        "device": device_info(opts.threads, opts.device_name),
         "auto_variant": resolve_variant(manifest, "auto", folder)[0],
         "int8_target": cpu_target(),
         "reference": {
@@ -288,29 +304,25 @@ def _import_in_child() -> tuple[int, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edgeft_runtime.check", description=(__doc__ or "").split("\n\n")[0])
+    parser = OneLineParser(prog="python -m edgeft_runtime.check", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("bundle", help="a bundle folder (or .zip / .tar.gz) with a reference set")
-    parser.add_argument("--variant", action="append", help="variant(s) to check (default: every variant in the bundle)")
-    parser.add_argument("--max-drop", type=float, default=None, help="most points of the task metric a variant may lose against PyTorch (default: the export gate's)")
-    parser.add_argument("--min-agreement", type=float, default=None, help="least label agreement with PyTorch, in percent (default: not checked)")
-    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: one per core)")
-    parser.add_argument("--device-name", default=None, help="a name for this device in the report")
-    parser.add_argument("--samples", type=int, default=None, help="check only the first N reference examples (slow devices)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_arguments(parser, CheckOptions)
     args = parser.parse_args(argv)
+    try:
+        options = from_arguments(CheckOptions, args)
+    except OptionError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 1
     problem = onnxruntime_problem()
     if problem:
         sys.stderr.write(f"error: {problem}\n")
         return 1
     try:
-        report = check_bundle(
-            args.bundle, variants=args.variant, max_drop=args.max_drop, min_agreement=args.min_agreement,
-            threads=args.threads, device_name=args.device_name, samples=args.samples,
-        )
+        report = check_bundle(args.bundle, options)
     except BundleError as e:
         sys.stderr.write(f"error: {' '.join(str(e).split())}\n")
         return 1
-    sys.stdout.write((json.dumps(report, indent=2) if args.json else format_report(report)) + "\n")
+    sys.stdout.write((json.dumps(report, indent=2) if options.as_json else format_report(report)) + "\n")
     line = failure_line(report)
     if line:
         sys.stderr.write(f"error: {line}\n")

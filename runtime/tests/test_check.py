@@ -21,16 +21,17 @@ from edgeft_runtime import BundleError, check, reference
 from edgeft_runtime.classifier import Classifier
 from edgeft_runtime.loader import variant_for_cpu
 from edgeft_runtime.manifest import sha256_file
+from edgeft_runtime.options import OptionError
 from edgeft_runtime.parity_record import DIFFERENCE, gate_max_drop, parity_lines
 
 TEXTS = ["good film", "awful plot and poor story", "great acting", "poor", "the film was good", "bad bad bad", "anna met otto in paris", "it"]
 
 
-def add_reference(bundle: Path, texts=TEXTS, gold="self", max_drop: float | None = 1.0) -> dict:
-    """Store fp32's answers on ``texts`` as the bundle's reference set (gold: fp32's own labels by
-    default, so fp32 scores 100); rewrite the manifest with the new files' hashes."""
+def add_reference(bundle: Path, texts=TEXTS, gold="self", max_drop: float | None = 1.0, observed: dict | None = None) -> dict:
+    """Store fp32's answers on ``texts`` (or ``observed``) as the bundle's reference set (gold: those
+    answers' own labels by default, so they score 100); rewrite the manifest with the files' hashes."""
     model = edgeft_runtime.load(bundle, variant="fp32")
-    observed = reference.observe(model, texts)
+    observed = observed or reference.observe(model, texts)
     if gold == "self":
         gold = observed["labels"].tolist() if "labels" in observed else observed["entities"]
     entry = reference.save_reference(bundle, model.task, texts, gold, observed, {"data": "test texts", "max_drop": max_drop})
@@ -41,6 +42,15 @@ def add_reference(bundle: Path, texts=TEXTS, gold="self", max_drop: float | None
         manifest["files"][name] = {"sha256": sha256_file(bundle / name), "bytes": (bundle / name).stat().st_size}
     path.write_text(json.dumps(manifest))
     return manifest
+
+
+def add_contradicted_reference(bundle: Path) -> dict:
+    """A reference set that every variant of the bundle contradicts: fp32's answers with the two
+    labels' probabilities swapped stand in for PyTorch's. Seen from the check, a device that gets
+    every answer wrong (without a test hook, so a child process sees it too)."""
+    answers = reference.observe(edgeft_runtime.load(bundle, variant="fp32"), TEXTS)
+    swapped = {"probabilities": answers["probabilities"][:, ::-1].copy(), "labels": 1 - answers["labels"]}
+    return add_reference(bundle, observed=swapped)
 
 
 def run_check(*args) -> subprocess.CompletedProcess:
@@ -144,11 +154,12 @@ def test_the_command_exits_1_with_one_error_line(sentiment_bundle):
     ok = run_check(sentiment_bundle, "--threads", "1")
     assert ok.returncode == 0, ok.stderr
     assert "error:" not in ok.stderr and "int8" in ok.stdout
-    failed = run_check(sentiment_bundle, "--variant", "int8", "--min-agreement", "101")
+    add_contradicted_reference(sentiment_bundle)
+    failed = run_check(sentiment_bundle, "--variant", "int8", "--max-drop", "100", "--min-agreement", "99")
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and re.search(r"int8: agreement with PyTorch [\d.]+% is below --min-agreement 101%", errors[0])
-    as_json = run_check(sentiment_bundle, "--json", "--max-drop", "-200")
+    assert len(errors) == 1 and re.search(r"int8: agreement with PyTorch [\d.]+% is below --min-agreement 99%", errors[0])
+    as_json = run_check(sentiment_bundle, "--json", "--max-drop", "0")
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["passed"] is False
 
 
@@ -251,7 +262,7 @@ def test_samples_checks_the_first_examples_only(sentiment_bundle, entities_bundl
     assert head.texts == texts[:2] and head.observed["word_counts"].tolist() == [5, 4] and len(head.observed["word_probabilities"]) == 9
     assert len(head.gold) == 2 and len(head.observed["entities"]) == 2
     assert check.check_bundle(entities_bundle, variants=["fp32"], samples=2)["variants"]["fp32"]["label_agreement"] == 1.0
-    with pytest.raises(BundleError, match="--samples 0: give 1 or more"):
+    with pytest.raises(OptionError, match="--samples 0: give 1 or more"):
         check.check_bundle(entities_bundle, samples=0)
 
 
@@ -291,3 +302,44 @@ def test_output_differences_are_printed_with_their_unit(sentiment_bundle):
     manifest["parity"]["variants"]["int8"]["max_probability_diff"] = 0.00042
     new = parity_lines(manifest)
     assert any("ONNX int8: accuracy" in line and "max |diff| (probability) 4.20e-04" in line for line in new), new
+
+
+# --- Options: one declared set, every value checked before anything runs ----------------------
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--max-drop", "nan"], "--max-drop nan: give a finite number from 0 to 100 points"),
+        (["--max-drop", "-1"], "--max-drop -1: give a number from 0 to 100 points"),
+        (["--max-drop", "inf"], "--max-drop inf: give a finite number"),
+        (["--min-agreement", "150"], "--min-agreement 150: give a number from 0 to 100%"),
+        (["--min-agreement", "nan"], "--min-agreement nan: give a finite number"),
+        (["--samples", "0"], "--samples 0: give 1 or more"),
+        (["--threads", "-1"], "--threads -1: give 1 or more"),
+    ],
+)
+def test_option_values_are_refused_with_one_line_naming_the_option(sentiment_bundle, capsys, args, fragment):
+    add_reference(sentiment_bundle)
+    assert check.main([str(sentiment_bundle), *args]) == 1
+    err = capsys.readouterr()
+    errors = [line for line in err.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and fragment in errors[0] and err.out == "", err
+
+
+def test_unparsable_option_values_are_one_line_too(capsys):
+    with pytest.raises(SystemExit) as stop:
+        check.main(["bundle", "--max-drop", "lots"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and err.startswith("error: argument --max-drop: invalid float value: 'lots'")
+
+
+def test_check_options_hold_in_python_as_on_the_command_line(sentiment_bundle):
+    add_reference(sentiment_bundle)
+    with pytest.raises(OptionError, match="--max-drop nan"):
+        check.check_bundle(sentiment_bundle, max_drop=float("nan"))
+    with pytest.raises(OptionError, match="--min-agreement 101"):
+        check.CheckOptions(min_agreement=101)
+    with pytest.raises(TypeError):
+        check.check_bundle(sentiment_bundle, max_dorp=1.0)  # a misspelt option is not silently ignored
+

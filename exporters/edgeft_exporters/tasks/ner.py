@@ -25,6 +25,7 @@ from ..constants import METRICS_FILE
 from ..errors import ExportError
 from .base import ExporterDefaults, Reference
 
+
 class NerExport(ExporterDefaults):
     """Token classification: logits (batch, tokens, labels); IOB2 decoding done by the runtime."""
 
