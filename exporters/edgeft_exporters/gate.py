@@ -75,12 +75,12 @@ class ParityGate:
         }
 
     def probability_difference(self, out: np.ndarray) -> float:
-        """Max |difference| from PyTorch of what the runtime returns (``reference.COMPARED``): the
+        """Max |difference| from PyTorch of what the runtime returns (the task's ``compared``): the
         figure ``edgeft check`` reports on the device, here on the whole held-out set."""
-        from edgeft_runtime.reference import agreement_and_difference
+        from edgeft_runtime.reference_tasks import task_of
 
         observed = self.task.observe(out, against=self.reference_observed)
-        return agreement_and_difference(self.task.bundle_task, self.reference_observed, observed)[1]
+        return task_of(self.task.bundle_task).agreement_and_difference(self.reference_observed, observed)[1]
 
     def against_original(self, scores: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
         """Points lost against the original run, and label agreement with it where the predictions
@@ -139,15 +139,16 @@ class ParityGate:
         """Store the first ``samples`` held-out examples with the reference's answers in ``folder``
         (from the observations made once above: no second PyTorch pass); return the manifest's
         ``reference`` entry. The device check's default limit is the parity record's ``max_drop``."""
-        from edgeft_runtime.reference import ReferenceSet, headline, save_reference, scores
+        from edgeft_runtime.reference import ReferenceSet, save_reference
+        from edgeft_runtime.reference_tasks import task_of
 
-        task = self.task.bundle_task
-        sample = ReferenceSet(task, self.texts, self.task.gold_record(self.gold), self.reference_observed).head(samples)
+        name = self.task.bundle_task
+        sample = ReferenceSet(name, self.texts, self.task.gold_record(self.gold), self.reference_observed).head(samples)
         multi = bool(getattr(self.task, "multi_label", False))
-        metric = headline(task, multi)
-        pytorch = scores(task, sample.observed, sample.gold, len(getattr(self.task, "labels", ())), multi)
+        metric = task_of(name).headline(multi)
+        pytorch = task_of(name).scores(sample.observed, sample.gold, len(getattr(self.task, "labels", ())), multi)
         info = {"reference": REFERENCE_NAME, "data": self.source, "metric": metric, "reference_metric": pytorch[metric]}
-        return save_reference(folder, task, sample.texts, sample.gold, sample.observed, info)
+        return save_reference(folder, name, sample.texts, sample.gold, sample.observed, info)
 
     def latency(self, variants: dict[str, Any]) -> dict[str, float]:
         """Median batch-1 milliseconds of PyTorch and each loaded variant, measured interleaved."""

@@ -4,7 +4,7 @@ stored in its reference set, without torch.
     python -m edgeft_runtime.check models/sst2-int8 [--variant int8] [--max-drop 1] [--min-agreement 99] [--json]
 
 Per variant: label agreement with PyTorch (per text; per word for NER; top-1 per mask for
-fill-mask), the max |output difference| (``reference.COMPARED``), the task metric against the
+fill-mask), the max |output difference| (each task's ``compared``, ``reference_tasks``), the task metric against the
 gold labels next to PyTorch's own metric on the same examples, and the device. Exit 0 when every
 variant is within the limits (default: the export gate's ``--max-drop``, stored in the manifest),
 else 1 with one ``error:`` line naming the variant and by how much it missed.
@@ -107,23 +107,24 @@ def drop_limit(limits: dict[str, Any], exporter_figure: float | None) -> tuple[f
 
 def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str, Any]:
     """One loaded variant on the reference set: agreement, output difference, metrics, verdict."""
-    from . import reference as ref
+    from .reference_tasks import task_of
 
-    observed = ref.observe(model, reference.texts, reference)
-    agreement, diff = ref.agreement_and_difference(reference.task, reference.observed, observed)
+    task = task_of(reference.task, getattr(model, "bundle_dir", None))
+    observed = task.observe(model, reference.texts, reference)
+    agreement, diff = task.agreement_and_difference(reference.observed, observed)
     multi = bool(getattr(model, "multi_label", False))
     result: dict[str, Any] = {
         "samples": len(reference),
         "label_agreement": round(agreement, 6),
-        "agreement_unit": ref.AGREEMENT_UNIT[reference.task],
+        "agreement_unit": task.agreement_unit,
         "max_abs_diff": diff,
-        "compared": ref.COMPARED[reference.task],
+        "compared": task.compared,
     }
     failures = []
     if reference.gold is not None:
-        metric = ref.headline(reference.task, multi)
-        mine = ref.scores(reference.task, observed, reference.gold, len(model.labels), multi)
-        theirs = ref.scores(reference.task, reference.observed, reference.gold, len(model.labels), multi)
+        metric = task.headline(multi)
+        mine = task.scores(observed, reference.gold, len(model.labels), multi)
+        theirs = task.scores(reference.observed, reference.gold, len(model.labels), multi)
         drop = round(theirs[metric] - mine[metric], 4)
         figure = exporter_drop(reference, getattr(model, "variant", None))
         limit, why = drop_limit(limits, figure)

@@ -55,7 +55,7 @@ def multilabel_f1(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     t, p = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
     tp, fp, fn = (t & p).sum(0), (~t & p).sum(0), (t & ~p).sum(0)
     micro = _f1(np.array([tp.sum()]), np.array([fp.sum()]), np.array([fn.sum()]))[0]
-    return {"micro_f1": float(micro), "macro_f1": float(np.mean(_f1(tp, fp, fn)))}
+    return {MICRO_F1: float(micro), MACRO_F1: float(np.mean(_f1(tp, fp, fn)))}
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_labels: int, multi_label: bool) -> dict[str, float]:

@@ -9,7 +9,7 @@ import numpy as np
 from edgeft_runtime.constants import MULTI_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric, in_points
 from edgeft_runtime.ops import multi_label_decisions, sigmoid, softmax
-from edgeft_runtime.reference import classifier_observation
+from edgeft_runtime.reference_tasks import classifier_observation
 
 from ..errors import ExportError
 from .base import ExporterDefaults, Reference

@@ -17,7 +17,7 @@ import numpy as np
 from edgeft_runtime.constants import TASK_FILL_MASK
 from edgeft_runtime.metrics import TOP1_ACCURACY, in_points, top_k_accuracy
 from edgeft_runtime.ops import top_k_ids
-from edgeft_runtime.reference import TOP_K, fill_mask_observation
+from edgeft_runtime.reference_tasks import TOP_K, fill_mask_observation
 
 from ..errors import ExportError
 from ..onnx_export import quiet_transformers_loading

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 from edgeft_runtime import ner
 from edgeft_runtime.metrics import ENTITY_F1, entity_metrics, entity_scores, in_points
-from edgeft_runtime.reference import ner_observation
+from edgeft_runtime.reference_tasks import ner_observation
 
 from ..constants import METRICS_FILE
 from ..errors import ExportError

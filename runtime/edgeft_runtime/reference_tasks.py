@@ -1,0 +1,237 @@
+"""What the reference set stores and compares, one object per bundle task (a small registry).
+
+Each ``ReferenceTask`` turns a model's outputs into *observations* (the same functions at export,
+from PyTorch's outputs, and on the device, from the bundle's), scores observations against gold
+targets, compares two sets of observations (label agreement, max |difference| of probabilities),
+cuts a set to its first texts and says when its parts do not fit together. ``edgeft_runtime.check``
+and the export gate reach a task only through ``task_of``; a new bundle task adds one class here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import metrics
+from .constants import TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
+from .errors import BundleError
+from .ops import decisions, softmax, top_k_ids
+
+TOP_K = 5  # fill-mask: how many of PyTorch's best tokens per mask are kept
+_CHUNK = 256  # fill-mask: masks turned into probabilities at a time
+
+
+def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest |a - b| (0 for empty arrays)."""
+    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if np.size(a) else 0.0
+
+
+def share(same: np.ndarray) -> float:
+    """The share of True in ``same`` (1 when empty: nothing disagrees)."""
+    return float(np.mean(same)) if len(same) else 1.0
+
+
+class ReferenceTask:
+    """One bundle task's part of the reference set."""
+
+    name: str
+    compared: str  # what "max |output difference|" compares (said in reports)
+    agreement_unit: str  # what one unit of label agreement is
+    per_text: str  # the observation with one entry per text
+
+    def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
+        """A loaded bundle model's observations on ``texts`` (``reference``: the set they are compared with)."""
+        raise NotImplementedError
+
+    def scores(self, observed: dict[str, Any], gold: Any, num_labels: int, multi_label: bool) -> dict[str, Any]:
+        """The task's metrics in points (the figures the export gate reports), from observations."""
+        raise NotImplementedError
+
+    def headline(self, multi_label: bool) -> str:
+        """The metric the limits apply to (the export gate's)."""
+        raise NotImplementedError
+
+    def agreement_and_difference(self, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:
+        """(share of labels equal to the reference's, max |difference| of what ``compared`` names)."""
+        raise NotImplementedError
+
+    def head(self, observed: dict[str, Any], gold: Any, n: int) -> tuple[dict[str, Any], Any]:
+        """Observations and gold targets of the first ``n`` texts."""
+        obs = {key: value[:n] for key, value in observed.items()}
+        return obs, None if gold is None else gold[:n]
+
+    def misfit(self, observed: dict[str, Any], gold: Any, n: int) -> str | None:
+        """What in a set of ``n`` texts does not fit together (a damaged or hand-edited bundle), or None."""
+        if self.per_text not in observed or len(observed[self.per_text]) != n:
+            return f"the reference set's {self.per_text} does not match its {n} texts"
+        if gold is not None and len(gold) != n:
+            return f"the reference set has {len(gold)} gold targets for {n} texts"
+        return None
+
+
+def classifier_observation(probabilities: np.ndarray, multi_label: bool, threshold: float) -> dict[str, Any]:
+    """Class probabilities and the labels the runtime decides from them (``Classifier.predict``'s rule)."""
+    probs = np.asarray(probabilities, dtype=np.float32)
+    return {"probabilities": probs, "labels": decisions(probs, multi_label, threshold)}
+
+
+class Classes(ReferenceTask):
+    """Text classification (the supervised classifier and SetFit): ``probabilities`` (texts,
+    labels) float32 and the decided ``labels`` (texts,) int64, or 0/1 rows for multi-label."""
+
+    compared = "class probabilities"
+    agreement_unit = "text"
+    per_text = "probabilities"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
+        return classifier_observation(model.predict_proba(list(texts)), model.multi_label, model.threshold)
+
+    def scores(self, observed: dict[str, Any], gold: Any, num_labels: int, multi_label: bool) -> dict[str, Any]:
+        return metrics.in_points(metrics.classification_metrics(np.asarray(gold), observed["labels"], num_labels, multi_label))
+
+    def headline(self, multi_label: bool) -> str:
+        return metrics.headline_metric(multi_label)
+
+    def agreement_and_difference(self, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:
+        a, b = reference["labels"], observed["labels"]
+        same = np.all(a == b, axis=1) if a.ndim == 2 else a == b
+        return share(same), max_abs(reference["probabilities"], observed["probabilities"])
+
+
+def ner_observation(texts: Sequence[str], tokens: Sequence[Any], token_logits: Sequence[np.ndarray], labels: Sequence[str], aggregation: str) -> dict[str, Any]:
+    """Per-word probabilities (the bundle's aggregation), word counts and entities with offsets.
+
+    tokens: ``ner.TextTokens`` of each text; token_logits: each text's merged per-token logits.
+    """
+    from . import ner
+
+    words = [ner.word_scores(lg, tok.words, aggregation) for tok, lg in zip(tokens, token_logits)]
+    entities = [
+        [[e["entity"], e["start"], e["end"]] for e in ner.tag_text(text, tok, lg, list(labels), aggregation)]
+        for text, tok, lg in zip(texts, tokens, token_logits)
+    ]
+    width = len(labels)
+    return {
+        "word_probabilities": np.concatenate(words).astype(np.float32) if words else np.zeros((0, width), np.float32),
+        "word_counts": np.asarray([len(w) for w in words], dtype=np.int64),
+        "entities": entities,
+    }
+
+
+class Words(ReferenceTask):
+    """NER: ``word_probabilities`` (words of every text, labels) float32 with the bundle's sub-word
+    aggregation, ``word_counts`` (texts,) int64, and ``entities`` (per text ``[[type, start, end],
+    ...]``, character offsets); gold: the annotated spans in the same form."""
+
+    name = TASK_NER
+    compared = "per-word label probabilities"
+    agreement_unit = "word"
+    per_text = "word_counts"
+
+    def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
+        tokens, logits = model.token_logits(list(texts))
+        return ner_observation(texts, tokens, logits, model.labels, model.aggregation)
+
+    def scores(self, observed: dict[str, Any], gold: Any, num_labels: int, multi_label: bool) -> dict[str, Any]:
+        gold_spans = [[tuple(e) for e in text] for text in gold]
+        found = [[tuple(e) for e in text] for text in observed["entities"]]
+        return metrics.in_points(metrics.entity_metrics(metrics.entity_scores(gold_spans, found)))
+
+    def headline(self, multi_label: bool) -> str:
+        return metrics.ENTITY_F1
+
+    def agreement_and_difference(self, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:
+        a, b = reference["word_probabilities"], observed["word_probabilities"]
+        if a.shape != b.shape:
+            raise BundleError(f"the reference set has {len(a)} words but this runtime splits the texts into {len(b)}; re-export the bundle")
+        return share(a.argmax(-1) == b.argmax(-1) if len(a) else np.ones(0, bool)), max_abs(a, b)
+
+    def head(self, observed: dict[str, Any], gold: Any, n: int) -> tuple[dict[str, Any], Any]:
+        words = int(np.sum(observed["word_counts"][:n]))
+        obs = {**observed, "word_probabilities": observed["word_probabilities"][:words], "word_counts": observed["word_counts"][:n], "entities": observed["entities"][:n]}
+        return obs, None if gold is None else gold[:n]
+
+    def misfit(self, observed: dict[str, Any], gold: Any, n: int) -> str | None:
+        wrong = super().misfit(observed, gold, n)
+        if wrong is None and (int(np.sum(observed["word_counts"])) != len(observed["word_probabilities"]) or len(observed["entities"]) != n):
+            return "the reference set's word counts do not match its word probabilities"
+        return wrong
+
+
+def fill_mask_observation(mask_logits: Sequence[np.ndarray], at_ids: np.ndarray | None = None) -> dict[str, Any]:
+    """Top-k token ids and probabilities at every mask (texts in order, masks left to right).
+
+    mask_logits: per text, its (masks, vocab) logits. at_ids: (masks, k) token ids at which to
+    also report this model's probabilities (the reference's top tokens, for the output difference).
+    """
+    counts = np.asarray([len(m) for m in mask_logits], dtype=np.int64)
+    rows = [m for m in mask_logits if len(m)]
+    logits = np.concatenate(rows) if rows else np.zeros((0, TOP_K), np.float32)
+    ids: np.ndarray = np.zeros((len(logits), TOP_K), np.int64)
+    top: np.ndarray = np.zeros((len(logits), TOP_K), np.float32)
+    at: np.ndarray | None = None
+    wanted: np.ndarray = np.zeros((0, TOP_K), np.int64)
+    if at_ids is not None:
+        wanted, at = np.asarray(at_ids, dtype=np.int64), np.zeros((len(logits), TOP_K), np.float32)
+    # A few hundred masks at a time: the probabilities of every mask at once, in float64, would
+    # take twice the memory of the logits (a 30k vocabulary: 240 kB per mask).
+    for start in range(0, len(logits), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        probs = softmax(logits[part].astype(np.float64), axis=-1)
+        ids[part] = top_k_ids(probs, TOP_K)
+        top[part] = np.take_along_axis(probs, ids[part], axis=-1)
+        if at is not None:
+            at[part] = np.take_along_axis(probs, wanted[part], axis=-1)
+    out = {"top_ids": ids, "top_probabilities": top, "mask_counts": counts}
+    return out if at is None else {**out, "probabilities_at": at}
+
+
+class Masks(ReferenceTask):
+    """Fill-mask: ``top_ids`` and ``top_probabilities`` (masks, 5) of every mask token in order,
+    ``mask_counts`` (texts,) int64; gold: the token id each mask hides."""
+
+    name = TASK_FILL_MASK
+    compared = f"probabilities of PyTorch's top-{TOP_K} tokens at each mask"
+    agreement_unit = "mask (top-1)"
+    per_text = "mask_counts"
+
+    def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
+        at = reference.observed["top_ids"] if reference is not None else None
+        return fill_mask_observation(model.mask_logits(list(texts)), at)
+
+    def scores(self, observed: dict[str, Any], gold: Any, num_labels: int, multi_label: bool) -> dict[str, Any]:
+        return metrics.in_points(metrics.top_k_accuracy(observed["top_ids"], gold))
+
+    def headline(self, multi_label: bool) -> str:
+        return metrics.TOP1_ACCURACY
+
+    def agreement_and_difference(self, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:
+        same = reference["top_ids"][:, 0] == observed["top_ids"][:, 0] if len(reference["top_ids"]) else np.ones(0, bool)
+        return share(same), max_abs(reference["top_probabilities"], observed["probabilities_at"])
+
+    def head(self, observed: dict[str, Any], gold: Any, n: int) -> tuple[dict[str, Any], Any]:
+        masks = int(np.sum(observed["mask_counts"][:n]))
+        obs = {**observed, "top_ids": observed["top_ids"][:masks], "top_probabilities": observed["top_probabilities"][:masks], "mask_counts": observed["mask_counts"][:n]}
+        return obs, None if gold is None else gold[:masks]
+
+    def misfit(self, observed: dict[str, Any], gold: Any, n: int) -> str | None:
+        # Gold here is one token id per mask, not per text.
+        wrong = super().misfit(observed, None, n)
+        if wrong is None and int(np.sum(observed["mask_counts"])) != len(observed["top_ids"]):
+            return "the reference set's mask counts do not match its top tokens"
+        return wrong
+
+
+TASKS: dict[str, ReferenceTask] = {TASK_CLASSIFIER: Classes(TASK_CLASSIFIER), TASK_SETFIT: Classes(TASK_SETFIT), TASK_NER: Words(), TASK_FILL_MASK: Masks()}
+
+
+def task_of(name: str, where: Any = None) -> ReferenceTask:
+    """The reference-set knowledge of bundle task ``name``; BundleError (naming ``where``) when none."""
+    task = TASKS.get(name)
+    if task is None:
+        raise BundleError(f"{where or 'bundle'}: task {name!r} has no reference-set check in this runtime")
+    return task
