@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edgeft_runtime.constants import FP32_MODEL_FILE, INT8_MODEL_FILE, VARIANT_FP32, VARIANT_INT8
+from edgeft_runtime.ops import max_abs_diff
 
 from .adapters import model_folder
 from .bundle import bake_tokenizer, write_manifest, write_model_card
@@ -27,7 +28,7 @@ from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
 from .optimize import fuse_transformer
 from .options import ExportOptions
-from .parity import in_chunks, max_abs_diff
+from .parity import in_chunks
 from .quantize import Int8Build, plan_int8_builds, quantisation_candidates, quantize_int8
 from .requirements import require_export_extra
 from .run_folder import read_run, read_run_eval

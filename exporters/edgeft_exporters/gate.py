@@ -21,9 +21,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from edgeft_runtime.device import cpu_model, cpu_target, relevant_cpu_flags
+from edgeft_runtime.ops import agreement, max_abs_diff
 
 from .errors import ParityError
-from .parity import in_chunks, interleaved_latency, label_agreement, max_abs_diff
+from .parity import in_chunks, interleaved_latency
 from .tasks import TaskExporter
 
 REFERENCE_NAME = "pytorch-fp32"
@@ -67,7 +68,7 @@ class ParityGate:
         return {
             "metric": scores[self.metric],
             "scores": scores,
-            "label_agreement": label_agreement(self.reference_pred, self.task.predictions(out)),
+            "label_agreement": agreement(self.reference_pred, self.task.predictions(out)),
             "max_abs_diff": max_abs_diff(self.reference_out, out),
             "max_probability_diff": self.probability_difference(out),
             **self.task.compare(self.reference_out, out),
@@ -88,8 +89,8 @@ class ParityGate:
         if self.original is None:
             return {}
         mine, theirs = self.task.predictions(out), self.original.predictions
-        agreement = label_agreement(theirs, mine) if np.shape(mine) == np.shape(theirs) else None
-        return {"original_drop": round(self.original.scores[self.metric] - scores[self.metric], 4), "original_label_agreement": agreement}
+        same = agreement(theirs, mine) if np.shape(mine) == np.shape(theirs) else None
+        return {"original_drop": round(self.original.scores[self.metric] - scores[self.metric], 4), "original_label_agreement": same}
 
     def require_original(self, report: dict[str, Any], max_drop: float, variant: str) -> None:
         """A derived model may lose at most ``max_drop`` points against the run it came from."""

@@ -1,4 +1,5 @@
-"""The parity gate's measurements: output differences, label agreement and interleaved latency."""
+"""The parity gate's measurements: the reference in chunks and interleaved latency (output differences
+and label agreement: ``edgeft_runtime.ops``, shared with the device check)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from edgeft_runtime.timing import timed_blocks
-
-
-def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))) if np.size(a) else 0.0
-
-
-def label_agreement(pred_a: np.ndarray, pred_b: np.ndarray) -> float:
-    """Share of rows predicted identically (whole rows for multi-label indicator matrices)."""
-    a, b = np.asarray(pred_a), np.asarray(pred_b)
-    if len(a) == 0:
-        return 1.0
-    same = np.all(a == b, axis=1) if a.ndim == 2 else a == b
-    return float(np.mean(same))
 
 
 def in_chunks(fn: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str], desc: str, chunk: int = 256) -> np.ndarray:

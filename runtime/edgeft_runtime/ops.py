@@ -53,6 +53,21 @@ def top_k_ids(values: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
     return out
 
 
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest |a - b|, computed in float64 (0 for empty arrays): how far two models' outputs are."""
+    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))) if np.size(a) else 0.0
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of rows on which two models' labels agree (a whole row of a multi-label 0/1
+    matrix must agree); 1 when there are none."""
+    a, b = np.asarray(a), np.asarray(b)
+    if len(a) == 0:
+        return 1.0
+    same = np.all(a == b, axis=1) if a.ndim == 2 else a == b
+    return float(np.mean(same))
+
+
 def l2_normalize(x: np.ndarray, axis: int = -1, eps: float = 1e-12) -> np.ndarray:
     """Scale rows to unit L2 norm (rows of zeros stay zero)."""
     norm = np.linalg.norm(x, axis=axis, keepdims=True)

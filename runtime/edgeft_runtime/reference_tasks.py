@@ -16,20 +16,10 @@ import numpy as np
 from . import metrics
 from .constants import TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from .errors import BundleError
-from .ops import decisions, softmax, top_k_ids
+from .ops import agreement, decisions, max_abs_diff, softmax, top_k_ids
 
 TOP_K = 5  # fill-mask: how many of PyTorch's best tokens per mask are kept
 _CHUNK = 256  # fill-mask: masks turned into probabilities at a time
-
-
-def max_abs(a: np.ndarray, b: np.ndarray) -> float:
-    """The largest |a - b| (0 for empty arrays)."""
-    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if np.size(a) else 0.0
-
-
-def share(same: np.ndarray) -> float:
-    """The share of True in ``same`` (1 when empty: nothing disagrees)."""
-    return float(np.mean(same)) if len(same) else 1.0
 
 
 class ReferenceTask:
@@ -97,9 +87,7 @@ class Classes(ReferenceTask):
         return metrics.headline_metric(multi_label)
 
     def agreement_and_difference(self, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:
-        a, b = reference["labels"], observed["labels"]
-        same = np.all(a == b, axis=1) if a.ndim == 2 else a == b
-        return share(same), max_abs(reference["probabilities"], observed["probabilities"])
+        return agreement(reference["labels"], observed["labels"]), max_abs_diff(reference["probabilities"], observed["probabilities"])
 
 
 def ner_observation(texts: Sequence[str], tokens: Sequence[Any], token_logits: Sequence[np.ndarray], labels: Sequence[str], aggregation: str) -> dict[str, Any]:
@@ -148,7 +136,7 @@ class Words(ReferenceTask):
         a, b = reference["word_probabilities"], observed["word_probabilities"]
         if a.shape != b.shape:
             raise BundleError(f"the reference set has {len(a)} words but this runtime splits the texts into {len(b)}; re-export the bundle")
-        return share(a.argmax(-1) == b.argmax(-1) if len(a) else np.ones(0, bool)), max_abs(a, b)
+        return agreement(a.argmax(-1), b.argmax(-1)), max_abs_diff(a, b)
 
     def head(self, observed: dict[str, Any], gold: Any, n: int) -> tuple[dict[str, Any], Any]:
         words = int(np.sum(observed["word_counts"][:n]))
@@ -210,8 +198,8 @@ class Masks(ReferenceTask):
         return metrics.TOP1_ACCURACY
 
     def agreement_and_difference(self, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:
-        same = reference["top_ids"][:, 0] == observed["top_ids"][:, 0] if len(reference["top_ids"]) else np.ones(0, bool)
-        return share(same), max_abs(reference["top_probabilities"], observed["probabilities_at"])
+        top1 = agreement(reference["top_ids"][:, 0], observed["top_ids"][:, 0])
+        return top1, max_abs_diff(reference["top_probabilities"], observed["probabilities_at"])
 
     def head(self, observed: dict[str, Any], gold: Any, n: int) -> tuple[dict[str, Any], Any]:
         masks = int(np.sum(observed["mask_counts"][:n]))
