@@ -52,62 +52,115 @@ def is_loopback(request: Request) -> bool:
     return host.startswith("127.") or host in ("::1", "localhost", "testclient")
 
 
+def unknown_model(registry: Registry, name: str) -> Response:
+    return error_response(ApiError(404, f"no model named {name!r}; serving {', '.join(registry.models)}", "validation"))
+
+
+async def answer(registry: Registry, limits: Limits, served: Any, request: Request, name: str, endpoint: str) -> Response:
+    """One inference request to a known model: its answer, or the error response that says why not."""
+    options = registry.options
+    try:
+        if served.state != "ready":
+            why = served.reason or "loading and checking the bundle"
+            retry = {"Retry-After": "5"} if served.state == "loading" else {}
+            raise ApiError(503, f"model {name} is not ready: {why}", "unhealthy", headers=retry)
+        batcher = served.batcher
+        assert batcher is not None  # made with the model, before the state is "ready"
+        if batcher.queued >= options.max_queue:  # full: refuse before reading the body
+            raise Overloaded(batcher.retry_after(), batcher.queued)
+        body = await read_json(request, options.max_body_bytes)
+        make_job = predict_job if endpoint == "predict" else embed_job
+        job = make_job(served.model, body, limits)
+        answers = await batcher.submit(job.key, job.texts)
+        return Response(answer_bytes(job, answers, endpoint), media_type=JSON)
+    except ApiError as e:
+        return error_response(e)
+    except Overloaded as e:
+        return error_response(ApiError(429, str(e), "overloaded", headers={"Retry-After": str(e.retry_after)}))
+    except Closed as e:
+        return error_response(ApiError(503, str(e), "unhealthy", headers={"Retry-After": "1"}))
+    except ValueError as e:  # the runtime's refusal of one text (e.g. a mask cut off by truncation)
+        return error_response(ApiError(400, " ".join(str(e).split()), "validation", "inputs"))
+    except Exception as e:  # noqa: BLE001 - a bug or an onnxruntime failure: say so, keep serving
+        log.exception("%s: %s failed", name, endpoint)
+        return error_response(ApiError(500, f"inference failed ({type(e).__name__}: {e})", "backend"))
+
+
+async def infer(registry: Registry, limits: Limits, request: Request, name: str, endpoint: str) -> Response:
+    """``answer``, counted and timed in the metrics (a request to an unknown model is not)."""
+    start = time.perf_counter()
+    served = registry.models.get(name)
+    if served is None:
+        return unknown_model(registry, name)
+    response = await answer(registry, limits, served, request, name, endpoint)
+    metrics, code = registry.metrics, response.status_code
+    metrics.requests.inc(name, endpoint, str(code))
+    if code >= 400:
+        metrics.errors.inc(name, json.loads(response.body)["error_type"])
+    metrics.latency.observe(time.perf_counter() - start, name, endpoint)
+    return response
+
+
+async def reload_route(registry: Registry, request: Request) -> Response:
+    """POST /admin/reload[?model=NAME], from this machine only."""
+    if not is_loopback(request):
+        return error_response(ApiError(403, "reload is allowed from this machine only (or send the process SIGHUP)", "validation"))
+    wanted = request.query_params.get("model")
+    if wanted is not None and wanted not in registry.models:
+        return error_response(ApiError(404, f"model: no model named {wanted!r}; serving {', '.join(registry.models)}", "validation", "model"))
+    results = await reload_models(registry, [wanted] if wanted else list(registry.models))
+    failed = [n for n, r in results.items() if not r["reloaded"]]
+    if failed:
+        error = ApiError(409, f"reload refused for {', '.join(failed)}: {results[failed[0]]['reason']}", "validation")
+        return JSONResponse({**error.body(), "models": results}, status_code=409)
+    return JSONResponse({"models": results})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "error")
+    return error_response(ApiError(status, f"{request.method} {request.url.path}: {detail}", "validation"))
+
+
+def lifespan_of(registry: Registry):
+    """Start-up and shut-down: bind first, load after (/health answers at once and /ready says when
+    the models are in); on stop, finish the bundle being loaded and whatever is still queued."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        loop = asyncio.get_running_loop()
+        loading = loop.run_in_executor(None, registry.load_all)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reload_models(registry, list(registry.models))))
+        try:
+            yield
+        finally:
+            registry.stopping = True
+            await loading  # the bundle being loaded now, if any; the others are skipped
+            # uvicorn has waited for the requests in flight; whatever is still queued runs now.
+            await loop.run_in_executor(None, registry.close, registry.options.graceful_timeout)
+            log.info("stopped")
+
+    return lifespan
+
+
 def build_app(registry: Registry) -> Starlette:
     """The service: TEI-shaped inference routes at the root (first bundle) and under /NAME/."""
-    options, metrics = registry.options, registry.metrics
-    limits = Limits(options.max_texts, options.max_chars)
-
-    async def infer(request: Request, name: str, endpoint: str) -> Response:
-        start = time.perf_counter()
-        served = registry.models.get(name)
-        if served is None:
-            return error_response(ApiError(404, f"no model named {name!r}; serving {', '.join(registry.models)}", "validation"))
-        try:
-            if served.state != "ready":
-                why = served.reason or "loading and checking the bundle"
-                retry = {"Retry-After": "5"} if served.state == "loading" else {}
-                raise ApiError(503, f"model {name} is not ready: {why}", "unhealthy", headers=retry)
-            batcher = served.batcher
-            assert batcher is not None  # made with the model, before the state is "ready"
-            if batcher.queued >= options.max_queue:  # full: refuse before reading the body
-                raise Overloaded(batcher.retry_after(), batcher.queued)
-            body = await read_json(request, options.max_body_bytes)
-            make_job = predict_job if endpoint == "predict" else embed_job
-            job = make_job(served.model, body, limits)
-            answers = await batcher.submit(job.key, job.texts)
-            response = Response(answer_bytes(job, answers, endpoint), media_type=JSON)
-        except ApiError as e:
-            response = error_response(e)
-        except Overloaded as e:
-            response = error_response(ApiError(429, str(e), "overloaded", headers={"Retry-After": str(e.retry_after)}))
-        except Closed as e:
-            response = error_response(ApiError(503, str(e), "unhealthy", headers={"Retry-After": "1"}))
-        except ValueError as e:  # the runtime's refusal of one text (e.g. a mask cut off by truncation)
-            response = error_response(ApiError(400, " ".join(str(e).split()), "validation", "inputs"))
-        except Exception as e:  # noqa: BLE001 - a bug or an onnxruntime failure: say so, keep serving
-            log.exception("%s: %s failed", name, endpoint)
-            response = error_response(ApiError(500, f"inference failed ({type(e).__name__}: {e})", "backend"))
-        code = response.status_code
-        metrics.requests.inc(name, endpoint, str(code))
-        if code >= 400:
-            metrics.errors.inc(name, json.loads(response.body)["error_type"])
-        metrics.latency.observe(time.perf_counter() - start, name, endpoint)
-        return response
+    limits = Limits(registry.options.max_texts, registry.options.max_chars)
 
     def route_name(request: Request) -> str:
         return request.path_params.get("model", registry.root)
 
     async def predict(request: Request) -> Response:
-        return await infer(request, route_name(request), "predict")
+        return await infer(registry, limits, request, route_name(request), "predict")
 
     async def embed(request: Request) -> Response:
-        return await infer(request, route_name(request), "embed")
+        return await infer(registry, limits, request, route_name(request), "embed")
 
     async def info(request: Request) -> Response:
         name = route_name(request)
-        served = registry.models.get(name)
-        if served is None:
-            return error_response(ApiError(404, f"no model named {name!r}; serving {', '.join(registry.models)}", "validation"))
+        if name not in registry.models:
+            return unknown_model(registry, name)
         return JSONResponse(model_info(registry, name))
 
     async def health(request: Request) -> Response:
@@ -118,44 +171,13 @@ def build_app(registry: Registry) -> Starlette:
         return JSONResponse(body, status_code=200 if registry.ready else 503)
 
     async def metrics_page(request: Request) -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(registry.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_spec(registry))
 
     async def reload(request: Request) -> Response:
-        if not is_loopback(request):
-            return error_response(ApiError(403, "reload is allowed from this machine only (or send the process SIGHUP)", "validation"))
-        wanted = request.query_params.get("model")
-        if wanted is not None and wanted not in registry.models:
-            return error_response(ApiError(404, f"model: no model named {wanted!r}; serving {', '.join(registry.models)}", "validation", "model"))
-        results = await reload_models(registry, [wanted] if wanted else list(registry.models))
-        failed = [n for n, r in results.items() if not r["reloaded"]]
-        if failed:
-            error = ApiError(409, f"reload refused for {', '.join(failed)}: {results[failed[0]]['reason']}", "validation")
-            return JSONResponse({**error.body(), "models": results}, status_code=409)
-        return JSONResponse({"models": results})
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = getattr(exc, "status_code", 500)
-        detail = getattr(exc, "detail", "error")
-        return error_response(ApiError(status, f"{request.method} {request.url.path}: {detail}", "validation"))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
-        loop = asyncio.get_running_loop()
-        # Bind first, load after: /health answers at once and /ready says when the models are in.
-        loading = loop.run_in_executor(None, registry.load_all)
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reload_models(registry, list(registry.models))))
-        try:
-            yield
-        finally:
-            registry.stopping = True
-            await loading  # the bundle being loaded now, if any; the others are skipped
-            # uvicorn has waited for the requests in flight; whatever is still queued runs now.
-            await loop.run_in_executor(None, registry.close, options.graceful_timeout)
-            log.info("stopped")
+        return await reload_route(registry, request)
 
     routes = [
         Route("/health", health, methods=["GET"]),
@@ -170,7 +192,7 @@ def build_app(registry: Registry) -> Starlette:
         Route("/{model}/predict", predict, methods=["POST"]),
         Route("/{model}/embed", embed, methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: http_error})
+    return Starlette(routes=routes, lifespan=lifespan_of(registry), exception_handlers={HTTPException: http_error, Exception: http_error})
 
 
 async def reload_models(registry: Registry, names: list[str]) -> dict[str, Any]:
