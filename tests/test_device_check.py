@@ -165,7 +165,7 @@ def test_an_avx2_export_on_avx2_kernels_keeps_the_better_weight_range(tiny_run, 
     from edgeft_runtime import device
 
     monkeypatch.setattr(device, "cpu_flags", lambda: {"avx2", "fma"})  # this machine: avx2 kernels
-    options = ExportOptions(int8=True, max_drop=100.0, per_channel="off", target="avx2", reference_samples=0)
+    options = ExportOptions(int8=True, max_drop=100.0, per_channel="off", target="avx2", reference_samples=0, int8_method="dynamic")
     manifest = export_run(tiny_run, tmp_path / "b", options).manifest
     tried = manifest["parity"]["variants"]["int8"]["candidates"]
     # Recorded in the order tried (the preset's 7 bits, then 8), whichever this CPU's kernels favour.

@@ -13,6 +13,31 @@ from .common import command
 from .declared import with_options
 
 
+def read_calibration(run: Path, run_info: dict, given: Path | None) -> tuple[list[str] | None, str | None]:
+    """Static int8's calibration texts: ``given``, else the run's training file (as saved in its
+    train_config.json, relative to here or to the run's folder); (None, None) when that file is
+    gone, and the export then calibrates on the held-out texts and says so."""
+    from edgeft_exporters.static_quant import CALIBRATION_TEXTS
+
+    from ..runs import read_run_config
+    from ..tasks import get_task
+
+    config = read_run_config(run)
+    path = given
+    if path is None:
+        train = config.get("train")
+        found = [p for p in (Path(train), run.parent / train) if p.is_file()] if train else []
+        if not found:
+            return None, None
+        path = found[0]
+    elif not path.is_file():
+        raise typer.BadParameter(f"{path}: no such file", param_hint="--calibration")
+    rows = get_task(run_info["task"]).read_eval_rows(path, run_info, config)
+    texts = [row["text"] for row in rows if isinstance(row.get("text"), str)]
+    texts = texts[:: max(1, len(texts) // CALIBRATION_TEXTS)][:CALIBRATION_TEXTS]  # spread over the file: files are often sorted
+    return texts, f"{path} ({'--calibration' if given else 'the training file'})"
+
+
 @command
 @with_options(ExportOptions)
 def export(
@@ -25,6 +50,10 @@ def export(
     ] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --eval. [default: the run's]", show_default=False)] = None,
     label_column: Annotated[Optional[str], typer.Option(help="Label column of --eval. [default: the run's]", show_default=False)] = None,
+    calibration: Annotated[
+        Optional[Path],
+        typer.Option(help="Texts static int8 measures activation ranges on (a file in the run's data format). [default: the run's training file]", show_default=False),
+    ] = None,
     prune_vocab: Annotated[
         Optional[Path],
         typer.Option(
@@ -66,6 +95,9 @@ def export(
         eval_rows = reader(eval, run_info, read_run_config(run), text_column=text_column, label_column=label_column)
         eval_source = str(eval)
     out = out or run.parent / f"{run.name}-{'int8' if options.int8 else 'onnx'}"
+    calibration_texts, calibration_source = (
+        read_calibration(run, run_info, calibration) if options.int8 and (options.int8_method != "dynamic" or options.openvino != "off") else (None, None)
+    )
     if prune_vocab is not None:
         from ..data.corpus import read_corpus
         from ..export.prune_vocab import export_pruned
@@ -73,7 +105,9 @@ def export(
         corpus = [doc.text for doc in read_corpus([prune_vocab])]
         result = export_pruned(run, out, options, corpus, f"{prune_vocab} ({len(corpus)} texts)", eval_rows=eval_rows, eval_source=eval_source)
     else:
-        result = export_run(run, out, options, eval_rows=eval_rows, eval_source=eval_source)
+        result = export_run(
+            run, out, options, eval_rows=eval_rows, eval_source=eval_source, calibration_texts=calibration_texts, calibration_source=calibration_source
+        )
     typer.echo(f"wrote bundle {result.out}" + (f" and {result.archive}" if result.archive else ""))
     typer.echo("\n".join(f"  {line}" for line in parity_lines(result.manifest)))
     reference = result.manifest.get("reference")

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,9 +29,11 @@ from .constants import METRICS_FILE
 from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
 from .optimize import fuse_transformer
+from .int8_candidates import METHOD_DYNAMIC, METHOD_STATIC, TIMED_TEXTS, Candidate, choose
 from .options import ExportOptions
-from .parity import in_chunks
-from .quantize import Int8Build, plan_int8_builds, quantisation_candidates, quantize_int8
+from .parity import in_chunks, interleaved_latency
+from .quantize import Int8Build, int8_methods, plan_int8_builds, quantisation_candidates, quantize_int8, static_settings
+from .static_quant import Calibration, calibration_feeds, quantize_static_int8
 from .requirements import require_export_extra
 from .run_folder import read_run, read_run_eval
 from .staging import StagedDir
@@ -61,13 +65,17 @@ def export_run(
     eval_rows: Sequence[dict[str, Any]] | None = None,
     eval_source: str | None = None,
     original: DerivedFrom | None = None,
+    calibration_texts: Sequence[str] | None = None,
+    calibration_source: str | None = None,
 ) -> ExportResult:
     """Export a run to a bundle and check it against the PyTorch original on held-out data.
 
     eval_rows: held-out examples ({"text", "labels"} for classifiers); default: the run's own
     eval.jsonl. original: the run this one was derived from (``edgeft.export.prune_vocab.export_pruned``): the
-    gate also holds every variant to ``max_drop`` against it. Raises ParityError (and writes
-    nothing) when a gate fails.
+    gate also holds every variant to ``max_drop`` against it. calibration_texts: texts static int8
+    measures activation ranges on (the run's training texts; ``edgeft export`` reads them from the
+    run's training file); default: the held-out texts, recorded as such. Raises ParityError (and
+    writes nothing) when a gate fails.
     """
     options = options or ExportOptions()
     options.check()
@@ -75,7 +83,8 @@ def export_run(
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
     with model_folder(run_dir, run) as model_dir:  # an adapter-only LoRA run is merged first
-        manifest = export_model_folder(model_dir, run, out_dir, options, eval_rows, eval_source, original)
+        calibration = (list(calibration_texts), calibration_source or "calibration texts") if calibration_texts else None
+        manifest = export_model_folder(model_dir, run, out_dir, options, eval_rows, eval_source, original, calibration)
     archive = None
     if options.archive:
         from edgeft_runtime.archive import pack_bundle
@@ -92,6 +101,7 @@ def export_model_folder(
     eval_rows: Sequence[dict[str, Any]] | None,
     eval_source: str | None,
     original: DerivedFrom | None = None,
+    calibration_texts: tuple[list[str], str] | None = None,
 ) -> dict[str, Any]:
     """The steps of ``export_run`` on a run folder that holds a ``save_pretrained`` model; returns the manifest."""
     task = exporter_for(run, run_dir)
@@ -101,19 +111,33 @@ def export_model_folder(
     stage = StagedDir(out_dir, overwrite=options.overwrite)
     stage.check()  # an existing --out fails before the original's PyTorch pass, not after it
     scored_original = score_original(original, run, options, eval_rows, eval_source) if original else None
-    with stage as work:
-        fields = write_fp32_graph(task, run, run_dir, work, options)
+    with stage as work, tempfile.TemporaryDirectory(prefix="edgeft-graph-") as scratch:
+        raw_graph = Path(scratch) / "unfused.onnx" if builds else None
+        fields = write_fp32_graph(task, run, run_dir, work, options, keep_raw=raw_graph)
         log.info("checking parity on %d held-out examples", len(texts))
         gate = ParityGate(task, texts, gold, source, scored_original)
         models = {VARIANT_FP32: load_variant(work, VARIANT_FP32, fields)}
         reports = {VARIANT_FP32: gate.check(models[VARIANT_FP32])}
         gate.require_fp32(reports[VARIANT_FP32], options.atol, options.max_drop)
+        calibration = calibrate(models[VARIANT_FP32], calibration_texts, texts, source) if builds and options.int8_method != "dynamic" else None
         for build in builds:
-            reports[build.variant], models[build.variant] = add_int8_variant(gate, work, fields, build, options.per_channel, options.reduce_range)
+            reports[build.variant], models[build.variant] = add_int8_variant(
+                gate, work, fields, build, options.per_channel, options.reduce_range,
+                max_drop=options.max_drop, calibration=calibration, method=options.int8_method, static_source=raw_graph,
+            )
             enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
+        notes: dict[str, Any] = {}
+        if builds and raw_graph is not None and wants_openvino(options.openvino):
+            from .openvino_variant import build_openvino_variants
+
+            feeds = calibration.feeds if calibration else calibrate(models[VARIANT_FP32], calibration_texts, texts, source).feeds
+            for name, (report, model) in build_openvino_variants(gate, work, fields, raw_graph, feeds, options.max_drop, load_variant, notes).items():
+                reports[name], models[name] = report, model
         if options.mobile:
             add_ort_format(gate, work, fields, reports, options.atol)
         fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop)
+        if notes:
+            fields["parity"]["openvino"] = notes
         if options.reference_samples:
             fields["reference"] = gate.write_reference_set(work, options.reference_samples)
             # Figures only of the variants whose kernels this machine runs (where the gate applied):
@@ -124,6 +148,30 @@ def export_model_folder(
         manifest = write_manifest(work, fields)
         stage.commit()
     return manifest
+
+
+def wants_openvino(option: str) -> bool:
+    """Whether to build the OpenVINO variants: ``on`` (an ExportError when openvino is missing),
+    ``auto`` where openvino and nncf are installed, never for ``off``."""
+    from .openvino_variant import openvino_available
+
+    if option == "off":
+        return False
+    if openvino_available():
+        return True
+    if option == "on":
+        raise ExportError("--openvino on needs openvino and nncf: pip install 'edgeft[openvino]'")
+    return False
+
+
+def calibrate(fp32_model: Any, given: tuple[list[str], str] | None, held_out: list[str], held_out_source: str) -> Calibration:
+    """Static int8's calibration inputs: the given (training) texts, else the held-out texts, whose
+    use the manifest records (ranges measured on the gate's own data flatter the gate a little)."""
+    texts, source = given if given else (held_out, f"{held_out_source} (no training texts given)")
+    if not given:
+        log.warning("static int8 calibrated on the held-out texts: no training texts were given")
+    feeds = calibration_feeds(fp32_model, texts)
+    return Calibration(feeds, f"{source}, first {len(feeds)} texts")
 
 
 def score_original(
@@ -152,8 +200,12 @@ def held_out_data(
     return texts, gold, source
 
 
-def write_fp32_graph(task: TaskExporter, run: dict[str, Any], run_dir: Path, work: Path, options: ExportOptions) -> dict[str, Any]:
-    """Export and fuse the fp32 graph and bake the tokenizer into ``work``; return the manifest fields so far."""
+def write_fp32_graph(
+    task: TaskExporter, run: dict[str, Any], run_dir: Path, work: Path, options: ExportOptions, keep_raw: Path | None = None
+) -> dict[str, Any]:
+    """Export and fuse the fp32 graph and bake the tokenizer into ``work``; return the manifest
+    fields so far. ``keep_raw``: where to keep Optimum's unfused graph (static int8 and OpenVINO
+    start from it: its MatMuls are all quantisable, the fused Attention op's are not in QDQ)."""
     scratch = work / ".optimum"
     log.info("exporting %s to ONNX with Optimum (%s)", run_dir, task.optimum_task)
     raw = task.export_onnx(scratch, opset=options.opset, static_shape=options.static_shape)
@@ -165,6 +217,8 @@ def write_fp32_graph(task: TaskExporter, run: dict[str, Any], run_dir: Path, wor
         fusion = fuse_transformer(raw, fp32_path, num_heads=heads, hidden_size=hidden)
     else:
         shutil.copyfile(raw, fp32_path)
+    if keep_raw is not None:
+        shutil.move(raw, keep_raw)
     shutil.rmtree(scratch)
     fixed_length = options.static_shape[1] if options.static_shape else None
     if fixed_length:
@@ -194,44 +248,69 @@ def write_fp32_graph(task: TaskExporter, run: dict[str, Any], run_dir: Path, wor
     return fields
 
 
-def add_int8_variant(gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, per_channel: str, reduce_range: str = "auto"):
-    """Quantise the fp32 graph for ``build`` with each candidate setting (per-tensor or per-channel
-    scales; 7- or 8-bit weights, see ``quantisation_candidates``), keep the candidate that scores
-    best on the held-out data as ``build.file``; the first build becomes the default variant.
-    Return (its report, the loaded model)."""
+def add_int8_variant(
+    gate: ParityGate,
+    work: Path,
+    fields: dict[str, Any],
+    build: Int8Build,
+    per_channel: str,
+    reduce_range: str = "auto",
+    *,
+    max_drop: float = 1.0,
+    calibration: Calibration | None = None,
+    method: str = "auto",
+    static_source: Path | None = None,
+):
+    """Quantise the fp32 graph for ``build`` with each candidate setting (dynamic: per-tensor or
+    per-channel scales, 7- or 8-bit weights, see ``quantisation_candidates``; static: calibrated
+    on ``calibration``'s texts, from ``static_source``, the unfused graph, where given), keep the
+    one ``int8_candidates.choose`` picks as ``build.file``;
+    the first build becomes the default variant. Return (its report, the loaded model)."""
     from edgeft_runtime.device import cpu_target
 
-    choices = quantisation_candidates(build, per_channel, reduce_range, cpu_target())
-    candidates: list[tuple[dict[str, Any], dict[str, Any], Path]] = []
-    for channelwise, reduced in choices:
-        path = work / (build.file if len(choices) == 1 else f"candidate_{build.variant}_pc{int(channelwise)}_rr{int(reduced)}.onnx")
-        log.info("quantising to int8 (preset %s, per-channel %s, %d-bit weights)", build.preset.name, channelwise, 7 if reduced else 8)
-        quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise, reduce_range=reduced)
+    here = cpu_target()
+    settings = quantisation_candidates(build, per_channel, reduce_range, here)
+    plan = [(m, pc, rr) for m in int8_methods(method, calibration) for pc, rr in (settings if m == METHOD_DYNAMIC else static_settings(settings))]
+    candidates = []
+    for m, channelwise, reduced in plan:
+        path = work / (build.file if len(plan) == 1 else f"candidate_{build.variant}_{m}_pc{int(channelwise)}_rr{int(reduced)}.onnx")
+        log.info("quantising to %s int8 (preset %s, per-channel %s, %d-bit weights)", m, build.preset.name, channelwise, 7 if reduced else 8)
+        if m == METHOD_STATIC:
+            assert calibration is not None
+            quant = quantize_static_int8(static_source or work / FP32_MODEL_FILE, path, build.preset, calibration.feeds, per_channel=channelwise, reduce_range=reduced, calibration_source=calibration.source)
+        else:
+            quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise, reduce_range=reduced)
         spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
-        model = load_variant(work, build.variant, {**fields, "variants": {**fields["variants"], build.variant: spec}})
-        candidates.append((gate.check(model), spec, path))
-    # Best metric first, then agreement with PyTorch, then the smaller output difference. Which one
-    # wins follows this CPU's int8 kernels; the manifest lists them in the order tried (the order of
-    # ``choices``, fixed by the options and the target), marking the one kept.
-    tried = [report for report, _, _ in candidates]
-    candidates.sort(key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
-    report, spec, path = candidates[0]
+        candidate = Candidate(m, channelwise, reduced, path, spec)
+        candidate.report = gate.check(load_variant(work, build.variant, with_variant(fields, build.variant, spec)))
+        candidates.append(candidate)
+    timer = partial(time_candidates, gate, work, fields, build.variant) if here in build.targets else None
+    chosen, why = choose(candidates, gate.reference_scores[gate.metric], max_drop, timer)
+    report, spec = chosen.report, chosen.spec
+    report["choice"] = why
     if len(candidates) > 1:
-        settings = {id(r): s["quantization"] for r, s, _ in candidates}
-        report["candidates"] = [
-            {key: settings[id(r)][key] for key in ("per_channel", "reduce_range")}
-            | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff", "max_probability_diff")}
-            | {"kept": r is report}
-            for r in tried
-        ]
-        for _, _, other in candidates[1:]:
-            other.unlink()
-        path.rename(work / build.file)
+        report["candidates"] = [c.summary(kept=c is chosen) for c in candidates]
+        for other in candidates:
+            if other is not chosen:
+                other.path.unlink()
+        chosen.path.rename(work / build.file)
         spec["file"] = build.file
     fields["variants"][build.variant] = spec
     if fields["default_variant"] == VARIANT_FP32:
         fields["default_variant"] = build.variant
     return report, load_variant(work, build.variant, fields)
+
+
+def with_variant(fields: dict[str, Any], name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with ``variants[name]`` set to ``spec`` (a copy: the candidate is not kept yet)."""
+    return {**fields, "variants": {**fields["variants"], name: spec}}
+
+
+def time_candidates(gate: ParityGate, work: Path, fields: dict[str, Any], variant: str, finalists: list[Candidate]) -> dict[str, float]:
+    """Batch-1 median ms of each finalist (by method), interleaved, on the gate's first texts."""
+    models = {c.method: load_variant(work, variant, with_variant(fields, variant, c.spec)) for c in finalists}
+    output = gate.task.output_name
+    return interleaved_latency({m: partial(lambda model, text: model.run_output([text], output), model) for m, model in models.items()}, gate.texts[:TIMED_TEXTS])
 
 
 def enforce_int8_gate(gate: ParityGate, report: dict[str, Any], build: Int8Build, max_drop: float) -> None:

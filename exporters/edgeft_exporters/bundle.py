@@ -150,9 +150,12 @@ def model_card(manifest: dict[str, Any]) -> str:
     for name, spec in int8:
         quant = spec["quantization"]
         suits = [rule["target"] for rule in spec.get("suits") or []]
+        details = ", ".join(f"{key.replace('_', ' ')} {quant[key]}" for key in ("preset", "per_channel", "reduce_range") if key in quant)
+        engine = f" run by {spec['engine']}" if spec.get("engine") else ""
+        why = ((parity.get("variants") or {}).get(name) or {}).get("choice")
         lines.append(
-            f"- {name}: dynamic int8 quantisation, preset {quant['preset']}, per-channel {quant['per_channel']}, "
-            f"reduce_range {quant['reduce_range']}" + (f"; for {', '.join(suits)} CPUs" if suits else "")
+            f"- {name}: {quant.get('method', 'dynamic')} int8 quantisation{engine}" + (f", {details}" if details else "")
+            + (f"; for {', '.join(suits)} CPUs" if suits else "") + (f"; chosen because {why}" if why else "")
         )
     lines += [
         "",

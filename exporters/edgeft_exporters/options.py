@@ -108,6 +108,20 @@ class ExportOptions:
         AtLeast(0, "0: no reference set"),
     )
 
+    int8_method: str = option(
+        "auto",
+        "How --int8 quantises: auto (dynamic and static int8, static calibrated on the run's training texts; the gate keeps "
+        "those within --max-drop, and the faster of the two on this CPU, static on a tie), dynamic or static.",
+        OneOf(("auto", "dynamic", "static")),
+    )
+    openvino: str = option(
+        "off",
+        "Also build OpenVINO variants (needs edgeft[openvino]): NNCF static int8, kept where it runs faster than "
+        "onnxruntime's int8 here by over 10%, and bf16 for CPUs with AMX/AVX-512 BF16. edgeft-runtime runs them where "
+        "openvino is installed; the default variant stays onnxruntime's. auto (when installed), on or off.",
+        AUTO_ON_OFF,
+    )
+
     def __post_init__(self) -> None:
         # Options built in Python (tests, notebooks, --prune-vocab) are checked like the CLI's.
         check_fields(self)

@@ -102,6 +102,31 @@ def quantisation_candidates(build: Int8Build, per_channel: str, reduce_range: st
     return [(channelwise, reduced) for reduced in ranges for channelwise in channels]
 
 
+INT8_METHODS = ("auto", "dynamic", "static")
+
+
+def int8_methods(method: str, calibration: object | None) -> list[str]:
+    """The quantisation methods to try: ``auto`` tries static int8 beside dynamic where calibration
+    texts exist; ``static`` without calibration texts is an ExportError."""
+    if method not in INT8_METHODS:
+        raise ExportError(f"--int8-method {method}: choose {', '.join(INT8_METHODS)}")
+    if method == "static" and calibration is None:
+        raise ExportError("--int8-method static needs calibration texts: the run's training file (train_config.json 'train') was not found; pass --calibration FILE")
+    if method == "auto":
+        return ["dynamic", "static"] if calibration is not None else ["dynamic"]
+    return [method]
+
+
+def static_settings(dynamic: list[tuple[bool, bool]]) -> list[tuple[bool, bool]]:
+    """The (per_channel, reduce_range) settings of the static candidates, given the dynamic ones:
+    per-channel weights wherever the dynamic candidates allow them (static scales are fixed, so
+    each output channel's own weight scale matters more), each weight range tried there."""
+    channels = {pc for pc, _ in dynamic}
+    channelwise = True if True in channels else False
+    ranges = list(dict.fromkeys(rr for _, rr in dynamic))
+    return [(channelwise, rr) for rr in ranges]
+
+
 def quantize_int8(src: Path, dst: Path, preset: QuantPreset, *, per_channel: bool, reduce_range: bool | None = None) -> dict:
     """Quantise ``src`` to ``dst`` (7-bit weights when ``reduce_range``, default: the preset's);
     return the settings for the manifest."""

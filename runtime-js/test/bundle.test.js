@@ -150,6 +150,10 @@ test('variant "auto" takes the int8 build whose suits rules match this CPU, as t
   assert.equal(variantForCpu(variants, { arch: archFamily('aarch64'), flags: new Set(['asimd']) }), 'int8_arm64');
   assert.equal(variantForCpu(variants, { arch: 'riscv64', flags: new Set() }), null);
   assert.equal(variantForCpu({ int8: variants.int8_avx2, fp32: variants.fp32 }, { arch: 'x86', flags: new Set() }), null);
+  // An OpenVINO build first in the manifest (the Python runtime's pick where openvino is installed)
+  // is never this runtime's: onnxruntime cannot run its IR.
+  const withOpenvino = { openvino_int8: { file: 'm.xml', engine: 'openvino', suits: [{ arch: 'x86' }] }, ...variants };
+  assert.equal(variantForCpu(withOpenvino, { arch: 'x86', flags: new Set(['avx2']) }), 'int8_avx2');
 
   // Through load(): a bundle whose first suited build is for another CPU loads the one for this.
   const dir = copyBundle('sentiment');

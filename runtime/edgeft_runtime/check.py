@@ -140,7 +140,7 @@ def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str,
 
 
 def check_bundle(bundle: str | Path, options: CheckOptions | None = None, **given: Any) -> dict[str, Any]:
-    """Run every variant (or those named) on the bundle's reference set (its first ``samples``
+    """Run every variant whose engine is installed (or those named) on the bundle's reference set (its first ``samples``
     examples when given); return the report.
 
     options: a ``CheckOptions``, or its fields as keyword arguments (``variants=["int8"]``,
@@ -150,7 +150,7 @@ def check_bundle(bundle: str | Path, options: CheckOptions | None = None, **give
     """
     opts = options or CheckOptions(**given)
     from .device import cpu_target, device_info
-    from .loader import load, resolve_variant
+    from .loader import load, resolve_variant, runnable_variants
     from .manifest import read_manifest
     from .reference import load_reference
 
@@ -165,7 +165,7 @@ def check_bundle(bundle: str | Path, options: CheckOptions | None = None, **give
     if opts.samples is not None:
         reference = reference.head(opts.samples)
     limits = limits_of(manifest, opts.max_drop, opts.min_agreement)
-    names = list(opts.variants or manifest["variants"])
+    names = list(opts.variants or runnable_variants(manifest))
     results = {}
     for name in names:
         model = load(folder, variant=name, threads=opts.threads)

@@ -34,5 +34,11 @@ MULTI_LABEL = "multi_label"
 VARIANT_FP32 = "fp32"
 VARIANT_INT8 = "int8"
 
+# Engines a variant may name (``"engine"``; absent: onnxruntime). onnxruntime is the runtime's one
+# requirement; the others are optional extras, imported only when a variant that needs one loads.
+ENGINE_ONNXRUNTIME = "onnxruntime"
+ENGINE_OPENVINO = "openvino"
+OPTIONAL_ENGINES = (ENGINE_OPENVINO,)
+
 # Single-file bundles (edgeft export --archive); edgeft_runtime.archive unpacks them.
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")

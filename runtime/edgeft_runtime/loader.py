@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .base import BundleModel
-from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
+from .constants import ARCHIVE_SUFFIXES, ENGINE_ONNXRUNTIME, MANIFEST_FILE, OPTIONAL_ENGINES, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from .errors import BundleError
 from .manifest import inside_bundle, read_manifest, verify_file
 from .session import create_session
@@ -45,11 +45,39 @@ def resolve_variant(manifest: dict, variant: str, bundle_dir: Path) -> tuple[str
     )
 
 
-def variant_for_cpu(variants: dict, flags: set[str] | None = None, machine: str | None = None) -> str | None:
-    """The first variant whose ``suits`` rules (written by ``edgeft export --target``) match this
-    CPU, when the bundle offers more than one such build; else None (the default variant serves).
-    The CPU is read only for bundles that offer a choice, so other loads pay nothing for it."""
-    choices = [name for name, spec in variants.items() if spec.get("suits")]
+def engine_of(spec: dict) -> str:
+    """The engine that runs a variant: ``spec["engine"]``, onnxruntime when absent."""
+    return str(spec.get("engine") or ENGINE_ONNXRUNTIME)
+
+
+def engine_installed(engine: str) -> bool:
+    """Whether ``engine`` can run here (found without importing it: loading another variant must
+    not pay for, or depend on, an optional engine)."""
+    if engine == ENGINE_ONNXRUNTIME:
+        return True
+    import importlib.util
+
+    return engine in OPTIONAL_ENGINES and importlib.util.find_spec(engine) is not None
+
+
+def runnable_variants(manifest: dict) -> list[str]:
+    """The variants whose engine is installed here, in manifest order: what ``edgeft check`` and
+    ``edgeft bench`` run when not told which (an OpenVINO variant where openvino is installed)."""
+    return [name for name, spec in manifest["variants"].items() if engine_installed(engine_of(spec))]
+
+
+def variant_for_cpu(variants: dict, flags: set[str] | None = None, machine: str | None = None, installed=engine_installed) -> str | None:
+    """The variant ``load(variant="auto")`` picks: the first, in the manifest's order, whose
+    ``suits`` rules match this CPU and whose engine is installed, when the bundle offers more than
+    one such variant; else None (the default variant serves).
+
+    The exporter writes the variants that name CPUs fastest first (measured on the exporting
+    machine where it runs their kernels; see ``edgeft_exporters.variants.order_variants``), so the
+    first match is the fastest variant that suits the CPU. Every variant in a bundle passed the
+    export's gate (or, built for another CPU, carries the reference set its device checks it on).
+    The CPU is read only for bundles that offer a choice, so other loads pay nothing for it.
+    """
+    choices = [name for name, spec in variants.items() if spec.get("suits") and installed(engine_of(spec))]
     if len(choices) < 2:
         return None
     from .device import arch_family, cpu_flags, rule_matches
@@ -113,6 +141,11 @@ def load(
     else:
         model_path = inside_bundle(bundle_dir, model_file)
         tokenizer = BundleTokenizer(inside_bundle(bundle_dir, tokenizer_file), manifest["max_length"], fixed_length=static.get("sequence"))
+    spec = manifest["variants"][name]
+    if spec.get("weights"):  # an OpenVINO IR's .bin beside its .xml: inside the bundle, and verified
+        inside_bundle(bundle_dir, spec["weights"])
+        if verify:
+            verify_file(bundle_dir, spec["weights"], manifest)
     session = create_session(
         model_path,
         threads=threads,
@@ -120,6 +153,8 @@ def load(
         providers=providers,
         spinning=spinning,
         memory_arena=memory_arena,
+        engine=engine_of(spec),
+        engine_options=spec.get("engine_options"),
     )
     return cls(bundle_dir, manifest, session, tokenizer, name)
 

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import onnxruntime as ort
 
+from .constants import ENGINE_ONNXRUNTIME, ENGINE_OPENVINO
 from .errors import BundleError
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
@@ -20,6 +21,8 @@ def create_session(
     providers: Sequence[str] | None = None,
     spinning: bool | None = None,
     memory_arena: bool | None = None,
+    engine: str = "onnxruntime",
+    engine_options: dict | None = None,
 ) -> ort.InferenceSession:
     """Open ``model_path`` (``.onnx`` or ``.ort``) with explicit settings.
 
@@ -29,7 +32,15 @@ def create_session(
         depend on what else happens to be installed).
     spinning: let idle intra-op threads spin for new work (lower latency, more CPU burnt).
     memory_arena: keep freed activation buffers for reuse (faster repeated calls, higher RSS).
+    engine / engine_options: a variant's engine (``"openvino"``: an ``OpenVinoSession`` with the
+        same calls, ``engine_options["precision"]`` its inference precision); default onnxruntime.
     """
+    if engine == ENGINE_OPENVINO:
+        from .openvino_engine import OpenVinoSession
+
+        return OpenVinoSession(Path(model_path), threads=threads, precision=(engine_options or {}).get("precision", "fp32"))  # type: ignore[return-value]
+    if engine != ENGINE_ONNXRUNTIME:
+        raise BundleError(f"{model_path}: engine {engine!r} is not one this runtime knows ({ENGINE_ONNXRUNTIME}, {ENGINE_OPENVINO}); upgrade edgeft-runtime")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads is not None:

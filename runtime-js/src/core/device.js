@@ -19,9 +19,15 @@ export function ruleMatches(rule, { arch, flags }) {
   return !(rule.cpu_flags_none || []).some((f) => flags.has(f));
 }
 
-/** The variants that name the CPUs they suit, as [name, spec] pairs. */
+/**
+ * The variants that name the CPUs they suit and that onnxruntime runs, as [name, spec] pairs.
+ * Variants for another engine (`"engine": "openvino"`, run by the Python runtime where OpenVINO is
+ * installed) are never picked here.
+ */
 export function suitedVariants(variants) {
-  return Object.entries(variants || {}).filter(([, spec]) => Array.isArray(spec.suits) && spec.suits.length);
+  return Object.entries(variants || {}).filter(
+    ([, spec]) => Array.isArray(spec.suits) && spec.suits.length && (spec.engine == null || spec.engine === 'onnxruntime'),
+  );
 }
 
 /**

@@ -42,7 +42,7 @@ def benchmark_bundle(
     max_drop: float | None = None,
     min_agreement: float | None = None,
 ) -> dict:
-    """Measure every variant of ``bundle`` (or those named), plus ``extra_engines``, in one run.
+    """Measure every variant of ``bundle`` whose engine is installed (or those named), plus ``extra_engines``, in one run.
 
     reference: the name of the engine the report's ratios compare against (e.g. the PyTorch
     original passed in ``extra_engines``). progress: called after each measurement step
@@ -51,10 +51,11 @@ def benchmark_bundle(
     carries the accuracy measured on this device; max_drop / min_agreement: its limits.
     """
     from ..device import device_info
+    from ..loader import runnable_variants
     from ..manifest import read_manifest
 
     manifest = read_manifest(bundle)
-    engines = [bundle_engine(bundle, v, threads, inter_op) for v in (variants or list(manifest["variants"]))]
+    engines = [bundle_engine(bundle, v, threads, inter_op) for v in (variants or runnable_variants(manifest))]
     checked = device_check(bundle, manifest, engines, max_drop, min_agreement) if check else None
     engines += list(extra_engines)
     model = engines[0].extra["model"]

@@ -1,0 +1,100 @@
+"""Static int8 (calibrated QDQ) as an export candidate beside dynamic int8, and the choice among them.
+
+The choice is tested as a decision on given figures (``choose``), never on which kernel happens to
+be faster on the machine running the tests; the export tests assert what the bundle records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from edgeft_exporters.api import ExportOptions, export_run
+from edgeft_exporters.errors import ExportError
+from edgeft_exporters.int8_candidates import SPEED_TIE, Candidate, choose
+from edgeft_exporters.quantize import int8_methods, static_settings
+
+import edgeft_runtime
+from edgeft_runtime import check
+
+TEXTS = ["good film", "awful plot and poor story", "the film was really good and the story was lovely", "poor", "bad", "it was so sad and broken"]
+
+
+def candidate(method: str, metric: float, agreement: float = 1.0, diff: float = 0.01, **extra) -> Candidate:
+    return Candidate(method, True, False, Path(f"{method}-{metric}.onnx"), {}, {"metric": metric, "label_agreement": agreement, "max_abs_diff": diff, **extra})
+
+
+def test_methods_and_static_settings():
+    assert int8_methods("auto", object()) == ["dynamic", "static"]
+    assert int8_methods("auto", None) == ["dynamic"]  # no calibration texts: dynamic only
+    assert int8_methods("dynamic", object()) == ["dynamic"]
+    with pytest.raises(ExportError, match="needs calibration texts"):
+        int8_methods("static", None)
+    with pytest.raises(ExportError, match="--int8-method fast"):
+        int8_methods("fast", None)
+    # static: per-channel weights wherever allowed, each weight range the dynamic candidates try
+    assert static_settings([(False, True), (True, True), (False, False), (True, False)]) == [(True, True), (True, False)]
+    assert static_settings([(False, True)]) == [(False, True)]
+
+
+def test_choose_keeps_candidates_within_the_budget_only():
+    static, dynamic = candidate("static", 88.0), candidate("dynamic", 90.0)
+    chosen, why = choose([dynamic, static], 90.5, 1.0, None)
+    assert chosen is dynamic and "static missed it" in why  # static lost 2.5 points
+    chosen, why = choose([candidate("dynamic", 80.0), candidate("static", 85.0)], 90.0, 1.0, None)
+    assert chosen.method == "static" and "no candidate within --max-drop 1" in why  # the gate refuses it later
+    derived = candidate("static", 90.0, original_drop=1.5)  # fine against PyTorch, not against the original run
+    assert choose([derived, dynamic], 90.5, 1.0, None)[0] is dynamic
+
+
+def test_choose_between_methods_by_measured_speed_with_a_tie_band():
+    def timer(ms_dynamic, ms_static):
+        return lambda finalists: {"dynamic": ms_dynamic, "static": ms_static}
+
+    fits = lambda: [candidate("dynamic", 90.0), candidate("dynamic", 89.8), candidate("static", 89.6)]  # noqa: E731
+    assert choose(fits(), 90.0, 1.0, None)[0].method == "static"  # kernels not timeable here: batch-independent wins
+    chosen, why = choose(fits(), 90.0, 1.0, timer(10.0, 10.0 * (1 + 2 * SPEED_TIE)))
+    assert chosen.method == "dynamic" and chosen.report["metric"] == 90.0 and "faster than static" in why
+    chosen, why = choose(fits(), 90.0, 1.0, timer(10.0, 10.0 * (1 + SPEED_TIE / 2)))
+    assert chosen.method == "static" and "as fast as dynamic" in why and chosen.latency_ms == pytest.approx(10.0 * (1 + SPEED_TIE / 2))
+    assert choose(fits(), 90.0, 1.0, timer(10.0, 5.0))[0].method == "static"
+
+
+@pytest.fixture(scope="module")
+def static_bundle(tiny_run, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("static") / "bundle"
+    options = ExportOptions(int8=True, max_drop=100.0, int8_method="static", reference_samples=8)
+    export_run(tiny_run, out, options, calibration_texts=TEXTS * 4, calibration_source="test texts")
+    return out
+
+
+def test_static_export_records_how_it_was_quantised(static_bundle):
+    import onnx
+
+    manifest = json.loads((static_bundle / "edgeft.json").read_text())
+    quant = manifest["variants"]["int8"]["quantization"]
+    assert quant["method"] == "static" and quant["format"] == "qdq" and quant["per_channel"] is True
+    assert quant["calibration"]["texts"] == len(TEXTS) * 4 and quant["calibration"]["source"].startswith("test texts")
+    ops = {n.op_type for n in onnx.load(str(static_bundle / "model_int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert "static" in manifest["parity"]["variants"]["int8"]["choice"]
+    assert not list(static_bundle.glob("candidate_*")) and not list(static_bundle.glob("*.typed.onnx"))
+
+
+def test_static_int8_answers_do_not_depend_on_batch_neighbours(static_bundle):
+    """Same text, same answer: the scales are fixed in the graph, so a text's probabilities are
+    its own whichever texts share its batch (only float rounding differs)."""
+    model = edgeft_runtime.load(static_bundle)
+    assert model.variant == "int8"
+    texts = TEXTS + ["good"] * 3
+    together = model.predict_proba(texts, batch_size=len(texts))
+    alone = np.stack([np.ravel(model.predict_proba(t)) for t in texts])
+    assert np.abs(together - alone).max() < 1e-4
+
+
+def test_device_check_runs_the_static_bundle_unchanged(static_bundle):
+    report = check.check_bundle(static_bundle)
+    assert set(report["variants"]) == {"fp32", "int8"}
+    assert all(v["passed"] for v in report["variants"].values())
