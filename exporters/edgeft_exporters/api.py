@@ -29,7 +29,7 @@ from .constants import METRICS_FILE
 from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
 from .optimize import fuse_transformer
-from .int8_candidates import METHOD_DYNAMIC, METHOD_STATIC, TIMED_TEXTS, Candidate, choose
+from .int8_candidates import METHOD_DYNAMIC, METHOD_STATIC, TIMED_TEXTS, Candidate, choose, score_key, within_budget
 from .options import ExportOptions
 from .parity import in_chunks, interleaved_latency
 from .quantize import Int8Build, int8_methods, plan_int8_builds, quantisation_candidates, quantize_int8, static_settings
@@ -124,7 +124,9 @@ def export_model_folder(
             reports[build.variant], models[build.variant] = add_int8_variant(
                 gate, work, fields, build, options.per_channel, options.reduce_range,
                 max_drop=options.max_drop, calibration=calibration, method=options.int8_method, static_source=raw_graph,
+                mixed_limit=options.mixed_search_seconds,
             )
+            write_search_report(options.report, reports[build.variant], gate.metric)
             enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
         notes: dict[str, Any] = {}
         if builds and raw_graph is not None and wants_openvino(options.openvino):
@@ -148,6 +150,18 @@ def export_model_folder(
         manifest = write_manifest(work, fields)
         stage.commit()
     return manifest
+
+
+def write_search_report(path: str | None, report: dict[str, Any], metric: str) -> None:
+    """``--report PATH``: the mixed-precision search's record as JSON, and its table as PATH.md."""
+    record = report.get("mixed_precision")
+    if not path or not record:
+        return
+    from .mixed_precision import SearchResult, sensitivity_table
+
+    Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    table = sensitivity_table(SearchResult(full_int8_metric=record["full_int8_metric"], sensitivity=record["sensitivity"]), metric)
+    Path(path).with_suffix(".md").write_text(table + "\n", encoding="utf-8")
 
 
 def wants_openvino(option: str) -> bool:
@@ -260,6 +274,7 @@ def add_int8_variant(
     calibration: Calibration | None = None,
     method: str = "auto",
     static_source: Path | None = None,
+    mixed_limit: float = 0.0,
 ):
     """Quantise the fp32 graph for ``build`` with each candidate setting (dynamic: per-tensor or
     per-channel scales, 7- or 8-bit weights, see ``quantisation_candidates``; static: calibrated
@@ -286,6 +301,12 @@ def add_int8_variant(
         candidates.append(candidate)
     timer = partial(time_candidates, gate, work, fields, build.variant) if here in build.targets else None
     chosen, why = choose(candidates, gate.reference_scores[gate.metric], max_drop, timer)
+    if not within_budget(chosen, gate.reference_scores[gate.metric], max_drop) and calibration is not None and static_source is not None and mixed_limit > 0:
+        mixed, record = search_mixed(gate, work, fields, build, calibration, static_source, max_drop, [c for c in candidates if c.method == METHOD_STATIC], mixed_limit)
+        chosen.report.setdefault("mixed_precision", record)
+        if mixed is not None:
+            candidates.append(mixed)
+            chosen, why = mixed, f"static with {len(mixed.spec['quantization']['float_nodes'])} nodes kept in float (mixed precision): full int8 missed --max-drop {max_drop:g}"
     report, spec = chosen.report, chosen.spec
     report["choice"] = why
     if len(candidates) > 1:
@@ -299,6 +320,47 @@ def add_int8_variant(
     if fields["default_variant"] == VARIANT_FP32:
         fields["default_variant"] = build.variant
     return report, load_variant(work, build.variant, fields)
+
+
+def search_mixed(
+    gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, calibration: Calibration, source: Path, max_drop: float,
+    statics: list[Candidate], time_limit: float,
+) -> tuple[Candidate | None, dict[str, Any]]:
+    """The mixed-precision search (``mixed_precision.search``) from the best static candidate:
+    (the candidate it found or None, the search's record); the gate refuses a None with the record."""
+    import onnx
+
+    from .mixed_precision import as_record, node_groups, search
+
+    if not statics:
+        return None, {"found": False, "stopped": "no static candidate to start from"}
+    best = min(statics, key=score_key)
+    reference = gate.reference_scores[gate.metric]
+    path = work / f"candidate_{build.variant}_mixed.onnx"
+
+    def trial(nodes: list[str]) -> Candidate:
+        quant = quantize_static_int8(source, path, build.preset, calibration.feeds, per_channel=best.per_channel, reduce_range=best.reduce_range,
+                                     nodes_to_exclude=nodes, calibration_source=calibration.source)
+        spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
+        candidate = Candidate("static-mixed", best.per_channel, best.reduce_range, path, spec)
+        candidate.report = gate.check(load_variant(work, build.variant, with_variant(fields, build.variant, spec)))
+        return candidate
+
+    groups = node_groups(onnx.load(str(source), load_external_data=False).graph)
+    log.info("full int8 misses --max-drop %g: searching %d node groups for the ones to keep in float", max_drop, len(groups))
+    result = search(groups, best.report["metric"], lambda nodes: trial(nodes).report["metric"], lambda m: reference - m <= max_drop, time_limit=time_limit)
+    record = as_record(result)
+    if not result.found:
+        return None, record
+    mixed = trial(result.float_nodes)  # the search's last file may be a later ranking trial: quantise the chosen mix again
+    fp32 = load_variant(work, VARIANT_FP32, fields)
+    output = gate.task.output_name
+    models = {"fp32": fp32, "full_int8": load_variant(work, build.variant, with_variant(fields, build.variant, best.spec)),
+              "mixed": load_variant(work, build.variant, with_variant(fields, build.variant, mixed.spec))}
+    record["latency_ms"] = interleaved_latency({k: partial(lambda m, t: m.run_output([t], output), m) for k, m in models.items()}, gate.texts[:TIMED_TEXTS])
+    record["full_int8_drop"] = round(reference - best.report["metric"], 4)
+    mixed.report["mixed_precision"] = record
+    return mixed, record
 
 
 def with_variant(fields: dict[str, Any], name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -156,6 +156,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         lines.append(
             f"- {name}: {quant.get('method', 'dynamic')} int8 quantisation{engine}" + (f", {details}" if details else "")
             + (f"; for {', '.join(suits)} CPUs" if suits else "") + (f"; chosen because {why}" if why else "")
+            + (f"; kept in float: {', '.join(quant['float_nodes'])}" if quant.get("float_nodes") else "")
         )
     lines += [
         "",

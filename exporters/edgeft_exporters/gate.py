@@ -129,6 +129,9 @@ class ParityGate:
             tried = report.get("candidates") or []
             best = f", the best of {len(tried)} quantisation settings tried" if len(tried) > 1 else ""
             hint = "Raise --max-drop if that loss is acceptable" if tried else "Try --per-channel auto"
+            searched = report.get("mixed_precision") or {}
+            if searched.get("stopped"):
+                hint = f"Mixed precision searched {len(searched.get('sensitivity') or [])} node groups: {searched['stopped']}. {hint}"
             raise ParityError(
                 f"{variant} {self.metric} {report['metric']:.2f} is {drop:.2f} points below PyTorch "
                 f"({reference:.2f}) on {len(self.texts)} examples of {self.source} "

@@ -54,7 +54,7 @@ class StaticShape(Check):
 class ExportOptions:
     """How to export; ``edgeft export``'s flags are these fields."""
 
-    int8: bool = option(False, "Add a dynamic int8 variant (the bundle's default) next to fp32.", flags=("--int8",))
+    int8: bool = option(False, "Add an int8 variant (dynamic or static, see --int8-method; the bundle's default) next to fp32.", flags=("--int8",))
     max_drop: float = option(
         DEFAULT_MAX_DROP,
         "int8 gate: the most points of the task metric int8 may lose against PyTorch (with --prune-vocab, also every "
@@ -120,6 +120,19 @@ class ExportOptions:
         "onnxruntime's int8 here by over 10%, and bf16 for CPUs with AMX/AVX-512 BF16. edgeft-runtime runs them where "
         "openvino is installed; the default variant stays onnxruntime's. auto (when installed), on or off.",
         AUTO_ON_OFF,
+    )
+
+    mixed_search_seconds: float = option(
+        1800.0,
+        "Time the mixed-precision search may take when full int8 misses --max-drop (it keeps the most sensitive layers "
+        "in float until the gate holds); 0: no search.",
+        Finite(),
+        AtLeast(0, "0: no search"),
+    )
+    report: str | None = option(
+        None,
+        "Write the mixed-precision search's sensitivity report here (JSON; a Markdown table beside it as .md), when "
+        "full int8 misses --max-drop and the search runs.",
     )
 
     def __post_init__(self) -> None:
