@@ -93,8 +93,8 @@ def search(
             break
         chosen.append(name)
         nodes = [n for g in chosen for n in groups[g]]
-        metric = next((r["metric_with_it_float"] for r in result.sensitivity if len(chosen) == 1 and r["group"] == name), None)
-        metric = score(nodes) if metric is None else metric
+        ranked_trial = next((r["metric_with_it_float"] for r in result.sensitivity if len(chosen) == 1 and r["group"] == name), None)
+        metric = score(nodes) if ranked_trial is None else float(ranked_trial)
         result.steps.append({"float_groups": list(chosen), "metric": metric})
         progress(f"search step {len(chosen)}: {', '.join(chosen)} in float -> {metric:.2f}")
         if fits(metric):

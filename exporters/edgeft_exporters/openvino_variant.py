@@ -100,7 +100,7 @@ def build_openvino_variants(
     model = convert(raw_graph, work / OV_FP32_FILE)
     notes["openvino"] = ov_version()
     kept: dict[str, tuple[dict[str, Any], Any]] = {}
-    spec = {"file": OV_INT8_FILE, "weights": weights_of(OV_INT8_FILE), "precision": "int8", "engine": "openvino", "suits": [X86_RULE]}
+    spec: dict[str, Any] = {"file": OV_INT8_FILE, "weights": weights_of(OV_INT8_FILE), "precision": "int8", "engine": "openvino", "suits": [X86_RULE]}
     spec["quantization"] = quantize_nncf(model, feeds, work / OV_INT8_FILE)
     fields["variants"][VARIANT_OV_INT8] = spec
     ov_int8 = load_variant(work, VARIANT_OV_INT8, fields)
