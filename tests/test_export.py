@@ -32,6 +32,8 @@ def test_bundle_contract(tiny_bundle):
     assert parity["samples"] == 40 and parity["metric"] == "accuracy"
     assert parity["variants"]["fp32"]["max_abs_diff"] <= 1e-4
     assert parity["variants"]["fp32"]["label_agreement"] == 1.0
+    # the pooler reads the first token: the layer above the last attention runs on it alone
+    assert manifest["variants"]["fp32"]["first_token_only"] >= 5
     assert {c["per_channel"] for c in parity["variants"]["int8"]["candidates"]} == {True, False}
     card = (tiny_bundle / "README.md").read_text()
     assert "## Parity check" in card and "PyTorch fp32 (reference)" in card

@@ -79,6 +79,7 @@ def export(
       edgeft export models/sst2 --int8 --static-shape 1x128 --out models/sst2-static
       edgeft export models/sst2 --int8 --target arm64,avx2 --out models/sst2-phone-and-pc
       edgeft export models/sst2 --int8 --prune-vocab data/domain_texts.txt --out models/sst2-small
+      edgeft export models/sst2 --int8 --fp16 --format transformers.js --out models/sst2-web
     """
     from edgeft_exporters.api import export_run
     from edgeft_exporters.run_folder import read_run

@@ -28,6 +28,9 @@ from .bundle import bake_tokenizer, write_manifest, write_model_card
 from .constants import METRICS_FILE
 from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
+from .first_token import trim_file
+from .fp16 import CANDIDATES as FP16_CANDIDATES
+from .fp16 import FP16_MODEL_FILE, VARIANT_FP16, convert_fp16
 from .optimize import fuse_transformer
 from .int8_candidates import METHOD_DYNAMIC, METHOD_STATIC, TIMED_TEXTS, Candidate, choose, score_key, within_budget
 from .options import ExportOptions
@@ -38,6 +41,8 @@ from .requirements import require_export_extra
 from .run_folder import read_run, read_run_eval
 from .staging import StagedDir
 from .tasks import TaskExporter, exporter_for
+from .transformers_js import LAYOUT as TRANSFORMERS_JS
+from .transformers_js import check_layout, write_transformers_js_layout
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,7 @@ def export_model_folder(
 ) -> dict[str, Any]:
     """The steps of ``export_run`` on a run folder that holds a ``save_pretrained`` model; returns the manifest."""
     task = exporter_for(run, run_dir)
+    check_layout(options.layout, task.bundle_task)
     texts, gold, source = held_out_data(task, run_dir, options.parity_samples, eval_rows, eval_source)
     builds = plan_int8_builds(options.target) if options.int8 else []
 
@@ -135,6 +141,10 @@ def export_model_folder(
             feeds = calibration.feeds if calibration else calibrate(models[VARIANT_FP32], calibration_texts, texts, source).feeds
             for name, (report, model) in build_openvino_variants(gate, work, fields, raw_graph, feeds, options.max_drop, load_variant, notes).items():
                 reports[name], models[name] = report, model
+        if options.fp16:
+            reports[VARIANT_FP16], models[VARIANT_FP16] = add_fp16_variant(gate, work, fields)
+            gate.require_int8(reports[VARIANT_FP16], options.max_drop, VARIANT_FP16)
+            reports[VARIANT_FP16]["gate"] = "applied on this machine (onnxruntime's CPU float16 kernels; GPUs round differently)"
         if options.mobile:
             add_ort_format(gate, work, fields, reports, options.atol)
         fields["parity"] = gate.record(reports, gate.latency(models), atol=options.atol, max_drop=options.max_drop)
@@ -146,6 +156,8 @@ def export_model_folder(
             # a build for another CPU measured here must not loosen that CPU's check.
             native = {name: model for name, model in models.items() if name == VARIANT_FP32 or reports[name].get("gate", "").startswith("applied")}
             fields["reference"]["exporter"] = reference_figures_here(work, fields, native)
+        if options.layout == TRANSFORMERS_JS:
+            fields["transformers_js"] = write_transformers_js_layout(work, run_dir, fields)
         write_model_card(work, fields)
         manifest = write_manifest(work, fields)
         stage.commit()
@@ -234,6 +246,8 @@ def write_fp32_graph(
     if keep_raw is not None:
         shutil.move(raw, keep_raw)
     shutil.rmtree(scratch)
+    # Same outputs, less work: the head reads the first token only (first_token.py).
+    first_token = trim_file(fp32_path) if options.optimize and not options.static_shape else 0
     fixed_length = options.static_shape[1] if options.static_shape else None
     if fixed_length:
         task.max_length = min(task.max_length, fixed_length)  # the reference truncates like the bundle
@@ -248,7 +262,7 @@ def write_fp32_graph(
         "max_length": fixed_length or task.max_length,
         "inputs": [i.name for i in graph.input],
         **task.manifest_fields(),
-        "variants": {VARIANT_FP32: {"file": FP32_MODEL_FILE, "precision": "fp32", "fused_ops": fusion}},
+        "variants": {VARIANT_FP32: {"file": FP32_MODEL_FILE, "precision": "fp32", "fused_ops": fusion, **({"first_token_only": first_token} if first_token else {})}},
         "default_variant": VARIANT_FP32,
         "source": {
             "run": run_dir.name,
@@ -373,6 +387,28 @@ def time_candidates(gate: ParityGate, work: Path, fields: dict[str, Any], varian
     models = {c.method: load_variant(work, variant, with_variant(fields, variant, c.spec)) for c in finalists}
     output = gate.task.output_name
     return interleaved_latency({m: partial(lambda model, text: model.run_output([text], output), model) for m, model in models.items()}, gate.texts[:TIMED_TEXTS])
+def add_fp16_variant(gate: ParityGate, work: Path, fields: dict[str, Any]):
+    """Convert the fp32 graph to float16 with each candidate set of ops kept in float32 and keep the
+    one that scores best on the held-out data (as ``add_int8_variant`` does); return (its report,
+    the loaded model). The manifest lists the candidates in the order tried."""
+    tried = []
+    for i, keep in enumerate(FP16_CANDIDATES):
+        path = work / f"candidate_fp16_{i}.onnx"
+        spec: dict[str, Any] = {"file": path.name, "precision": "fp16", "float16": convert_fp16(work / FP32_MODEL_FILE, path, keep)}
+        model = load_variant(work, VARIANT_FP16, {**fields, "variants": {**fields["variants"], VARIANT_FP16: spec}})
+        tried.append((gate.check(model), spec, path))
+    report, spec, path = min(tried, key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
+    report["candidates"] = [
+        {"kept_fp32": s["float16"]["kept_fp32"]} | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff")} | {"kept": r is report}
+        for r, s, _ in tried
+    ]
+    for _, _, other in tried:
+        if other != path:
+            other.unlink()
+    path.rename(work / FP16_MODEL_FILE)
+    spec["file"] = FP16_MODEL_FILE
+    fields["variants"][VARIANT_FP16] = spec
+    return report, load_variant(work, VARIANT_FP16, fields)
 
 
 def enforce_int8_gate(gate: ParityGate, report: dict[str, Any], build: Int8Build, max_drop: float) -> None:

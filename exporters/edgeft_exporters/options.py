@@ -14,6 +14,7 @@ from edgeft_runtime.check import DEFAULT_MAX_DROP, MAX_DROP_CHECK
 from edgeft_runtime.options import AtLeast, Check, Finite, OneOf, check_fields, option
 
 from .quantize import PRESETS
+from .transformers_js import LAYOUTS
 
 AUTO_ON_OFF = OneOf(("auto", "on", "off"))
 
@@ -133,6 +134,19 @@ class ExportOptions:
         None,
         "Write the mixed-precision search's sensitivity report here (JSON; a Markdown table beside it as .md), when "
         "full int8 misses --max-drop and the search runs.",
+    )
+    fp16: bool = option(
+        False,
+        "Add a float16 variant for GPUs (WebGPU in browsers), held to --max-drop like int8; the LayerNorms stay "
+        "float32 where that scores better (docs/browser.md).",
+        flags=("--fp16",),
+    )
+    layout: str = option(
+        "edgeft",
+        "Folder layout: edgeft, or transformers.js (the graphs in onnx/model_quantized.onnx etc. plus config.json and "
+        "tokenizer_config.json, so transformers.js pipeline() opens the same folder; docs/browser.md).",
+        OneOf(LAYOUTS),
+        flags=("--format",),
     )
 
     def __post_init__(self) -> None:

@@ -4,6 +4,11 @@
  *
  *     node runtime-js/browser/bench.js models/demo-int8 --threads 1 --out browser-1t.json
  *     node runtime-js/browser/bench.js models/demo-int8 --threads 2 --out browser-2t.json   # cross-origin isolated page
+ *     node runtime-js/browser/bench.js models/demo-web --device webgpu --out gpu.json         # this machine's GPU
+ *
+ * --device webgpu runs Chromium with WebGPU on the machine's GPU (fp32 and fp16 variants; on a
+ * machine without one, Chromium offers no adapter and the run stops saying so); 'swiftshader'
+ * uses Chromium's software adapter (correctness only, not speed); 'wasm' (default) never tries.
  *
  * Measures batch-1 latency at 16/64/128 tokens, mixed-length throughput (256 texts, batches of 32),
  * load time, and cold start (a fresh page each pass: navigation to first prediction). Every variant
@@ -18,7 +23,7 @@ import { launchChromium, REPO_ROOT, serve } from './server.js';
 const RELEVANT_FLAGS = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'avx_vnni', 'amx_int8', 'amx_bf16', 'neon', 'asimd', 'asimddp', 'i8mm', 'sve'];
 
 function options(argv) {
-  const o = { threads: 1, runs: 50, cold: 3, out: null, name: null };
+  const o = { threads: 1, runs: 50, cold: 3, out: null, name: null, device: 'wasm' };
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
@@ -26,7 +31,7 @@ function options(argv) {
     else rest.push(argv[i]);
   }
   if (rest.length !== 1) {
-    console.error('usage: node runtime-js/browser/bench.js BUNDLE [--threads N] [--runs N] [--cold N] [--out FILE] [--name NAME]');
+    console.error('usage: node runtime-js/browser/bench.js BUNDLE [--threads N] [--runs N] [--cold N] [--device wasm|webgpu|swiftshader] [--out FILE] [--name NAME]');
     process.exit(2);
   }
   return { ...o, bundle: resolve(rest[0]) };
@@ -45,10 +50,14 @@ function cpuFlags() {
 async function main() {
   const o = options(process.argv.slice(2));
   const manifest = JSON.parse(readFileSync(`${o.bundle}/edgeft.json`, 'utf8'));
-  const variants = Object.keys(manifest.variants);
+  if (!['wasm', 'webgpu', 'swiftshader'].includes(o.device)) throw new Error(`--device ${o.device}: choose wasm, webgpu or swiftshader`);
+  const gpu = o.device !== 'wasm';
+  const device = gpu ? 'webgpu' : 'wasm';
+  // int8 graphs' integer kernels have no WebGPU version: on the GPU, the float variants.
+  const variants = Object.keys(manifest.variants).filter((v) => !gpu || ['fp32', 'fp16'].includes(manifest.variants[v].precision));
   const isolated = o.threads > 1;
   const server = await serve({ '/': REPO_ROOT, '/bundle/': o.bundle }, { isolated });
-  const browser = await launchChromium();
+  const browser = await launchChromium({ webgpu: o.device === 'webgpu' ? 'hardware' : o.device === 'swiftshader' });
   const page = `${server.url}/runtime-js/browser/page.html`;
   const ready = async (p) => {
     await p.goto(page);
@@ -61,7 +70,7 @@ async function main() {
         const context = await browser.newContext();
         const p = await context.newPage();
         await ready(p);
-        const at = await p.evaluate(({ v, threads }) => window.bench.coldStart(window.edgeft, '/bundle/', v, threads), { v, threads: o.threads });
+        const at = await p.evaluate(({ v, threads, device }) => window.bench.coldStart(window.edgeft, '/bundle/', v, threads, device), { v, threads: o.threads, device });
         (cold[v] ??= []).push(at);
         await context.close();
       }
@@ -72,10 +81,10 @@ async function main() {
     const env = await p.evaluate(() => ({ isolated: self.crossOriginIsolated, ua: navigator.userAgent }));
     if (isolated && !env.isolated) throw new Error('the bench page is not cross-origin isolated; threads > 1 would not be used');
     const results = await p.evaluate(
-      ({ variants, runs, threads }) => window.bench.runBench(window.edgeft, '/bundle/', { variants, runs, threads }),
-      { variants, runs: o.runs, threads: o.threads },
+      ({ variants, runs, threads, device }) => window.bench.runBench(window.edgeft, '/bundle/', { variants, runs, threads, device }),
+      { variants, runs: o.runs, threads: o.threads, device },
     );
-    const threadsUsed = await p.evaluate(() => window.edgeft.ort.env.wasm.numThreads);
+    const threadsUsed = (await p.evaluate(() => window.edgeft.ort.env.wasm.numThreads)) ?? o.threads;
     await context.close();
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const pkg = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
@@ -96,7 +105,7 @@ async function main() {
       schema_version: '1.0',
       created: new Date().toISOString().replace(/\.\d+Z$/, '+00:00'),
       device: {
-        name: o.name || `Chromium ${browser.version().split('.')[0]} wasm`,
+        name: o.name || `Chromium ${browser.version().split('.')[0]} ${gpu ? `WebGPU (${o.device === 'swiftshader' ? 'SwiftShader' : 'GPU'})` : 'wasm'}`,
         cpu_model: cpus()[0]?.model || 'unknown',
         architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
         cpu_flags: cpuFlags(),
@@ -106,7 +115,7 @@ async function main() {
         os: `Linux ${release()}`,
         host: hostname(),
         browser: `Chromium ${browser.version()} (headless)`,
-        backend: `onnxruntime-web ${pkg('onnxruntime-web')} (wasm, SIMD${threadsUsed > 1 ? ', threads' : ''})`,
+        backend: gpu ? `onnxruntime-web ${pkg('onnxruntime-web')} (WebGPU)` : `onnxruntime-web ${pkg('onnxruntime-web')} (wasm, SIMD${threadsUsed > 1 ? ', threads' : ''})`,
         cross_origin_isolated: env.isolated,
         edgeft_runtime_js: JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version,
       },

@@ -83,14 +83,14 @@ function predictOf(model) {
  * Measure every variant of the bundle at ``url``; returns {variant: {latency_ms, throughput,
  * load_s}} in the edgeft bench report's shapes.
  */
-export async function runBench(edgeft, url, { variants, lengths = [16, 64, 128], runs = 50, throughputTexts = 256, repeats = 3, threads }) {
+export async function runBench(edgeft, url, { variants, lengths = [16, 64, 128], runs = 50, throughputTexts = 256, repeats = 3, threads, device = 'wasm' }) {
   const models = {};
   const loadS = {};
   // A first, untimed load initialises onnxruntime-web (wasm compile); load_s then times load() alone.
-  await (await edgeft.load(url, { variant: variants[0], threads })).release();
+  await (await edgeft.load(url, { variant: variants[0], threads, device })).release();
   for (const v of variants) {
     const start = performance.now();
-    models[v] = await edgeft.load(url, { variant: v, threads });
+    models[v] = await edgeft.load(url, { variant: v, threads, device });
     loadS[v] = (performance.now() - start) / 1000;
   }
   const first = models[variants[0]];
@@ -118,8 +118,8 @@ export async function runBench(edgeft, url, { variants, lengths = [16, 64, 128],
 }
 
 /** Cold start in this fresh page: navigation start -> first prediction of ``variant``, in seconds. */
-export async function coldStart(edgeft, url, variant, threads) {
-  const model = await edgeft.load(url, { variant, threads });
+export async function coldStart(edgeft, url, variant, threads, device = 'wasm') {
+  const model = await edgeft.load(url, { variant, threads, device, cache: false });
   await predictOf(model)(['warm up the model with the first prediction']);
   return performance.now() / 1000;
 }

@@ -88,10 +88,23 @@ export function chromiumPath() {
   return null;
 }
 
-/** Launch headless Chromium with playwright-core (a fresh profile; no browser download). */
-export async function launchChromium() {
+/**
+ * Flags for WebGPU on Chromium's software adapter (SwiftShader): for correctness tests, not speed.
+ * --disable-gpu is left out, as it also takes WebGPU away.
+ */
+export const WEBGPU_ARGS = [...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'), '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+
+/** Flags for WebGPU on the machine's own GPU (bench.js --device webgpu, on a machine that has one). */
+export const GPU_ARGS = [...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'), '--enable-unsafe-webgpu', '--enable-features=Vulkan'];
+
+/**
+ * Launch headless Chromium with playwright-core (a fresh profile; no browser download).
+ * ``webgpu``: false (no GPU), true (the SwiftShader software adapter) or 'hardware'.
+ */
+export async function launchChromium({ webgpu = false } = {}) {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  const args = webgpu === 'hardware' ? GPU_ARGS : webgpu ? WEBGPU_ARGS : CHROMIUM_ARGS;
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

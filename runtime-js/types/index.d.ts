@@ -26,7 +26,18 @@ export interface LoadOptions {
   threads?: number;
   /** Check the sha256 of the tokenizer and model file against the manifest (default true). */
   verify?: boolean;
-  /** Receives warnings (unknown manifest keys, thread settings); default console.warn. */
+  /**
+   * Browser only: 'auto' (default) runs on WebGPU where the browser has a hardware adapter (the
+   * fp16 variant where the adapter has shader-f16 and the bundle one, else fp32) and falls back to
+   * wasm with one warning saying why; 'webgpu' insists (software adapters too); 'wasm' never tries.
+   */
+  device?: 'auto' | 'webgpu' | 'wasm';
+  /**
+   * Browser only: keep a bundle folder URL's files in the Cache API (default true), keyed by their
+   * sha256, so a second visit reads them from the browser; a re-exported bundle is fetched again.
+   */
+  cache?: boolean;
+  /** Receives warnings (unknown manifest keys, thread settings, the wasm fallback); default console.warn. */
   warn?: (message: string) => void;
   /** Browser only: the fetch used for bundle files (default globalThis.fetch). */
   fetch?: typeof fetch;
@@ -85,6 +96,10 @@ export class BundleModel {
   readonly labels: string[];
   /** The variant loaded ("fp32", "int8"). */
   readonly variant: string;
+  /** Browser only: the bundle files read from the Cache API instead of the network. */
+  readonly fromCache?: string[];
+  /** Where it runs: 'cpu' (Node), 'wasm' or 'webgpu' (browsers). */
+  readonly device: 'cpu' | 'wasm' | 'webgpu';
   /** Raw graph outputs, one Float32Array row per text, in input order. */
   runOutputs(texts: string | string[], outputs: string[], options?: BatchOptions): Promise<Record<string, Float32Array[]>>;
   /** The task's answer for each text: predict (classifiers), tag (NER) or fillMask (masked-LM). */

@@ -40,6 +40,7 @@ KNOWN_KEYS = frozenset(
         "metrics",
         "source",
         "files",
+        "transformers_js",
     }
 )
 REQUIRED_KEYS = ("format", "schema_version", "task", "max_length", "inputs", "outputs", "variants", "tokenizer", "files")

@@ -47,12 +47,22 @@ export function resolveVariant(manifest, variant, where, cpu = null) {
 /**
  * Load a bundle from a source (folder, URL or archive) with a platform's onnxruntime.
  * @param {{location: string, where(name: string): string, read(name: string): Promise<Uint8Array|null>}} source
- * @param {{ort: any, createSession(bytes: Uint8Array, options: object): Promise<any>, cpu?: () => Promise<{arch: string, flags: Set<string>}|null>}} platform
+ * @param {{ort: any, device?: string, variantFor?: (manifest: object) => string|null, createSession(bytes: Uint8Array, options: object): Promise<any>, cpu?: () => Promise<{arch: string, flags: Set<string>}|null>}} platform
  */
 export async function loadFrom(source, platform, { variant = 'auto', threads = null, verify = true, task = null, warn = (m) => console.warn(m) } = {}) {
   const where = source.where(MANIFEST_FILE);
   const bytes = await source.read(MANIFEST_FILE);
-  if (bytes == null) throw new BundleError(`${where}: missing; this is not an edgeft bundle (re-run \`edgeft export\`)`);
+  if (bytes == null) {
+    // A transformers.js model folder has config.json and onnx/ but no manifest: say what it lacks.
+    if ((await source.read('config.json').catch(() => null)) != null) {
+      throw new BundleError(
+        `${where}: missing; ${source.location} is a transformers.js model folder (config.json, onnx/), not an edgeft bundle. ` +
+          'edgeft-runtime needs the manifest `edgeft export` writes (task, labels, max length, output names, file hashes); ' +
+          'export the run with `edgeft export RUN --int8 --format transformers.js` for a folder that both open',
+      );
+    }
+    throw new BundleError(`${where}: missing; this is not an edgeft bundle (re-run \`edgeft export\`)`);
+  }
   const manifest = parseManifest(bytes, where, warn);
   const Task = TASK_CLASSES[manifest.task];
   if (!Task) {
@@ -62,6 +72,7 @@ export async function loadFrom(source, platform, { variant = 'auto', threads = n
   }
   checkExpectedTask(task, manifest, where);
   // The CPU is read only where there is a choice to make, so other loads pay nothing for it.
+  if (variant === 'auto' && platform.variantFor) variant = platform.variantFor(manifest) || 'auto';
   const choosing = variant === 'auto' && platform.cpu && suitedVariants(manifest.variants).length > 1;
   const [name, modelFile] = resolveVariant(manifest, variant, where, choosing ? await platform.cpu() : null);
   const fixed = manifest.static_shape || {};
@@ -85,7 +96,9 @@ export async function loadFrom(source, platform, { variant = 'auto', threads = n
     throw new BundleError(`${source.where(modelFile)}: onnxruntime could not load it (${first}); re-export the bundle`);
   }
   try {
-    return new Task({ location: source.location, manifest, session, tokenizer, variant: name, ort: platform.ort });
+    const model = new Task({ location: source.location, manifest, session, tokenizer, variant: name, ort: platform.ort });
+    model.device = platform.device || 'cpu';
+    return model;
   } catch (e) {
     await session.release();
     throw e;

@@ -11,7 +11,7 @@ export const SCHEMA_VERSION = '1.3';
 export const KNOWN_KEYS = new Set([
   'format', 'schema_version', 'edgeft_version', 'created', 'task', 'labels', 'problem_type', 'threshold',
   'max_length', 'inputs', 'outputs', 'variants', 'default_variant', 'tokenizer', 'pooling', 'normalize', 'ner',
-  'fill_mask', 'static_shape', 'mobile', 'parity', 'reference', 'metrics', 'source', 'files',
+  'fill_mask', 'static_shape', 'mobile', 'parity', 'reference', 'metrics', 'source', 'files', 'transformers_js',
 ]);
 export const REQUIRED_KEYS = ['format', 'schema_version', 'task', 'max_length', 'inputs', 'outputs', 'variants', 'tokenizer', 'files'];
 
@@ -96,17 +96,25 @@ export async function readVerified(source, name, manifest, verify = true) {
   if (entry == null) {
     throw new BundleError(`${source.where(MANIFEST_FILE)}: file '${name}' is not listed under 'files'; the bundle is incomplete`);
   }
-  const bytes = await source.read(name);
+  // Sources that cache (browsers' Cache API) key the file by its manifest hash: a changed bundle
+  // misses the cache. A cached copy is verified like a download, and fetched again if it fails;
+  // only verified bytes are kept.
+  let bytes = await source.read(name, entry);
   if (bytes == null) {
     throw new BundleError(`${source.where(name)}: missing from the bundle; copy the whole bundle folder or re-run \`edgeft export\``);
   }
   if (verify) {
-    const actual = await sha256Hex(bytes);
+    let actual = await sha256Hex(bytes);
+    if (actual !== entry.sha256 && source.evict && (await source.evict(name))) {
+      bytes = await source.read(name, entry);
+      actual = bytes == null ? null : await sha256Hex(bytes);
+    }
     if (actual !== entry.sha256) {
       throw new BundleError(
-        `${source.where(name)}: sha256 ${actual.slice(0, 12)}… does not match the manifest (${String(entry.sha256).slice(0, 12)}…); the file was modified or corrupted, re-copy or re-export the bundle`,
+        `${source.where(name)}: sha256 ${String(actual).slice(0, 12)}… does not match the manifest (${String(entry.sha256).slice(0, 12)}…); the file was modified or corrupted, re-copy or re-export the bundle`,
       );
     }
   }
+  if (source.keep) await source.keep(name, bytes);
   return bytes;
 }
