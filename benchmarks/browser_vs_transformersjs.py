@@ -7,8 +7,8 @@ RUN is an `edgeft train` run folder, BUNDLE its edgeft bundle (default RUN-int8)
 gets the model as its own conversion script makes it for a BERT (Optimum export, onnxslim when
 installed, dynamic int8 with per-channel 7-bit weights: `dtype: 'q8'`, written to
 models/.transformersjs/RUN/), read by `pipeline('text-classification')` with its own
-onnxruntime-web build; with --also-edgeft-graph it also gets the bundle's own graph (the
-`--format transformers.js` folder), which isolates the runtimes from the graphs. Texts: SST-2 dev
+onnxruntime-web build; with --graphs edgeft it gets the bundle's own graph instead (the
+`--format transformers.js` folder), which separates the runtimes from the graphs. Texts: SST-2 dev
 from ../shared/data. Per thread count and pass, runtime-js/browser/vs_transformersjs.js reports
 p50/p90 at 16/64/128 tokens, throughput, first prediction on a fresh page and bytes fetched, and
 the labels of every text; the summary is the median over passes of each ratio. Written to
@@ -125,7 +125,7 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--cold", type=int, default=3)
-    parser.add_argument("--also-edgeft-graph", action="store_true", help="also run transformers.js on the bundle's own graph")
+    parser.add_argument("--graphs", default="own", help="what transformers.js runs: own (its conversion), edgeft (the bundle's graph), or both: own,edgeft")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     run = args.run.resolve()
@@ -138,8 +138,10 @@ def main() -> int:
     texts.parent.mkdir(parents=True, exist_ok=True)
     texts.write_text(json.dumps({"texts": [t for t, _ in rows], "labels": [names[label] for _, label in rows]}))
     recipe = transformers_js_conversion(run, work / run.name)
-    graphs = {"transformers.js conversion": work / run.name}
-    if args.also_edgeft_graph:
+    graphs = {}
+    if "own" in args.graphs.split(","):
+        graphs["transformers.js conversion"] = work / run.name
+    if "edgeft" in args.graphs.split(","):
         graphs["edgeft graph"] = edgeft_graph_folder(bundle, run, work / f"{run.name}-edgeft-graph")
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

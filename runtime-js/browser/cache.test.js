@@ -36,20 +36,24 @@ async function visit(options = {}) {
   await page.waitForFunction(() => window.edgeftReady === true, null, { timeout: 30000 });
   const r = await page.evaluate(async (options) => {
     const model = await window.edgeft.load('/site/b/', { device: 'wasm', ...options });
-    const fetched = performance.getEntriesByType('resource').filter((e) => e.name.includes('/site/b/')).map((e) => e.name.split('/').pop());
-    return { fromCache: [...model.fromCache].sort(), fetched: fetched.sort(), label: (await model.predict('a good film')).label };
+    const entries = performance.getEntriesByType('resource');
+    const fetched = entries.filter((e) => e.name.includes('/site/b/')).map((e) => e.name.split('/').pop());
+    const wasm = entries.filter((e) => e.name.endsWith('.wasm')).length;
+    return { fromCache: [...model.fromCache].sort(), fetched: fetched.sort(), wasm, label: (await model.predict('a good film')).label };
   }, options);
   await page.close();
   return r;
 }
 
-test('a second visit reads the bundle from the Cache API; only the manifest is fetched', { skip }, async () => {
+test('a second visit reads the bundle and the wasm from the Cache API; only the manifest is fetched', { skip }, async () => {
   const first = await visit();
   assert.deepEqual(first.fromCache, []);
   assert.deepEqual(first.fetched, ['edgeft.json', 'model_int8.onnx', 'tokenizer.json']);
+  assert.equal(first.wasm, 1);
   const second = await visit();
   assert.deepEqual(second.fromCache, ['model_int8.onnx', 'tokenizer.json']);
   assert.deepEqual(second.fetched, ['edgeft.json']);
+  assert.equal(second.wasm, 0); // onnxruntime-web's wasm came from the Cache API too
   assert.equal(second.label, first.label);
   const off = await visit({ cache: false });
   assert.deepEqual(off.fetched, ['edgeft.json', 'model_int8.onnx', 'tokenizer.json']);

@@ -168,6 +168,40 @@ export function webgpuVariant(manifest, f16) {
   return (f16 && byPrecision('fp16')) || byPrecision('fp32') || null;
 }
 
+/**
+ * onnxruntime-web's wasm file kept in the Cache API as well (keyed by its URL and onnxruntime
+ * version), so a second visit fetches no runtime bytes either: the wasm is 14 MB, more than most
+ * bundles. Only where its URL can be known (import maps, plain ES modules: import.meta.resolve);
+ * under a bundler that renames it, or when the app set wasmPaths/wasmBinary, the HTTP cache is
+ * left to do it.
+ */
+async function cacheWasmBinary(cache) {
+  const env = ort.env.wasm;
+  if (!cache || env.wasmBinary || env.wasmPaths || typeof import.meta.resolve !== 'function') return;
+  let url;
+  try {
+    url = new URL('ort-wasm-simd-threaded.wasm', import.meta.resolve('onnxruntime-web/wasm')).href;
+  } catch {
+    return;
+  }
+  const key = `${url}?onnxruntime-web=${ort.env.versions?.web || ''}`;
+  try {
+    let response = await cache.match(key);
+    if (!response) {
+      const fetched = await fetch(url);
+      if (!fetched.ok) return;
+      for (const old of await cache.keys()) if (old.url.startsWith(`${url}?`)) await cache.delete(old);
+      await cache.put(key, fetched.clone());
+      response = fetched;
+    }
+    env.wasmBinary = await response.arrayBuffer();
+  } catch {
+    // storage blocked or full: onnxruntime-web fetches its wasm itself
+  }
+}
+
+let wasmReady = null;
+
 async function platformFor(options) {
   const warn = options.warn || ((m) => console.warn(m));
   const threads = wasmThreads(options.threads ?? null, warn);
@@ -178,6 +212,8 @@ async function platformFor(options) {
     device: 'wasm',
     async createSession(bytes) {
       setThreads(ort, threads, warn);
+      wasmReady ??= openCache(options.cache ?? true).then(cacheWasmBinary);
+      await wasmReady;
       return ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
     },
   };
