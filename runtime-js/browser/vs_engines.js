@@ -93,8 +93,11 @@ export async function compare(spec, { texts, lengths = [16, 64, 128], runs = 30,
   const words = texts.join(' ').split(/\s+/);
   const latency = {};
   for (const n of lengths) {
-    const inputs = [0, 1, 2, 3, 4].map((k) => textOfLength(engines.edgeft.count, words, n, 977 * k + n));
+    // Counted by transformers.js' tokenizer, which does not truncate here (edgeft's cuts at
+    // max_length, so it cannot tell a 128-token text from a longer one); both must then agree.
+    const inputs = [0, 1, 2, 3, 4].map((k) => textOfLength(engines['transformers.js'].count, words, n, 977 * k + n));
     const tokens = Object.fromEntries(Object.entries(engines).map(([w, e]) => [w, e.count(inputs[0])]));
+    if (tokens.edgeft !== n || tokens['transformers.js'] !== n) throw new Error(`the ${n}-token text has ${JSON.stringify(tokens)} tokens`);
     const times = { edgeft: [], 'transformers.js': [] };
     for (let done = 0; done < runs; done += block) {
       const order = (done / block) % 2 ? ['transformers.js', 'edgeft'] : ['edgeft', 'transformers.js'];
