@@ -69,17 +69,24 @@ function stats(ms) {
   return { p50: r(s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2), p90: r(q(0.9)), runs: s.length };
 }
 
-/** Words of real texts joined until a text has exactly ``n`` tokens under ``count``. */
+/**
+ * Consecutive words of the real texts with exactly ``n`` tokens under ``count``: the longest run
+ * from a start word that fits, trying later start words until one lands on ``n`` exactly.
+ */
 export function textOfLength(count, words, n, offset) {
-  let lo = 1;
-  let hi = Math.min(words.length, n * 2);
-  const at = (k) => words.slice(offset % (words.length - hi), (offset % (words.length - hi)) + k).join(' ');
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (count(at(mid)) <= n) lo = mid;
-    else hi = mid - 1;
+  for (let shift = 0; shift < 500; shift++) {
+    const start = (offset + shift) % (words.length - 2 * n);
+    const at = (k) => words.slice(start, start + k).join(' ');
+    let lo = 1;
+    let hi = 2 * n;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (count(at(mid)) <= n) lo = mid;
+      else hi = mid - 1;
+    }
+    if (count(at(lo)) === n) return at(lo);
   }
-  return at(lo);
+  throw new Error(`no run of words has exactly ${n} tokens`);
 }
 
 /**
