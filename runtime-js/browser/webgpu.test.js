@@ -62,3 +62,23 @@ test("device 'auto' skips the software adapter and says once that it runs on was
   assert.match(warnings[0], /^edgeft-runtime: the WebGPU adapter is a software one \(swiftshader\), slower than wasm; running on wasm$/);
   assert.deepEqual(errors, []);
 });
+
+test("device 'auto' on a hardware adapter keeps an int8 bundle without fp16 on wasm, saying why", { skip }, async () => {
+  // A page whose WebGPU reports a hardware adapter with shader-f16 (no GPU is needed to test the
+  // choice): a bundle without an fp16 variant stays on wasm, rather than download fp32 to run there.
+  const p = await browser.newPage();
+  await p.addInitScript(() => {
+    const adapter = { features: new Set(['shader-f16']), info: { architecture: 'test-hardware' }, isFallbackAdapter: false, limits: {} };
+    Object.defineProperty(navigator, 'gpu', { value: { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'bgra8unorm' } });
+  });
+  await p.goto(`${server.url}/runtime-js/browser/page.html`);
+  await p.waitForFunction(() => window.edgeftReady === true, null, { timeout: 30000 });
+  const r = await p.evaluate(async () => {
+    const warnings = [];
+    const model = await window.edgeft.load('/runtime/tests/fixtures/sentiment/', { warn: (m) => warnings.push(m) });
+    return { device: model.device, variant: model.variant, warnings };
+  });
+  await p.close();
+  assert.deepEqual([r.device, r.variant], ['wasm', 'int8']);
+  assert.deepEqual(r.warnings, ['edgeft-runtime: the bundle has no fp16 variant for WebGPU (edgeft export --fp16); running on wasm']);
+});

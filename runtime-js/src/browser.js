@@ -221,25 +221,43 @@ async function platformFor(options) {
   // One adapter request per page (and per kind asked for), one fallback line per page.
   if (!adapters.has(device)) adapters.set(device, webgpuAdapter(device === 'webgpu'));
   const gpu = await adapters.get(device);
+  const fallBack = (reason) => {
+    if (!fallbackSaid) warn(`edgeft-runtime: ${reason}; running on wasm`);
+    fallbackSaid = true;
+  };
   if (!gpu.adapter) {
     if (device === 'webgpu') throw new BundleError(`device 'webgpu': ${gpu.reason}`);
-    if (!fallbackSaid) warn(`edgeft-runtime: ${gpu.reason}; running on wasm`);
-    fallbackSaid = true;
+    fallBack(gpu.reason);
     return wasm;
   }
-  // The WebGPU build of onnxruntime-web (a larger wasm file) is fetched only when it will run.
-  const webgpu = await import('onnxruntime-web/webgpu');
-  webgpu.env.webgpu.adapter = gpu.adapter;
-  return {
-    ort: webgpu,
-    device: 'webgpu',
-    variantFor: (manifest) => webgpuVariant(manifest, gpu.f16),
-    async createSession(bytes) {
-      setThreads(webgpu, threads, warn);
-      // Nodes WebGPU has no kernel for run on the wasm CPU provider of the same build.
-      return webgpu.InferenceSession.create(bytes, { executionProviders: ['webgpu', 'wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-    },
+  // Decided once the manifest is read: 'auto' runs on WebGPU only a bundle made for it (an fp16
+  // variant, on an adapter with shader-f16); an int8 bundle would otherwise download its fp32
+  // graph, four times the bytes, to run on the GPU. 'webgpu' takes fp16 or fp32 as available.
+  const platform = { ...wasm };
+  platform.choose = async (manifest, variant) => {
+    const target = webgpuVariant(manifest, gpu.f16);
+    const made = target && manifest.variants[target].precision === 'fp16';
+    if (device === 'auto' && (!made || variant !== 'auto')) {
+      if (variant === 'auto') {
+        fallBack(gpu.f16 ? 'the bundle has no fp16 variant for WebGPU (edgeft export --fp16)' : 'the WebGPU adapter has no shader-f16 for the fp16 variant');
+      }
+      return variant;
+    }
+    // The WebGPU build of onnxruntime-web (a larger wasm file) is fetched only when it will run.
+    const webgpu = await import('onnxruntime-web/webgpu');
+    webgpu.env.webgpu.adapter = gpu.adapter;
+    Object.assign(platform, {
+      ort: webgpu,
+      device: 'webgpu',
+      async createSession(bytes) {
+        setThreads(webgpu, threads, warn);
+        // Nodes WebGPU has no kernel for run on the wasm CPU provider of the same build.
+        return webgpu.InferenceSession.create(bytes, { executionProviders: ['webgpu', 'wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+      },
+    });
+    return variant === 'auto' ? target || variant : variant;
   };
+  return platform;
 }
 
 async function sourceOf(bundle, fetchFn, cacheEnabled = true) {
@@ -267,9 +285,9 @@ async function sourceOf(bundle, fetchFn, cacheEnabled = true) {
  * Load an edgeft bundle in a browser: the URL of its folder, the URL of a .zip / .tar.gz archive,
  * an archive File/Blob (e.g. from <input type=file>), or archive bytes.
  * @param {string|URL|Blob|Uint8Array|ArrayBuffer} bundle
- * ``device``: 'auto' (default) runs on WebGPU when the browser has a hardware adapter (the fp16
- * variant where it has shader-f16, else fp32) and on wasm otherwise, saying so in one warning;
- * 'webgpu' insists (software adapters included); 'wasm' never tries WebGPU. ``cache`` (default
+ * ``device``: 'auto' (default) runs a bundle's fp16 variant on WebGPU where the browser has a
+ * hardware adapter with shader-f16, and on wasm otherwise, saying why in one warning per page;
+ * 'webgpu' insists (fp16 where it can, else fp32; software adapters included); 'wasm' never tries. ``cache`` (default
  * true): keep the files of a bundle folder URL in the Cache API, so the next visit reads them from
  * the browser (``model.fromCache`` names the files that came from there).
  * @param {{variant?: string, threads?: number, device?: 'auto'|'webgpu'|'wasm', cache?: boolean, verify?: boolean, fetch?: typeof fetch, warn?: (message: string) => void}} [options]

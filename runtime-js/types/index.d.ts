@@ -27,9 +27,9 @@ export interface LoadOptions {
   /** Check the sha256 of the tokenizer and model file against the manifest (default true). */
   verify?: boolean;
   /**
-   * Browser only: 'auto' (default) runs on WebGPU where the browser has a hardware adapter (the
-   * fp16 variant where the adapter has shader-f16 and the bundle one, else fp32) and falls back to
-   * wasm with one warning saying why; 'webgpu' insists (software adapters too); 'wasm' never tries.
+   * Browser only: 'auto' (default) runs the bundle's fp16 variant (`edgeft export --fp16`) on
+   * WebGPU where the browser has a hardware adapter with shader-f16, and wasm otherwise, saying why
+   * in one warning per page; 'webgpu' insists (fp16, else fp32; software adapters too); 'wasm'.
    */
   device?: 'auto' | 'webgpu' | 'wasm';
   /**

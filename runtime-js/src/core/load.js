@@ -47,7 +47,7 @@ export function resolveVariant(manifest, variant, where, cpu = null) {
 /**
  * Load a bundle from a source (folder, URL or archive) with a platform's onnxruntime.
  * @param {{location: string, where(name: string): string, read(name: string): Promise<Uint8Array|null>}} source
- * @param {{ort: any, device?: string, variantFor?: (manifest: object) => string|null, createSession(bytes: Uint8Array, options: object): Promise<any>, cpu?: () => Promise<{arch: string, flags: Set<string>}|null>}} platform
+ * @param {{ort: any, device?: string, choose?: (manifest: object, variant: string) => Promise<string>, createSession(bytes: Uint8Array, options: object): Promise<any>, cpu?: () => Promise<{arch: string, flags: Set<string>}|null>}} platform
  */
 export async function loadFrom(source, platform, { variant = 'auto', threads = null, verify = true, task = null, warn = (m) => console.warn(m) } = {}) {
   const where = source.where(MANIFEST_FILE);
@@ -72,7 +72,7 @@ export async function loadFrom(source, platform, { variant = 'auto', threads = n
   }
   checkExpectedTask(task, manifest, where);
   // The CPU is read only where there is a choice to make, so other loads pay nothing for it.
-  if (variant === 'auto' && platform.variantFor) variant = platform.variantFor(manifest) || 'auto';
+  if (platform.choose) variant = await platform.choose(manifest, variant); // browsers: WebGPU or wasm
   const choosing = variant === 'auto' && platform.cpu && suitedVariants(manifest.variants).length > 1;
   const [name, modelFile] = resolveVariant(manifest, variant, where, choosing ? await platform.cpu() : null);
   const fixed = manifest.static_shape || {};
