@@ -246,8 +246,11 @@ def write_fp32_graph(
     if keep_raw is not None:
         shutil.move(raw, keep_raw)
     shutil.rmtree(scratch)
-    # Same outputs, less work: the head reads the first token only (first_token.py).
+    # Same outputs, less work: the head reads the first token only (first_token.py); the unfused
+    # graph that static int8 and OpenVINO start from too.
     first_token = trim_file(fp32_path) if options.optimize and not options.static_shape else 0
+    if first_token and keep_raw is not None:
+        trim_file(keep_raw)
     fixed_length = options.static_shape[1] if options.static_shape else None
     if fixed_length:
         task.max_length = min(task.max_length, fixed_length)  # the reference truncates like the bundle
