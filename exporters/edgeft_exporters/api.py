@@ -309,7 +309,14 @@ def add_int8_variant(
         log.info("quantising to %s int8 (preset %s, per-channel %s, %d-bit weights)", m, build.preset.name, channelwise, 7 if reduced else 8)
         if m == METHOD_STATIC:
             assert calibration is not None
-            quant = quantize_static_int8(static_source or work / FP32_MODEL_FILE, path, build.preset, calibration.feeds, per_channel=channelwise, reduce_range=reduced, calibration_source=calibration.source)
+            try:
+                quant = quantize_static_int8(static_source or work / FP32_MODEL_FILE, path, build.preset, calibration.feeds, per_channel=channelwise, reduce_range=reduced, calibration_source=calibration.source)
+            except Exception as e:  # the static quantiser raises assorted errors on graphs it does not handle
+                if method == METHOD_STATIC:
+                    raise ExportError(f"static int8 failed on this graph ({str(e).splitlines()[0] if str(e) else type(e).__name__}); use --int8-method dynamic") from e
+                log.warning("static int8 skipped: the quantiser failed on this graph (%s); dynamic int8 only", str(e).splitlines()[0] if str(e) else e)
+                path.unlink(missing_ok=True)
+                continue
         else:
             quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise, reduce_range=reduced)
         spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
