@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from edgeft_runtime.errors import BundleError
+from edgeft_runtime.options import THREADS, Between, OptionError, Whole, check_value
+
 from ..errors import ConfigError, DataError, EdgeftError
 from .readers import InputFile, Record, open_input
 from .resume import Chunk, PartialOutput, StoppedRun
@@ -28,6 +31,7 @@ from .writers import PREDICTION, merge, open_writer, output_format
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 2048
+MAX_CHUNK_SIZE = 10_000_000  # rows held in memory at once, per chunk in flight
 
 
 @dataclass
@@ -66,8 +70,9 @@ def check_output(job: FileJob) -> str:
         raise ConfigError(f"{job.output}: already exists; pass --overwrite to replace it, or choose another --output")
     if job.output.exists() and job.output.is_dir():
         raise ConfigError(f"{job.output}: is a folder; --output takes a file name")
-    if job.chunk_size < 1:
-        raise ConfigError(f"--chunk-size must be >= 1, got {job.chunk_size}")
+    check_value("--chunk-size", job.chunk_size, (Whole(), Between(1, MAX_CHUNK_SIZE)))
+    check_value("--batch-size", job.batch_size, (Whole(), Between(1, MAX_CHUNK_SIZE)))
+    check_value("--threads", job.threads, THREADS)
     return fmt
 
 
@@ -198,13 +203,19 @@ def predict_file(job: FileJob) -> FileResult:
         partial.commit(merged)
     except StoppedRun as e:
         raise StoppedRun(f"{e}; {kept_chunks(partial)}") from None
-    except EdgeftError:
-        partial.discard()
+    except (EdgeftError, BundleError, OptionError):
+        partial.discard()  # bad input, bundle or option: the fix changes the job, so no resume
         raise
     except OSError as e:
+        if not partial.chunks:
+            partial.discard()
+            raise
         raise StoppedRun(f"{e.filename or job.output}: {e.strerror or e}; {kept_chunks(partial)}") from None
-    except Exception:
-        log.warning("%s", kept_chunks(partial))
+    except BaseException:
+        if not partial.chunks:
+            partial.discard()  # nothing worth resuming
+        elif not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            log.warning("%s", kept_chunks(partial))
         raise
     return FileResult(job.output, written, skipped, resumed, time.perf_counter() - started)
 
@@ -276,7 +287,11 @@ def _run_chunks(
                 rows = [_output_row(record.values, columns, result) for record, result in zip(good, results)]
                 if fmt in ("csv", "tsv") and partial.fields is None and rows:
                     partial.fields = list(rows[0])
-                part = _write_part(partial, fmt, rows, writer_options)
+                try:
+                    part = _write_part(partial, fmt, rows, writer_options)
+                except DataError as e:
+                    where = f"{source.where}s {good[0].line}-{good[-1].line}" if good else "a chunk"
+                    raise DataError(f"{job.input}: {where}: {e}") from None
                 partial.add(Chunk(consumed, len(rows), bad), part)
                 written += len(rows)
                 skipped += bad

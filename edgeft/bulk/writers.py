@@ -115,7 +115,14 @@ class ParquetWriter(RowWriter):
         for name in names:
             values = [row.get(name) for row in rows]
             kind = self.prediction_type if name == PREDICTION else self.column_types.get(name)
-            array = pa.array(values, type=kind) if kind is not None else pa.array(values)
+            try:
+                array = pa.array(values, type=kind) if kind is not None else pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as e:
+                # JSONL rows may give one field a number here and text there: Parquet needs one type.
+                raise DataError(
+                    f"column {name!r} holds values of different types ({' '.join(str(e).split())[:160]}); "
+                    f"a Parquet column has one type: write .jsonl, or leave the column out with --keep-columns"
+                ) from None
             arrays.append(array)
             fields.append(pa.field(name, array.type))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

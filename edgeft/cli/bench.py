@@ -49,6 +49,10 @@ def bench(
     from edgeft_runtime.manifest import read_manifest
     from tqdm import tqdm
 
+    from edgeft_runtime.bench import check_settings
+
+    # Before the PyTorch reference is loaded: a setting that measures nothing fails in a second.
+    check_settings(threads=threads, inter_op=inter_op, runs=runs, duration=duration, cold_passes=cold_passes, max_drop=max_drop, min_agreement=min_agreement)
     extra, reference_name = [], None
     if reference is not None:
         from ..bench.pytorch_reference import REFERENCE_NAME, reference_engine

@@ -85,7 +85,9 @@ def command(fn: F) -> F:
         setup_logging()
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
+        except (typer.Exit, typer.Abort, SystemExit, typer.BadParameter):
+            # typer.BadParameter (a value parsed in the body) is a usage error: Typer prints it as
+            # it prints its own, naming the option, with exit code 2.
             raise
         except KeyboardInterrupt:
             typer.echo("error: interrupted; earlier outputs are left as they were", err=True)

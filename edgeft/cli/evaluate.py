@@ -34,9 +34,17 @@ def evaluate(
       edgeft eval models/conll-int8 --data test.conll          # NER: entity P/R/F1 per type
     """
     import edgeft_runtime
+    from edgeft_runtime.ner import AGGREGATIONS
+    from edgeft_runtime.options import THREADS, OneOf, check_value
 
     from ..evaluation import evaluate_bundle
+    from ..ner_data import SCHEMES
 
+    # Checked before the bundle is read: they must hold whatever its task (they matter for NER).
+    if scheme.upper() not in ("AUTO", "BIO", "IOBES", *SCHEMES):  # the spellings normalize_scheme reads
+        check_value("--scheme", scheme, (OneOf(("auto", *SCHEMES)),))
+    check_value("--aggregation", aggregation, (OneOf(AGGREGATIONS),))
+    check_value("--threads", threads, THREADS)
     model = edgeft_runtime.load(bundle, variant=variant, threads=threads)
     metrics = evaluate_bundle(
         model,

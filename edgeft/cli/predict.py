@@ -26,7 +26,17 @@ def _texts(texts: list[str] | None, file: Path | None) -> list[str]:
 
         return [line for line in read_text_file(file).splitlines() if line.strip()]
     if not sys.stdin.isatty():
-        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+        from ..data.rows import UTF8_BOM, not_utf8
+
+        # Bytes, decoded here: a text-mode read of bad bytes raises without saying where they are.
+        stream = getattr(sys.stdin, "buffer", None)
+        raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+        raw = raw[len(UTF8_BOM) :] if raw.startswith(UTF8_BOM) else raw
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise not_utf8("stdin", raw[: e.start].count(b"\n") + 1, raw[e.start]) from None
+        return [line for line in text.splitlines() if line.strip()]
     raise typer.BadParameter("give texts as arguments, --file FILE, lines on stdin, or --input FILE --output FILE", param_hint="TEXT")
 
 
@@ -83,7 +93,9 @@ def predict(
         _predict_file(**locals())
         return
     import edgeft_runtime
+    from edgeft_runtime.options import THREADS, check_value
 
+    check_value("--threads", threads, THREADS)
     model = edgeft_runtime.load(bundle, variant=variant, threads=threads)
     items = _texts(texts, file)
     try:
@@ -129,8 +141,10 @@ def _predict_file(*, bundle, texts, file, input, output, keep_columns, engine, r
         fail("--input and --output go together: --input FILE --output FILE (.jsonl, .csv, .tsv or .parquet)")
     if texts or file is not None:
         fail("give texts as arguments (or --file) or --input FILE, not both")
-    if engine not in ("local", "ray"):
-        fail(f"--engine {engine!r}: use local or ray")
+    from edgeft_runtime.options import Between, OneOf, Whole, check_value
+
+    check_value("--engine", engine, (OneOf(("local", "ray")),))
+    check_value("--concurrency", concurrency, (Whole(), Between(1, 4096)))
     keep = None if keep_columns is None else [c.strip() for c in keep_columns.split(",") if c.strip()]
     job = FileJob(bundle=bundle, input=input, output=output, keep_columns=keep, progress=not quiet, **options)
     try:

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
 from .errors import BundleError
-from .options import AtLeast, Between, OneLineParser, OptionError, add_arguments, check_fields, from_arguments, option
+from .options import THREADS, AtLeast, Between, OneLineParser, OptionError, add_arguments, check_fields, from_arguments, option
 from .parity_record import DIFFERENCE, gate_max_drop
 
 # The oldest onnxruntime edgeft-runtime declares (runtime/pyproject.toml).
@@ -46,7 +46,7 @@ class CheckOptions:
     min_agreement: float | None = option(
         None, "Least label agreement with PyTorch, in percent.", Between(0, 100, "%"), default_text="not checked"
     )
-    threads: int | None = option(None, "onnxruntime intra-op threads.", AtLeast(1), default_text="one per core")
+    threads: int | None = option(None, "onnxruntime intra-op threads.", *THREADS, default_text="one per core")
     device_name: str | None = option(None, "A name for this device in the report.", default_text="the host name")
     samples: int | None = option(None, "Check only the first N reference examples (slow devices).", AtLeast(1), default_text="all")
     as_json: bool = option(False, "Print the report as JSON.", flags=("--json",))
@@ -320,9 +320,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         report = check_bundle(args.bundle, options)
-    except BundleError as e:
+    except (BundleError, OptionError) as e:
         sys.stderr.write(f"error: {' '.join(str(e).split())}\n")
         return 1
+    except Exception as e:  # noqa: BLE001 - a bug: one line, as `edgeft` says it, not a traceback
+        if os.environ.get("EDGEFT_DEBUG", "") not in ("", "0"):
+            raise
+        sys.stderr.write(f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())} (EDGEFT_DEBUG=1 shows the traceback; please report it)\n")
+        return 2
     sys.stdout.write((json.dumps(report, indent=2) if options.as_json else format_report(report)) + "\n")
     line = failure_line(report)
     if line:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
 
 from .constants import BUNDLE_FORMAT, MANIFEST_FILE, SCHEMA_VERSION
 from .errors import BundleError
+from .manifest_values import check_values
 from .versioned import JsonFormat, read_versioned
 
 # Every top-level key a schema 1.x manifest may hold. Anything else came from a newer writer:
@@ -85,6 +88,7 @@ def read_manifest(bundle_dir: str | Path) -> dict[str, Any]:
         raise BundleError(f"{path}: missing; this folder is not an edgeft bundle (re-run `edgeft export`)")
     inside_bundle(bundle_dir, MANIFEST_FILE)
     manifest = read_versioned(path, MANIFEST_FORMAT)
+    check_values(manifest, path)
     unknown = sorted(set(manifest) - KNOWN_KEYS)
     if unknown:
         warnings.warn(
@@ -101,10 +105,18 @@ def inside_bundle(bundle_dir: str | Path, name: str) -> Path:
     if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts or "\\" in name:
         raise BundleError(f"{bundle_dir / MANIFEST_FILE}: file name {name!r} points outside the bundle; refusing it")
     path = bundle_dir / name
-    # resolve() follows every symlink on the way (the file's and its folders'); the folder itself
+    if "/" not in name:
+        # A file at the top level that is no symlink lies in the folder whatever the folder itself
+        # resolves to: one lstat, the cost of every load (realpath walks every component).
+        try:
+            if not stat.S_ISLNK(os.lstat(path).st_mode):
+                return path
+        except OSError:
+            return path  # missing: the caller says so
+    # realpath follows every symlink on the way (the file's and its folders'); the folder itself
     # may be a link (models/x -> /data/x), so it is resolved too and the two compared.
-    target, root = path.resolve(), bundle_dir.resolve()
-    if target != root and root not in target.parents:
+    target, root = os.path.realpath(path), os.path.realpath(bundle_dir)
+    if target != root and not target.startswith(root.rstrip(os.sep) + os.sep):
         raise BundleError(
             f"{path}: resolves to {target}, outside the bundle folder (a symlink?); refusing it unread: "
             "copy the real file into the bundle"

@@ -101,6 +101,22 @@ class AtLeast(Check):
 
 
 @dataclass(frozen=True)
+class Whole(Check):
+    """An integer (not a bool, not 2.0): a count from Python or JSON, where no parser made it one."""
+
+    def problem(self, value: Any) -> str | None:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "give a whole number"
+
+    def describe(self) -> str:
+        return "a whole number"
+
+
+# onnxruntime's thread counts: a C int, and far more threads than cores only thrash.
+MAX_THREADS = 1024
+THREADS = (Whole(), Between(1, MAX_THREADS))
+
+
+@dataclass(frozen=True)
 class OneOf(Check):
     """One of a few words."""
 

@@ -116,8 +116,11 @@ def load_reference(bundle_dir: str | Path, manifest: dict[str, Any]) -> Referenc
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise BundleError(f"{bundle_dir / entry['texts']}: 'texts' is not a list of strings; re-export the bundle")
     reference = ReferenceSet(manifest["task"], texts, document.get("gold"), observed, dict(entry))
-    # Refuse a reference set whose parts do not fit together (a damaged or hand-edited bundle).
+    # Refuse a reference set that lacks what the check reads, holds numbers no model outputs, or
+    # whose parts do not fit together (a damaged or hand-edited bundle).
     misfit = task_of(reference.task, where).misfit(observed, reference.gold, len(texts))
+    if misfit is None and bool(entry.get("gold")) != (reference.gold is not None):
+        misfit = f"field 'reference.gold' says the set {'has' if entry.get('gold') else 'has no'} gold targets, its texts file disagrees"
     if misfit:
-        raise BundleError(f"{where}: {misfit}; re-export the bundle")
+        raise BundleError(f"{where}: {misfit}; re-export the bundle, or strip the reference set (`edgeft bundle strip-reference`)")
     return reference

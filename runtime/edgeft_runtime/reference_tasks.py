@@ -29,6 +29,9 @@ class ReferenceTask:
     compared: str  # what "max |output difference|" compares (said in reports)
     agreement_unit: str  # what one unit of label agreement is
     per_text: str  # the observation with one entry per text
+    # Every observation the check reads -> its form: "probabilities" (floats in 0..1), "ids" (ints
+    # >= 0, of rank 1 or 2), "lists" (a JSON list per text).
+    fields: dict[str, str] = {}
 
     def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
         """A loaded bundle model's observations on ``texts`` (``reference``: the set they are compared with)."""
@@ -52,12 +55,54 @@ class ReferenceTask:
         return obs, None if gold is None else gold[:n]
 
     def misfit(self, observed: dict[str, Any], gold: Any, n: int) -> str | None:
-        """What in a set of ``n`` texts does not fit together (a damaged or hand-edited bundle), or None."""
+        """What in a set of ``n`` texts is missing, out of range or does not fit together (a damaged
+        or hand-edited bundle), or None."""
+        wrong = _field_problem(self.fields, observed) or self.gold_problem(observed, gold)
+        if wrong:
+            return wrong
         if self.per_text not in observed or len(observed[self.per_text]) != n:
             return f"the reference set's {self.per_text} does not match its {n} texts"
         if gold is not None and len(gold) != n:
             return f"the reference set has {len(gold)} gold targets for {n} texts"
         return None
+
+
+    def gold_problem(self, observed: dict[str, Any], gold: Any) -> str | None:
+        """What is wrong with the gold targets' values (the task knows their form), or None."""
+        return None
+
+
+def _field_problem(fields: dict[str, str], observed: dict[str, Any]) -> str | None:
+    missing = [key for key in fields if key not in observed]
+    if missing:
+        return f"the reference set has no {', '.join(repr(k) for k in missing)}"
+    for key, form in fields.items():
+        value = observed[key]
+        if form == "lists":
+            if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
+                return f"the reference set's {key!r} is not a list per text"
+            continue
+        if not isinstance(value, np.ndarray) or value.ndim not in (1, 2) or value.dtype.kind not in ("f" if form == "probabilities" else "iu"):
+            return f"the reference set's {key!r} is not an array of {form}"
+        if value.size and form == "probabilities" and not (np.isfinite(value).all() and value.min() >= -1e-4 and value.max() <= 1 + 1e-4):
+            return f"the reference set's {key!r} holds values outside 0..1 (or nan)"
+        if value.size and form == "ids" and value.min() < 0:
+            return f"the reference set's {key!r} holds negative counts or ids"
+    return None
+
+
+def _labels_problem(gold: Any, width: int | None) -> str | None:
+    """Gold as label indices below ``width`` or 0/1 rows of that width (``width`` None: token ids)."""
+    if not isinstance(gold, list):
+        return "the reference set's gold targets are not a list"
+    for item in gold:
+        if isinstance(item, (list, np.ndarray)):
+            item = [int(v) for v in item]
+            if width is None or len(item) != width or any(v not in (0, 1) for v in item):
+                return f"the reference set's gold targets hold a row {item!r:.40} that is not {width} zeros and ones"
+        elif not isinstance(item, (int, np.integer)) or isinstance(item, bool) or item < 0 or (width is not None and item >= width):
+            return f"the reference set's gold targets hold {item!r:.40}, not a label index" + (f" below {width}" if width is not None else "")
+    return None
 
 
 def classifier_observation(probabilities: np.ndarray, multi_label: bool, threshold: float) -> dict[str, Any]:
@@ -73,6 +118,10 @@ class Classes(ReferenceTask):
     compared = "class probabilities"
     agreement_unit = "text"
     per_text = "probabilities"
+    fields = {"probabilities": "probabilities", "labels": "ids"}
+
+    def gold_problem(self, observed: dict[str, Any], gold: Any) -> str | None:
+        return None if gold is None else _labels_problem(gold, observed["probabilities"].shape[-1])
 
     def __init__(self, name: str):
         self.name = name
@@ -119,6 +168,7 @@ class Words(ReferenceTask):
     compared = "per-word label probabilities"
     agreement_unit = "word"
     per_text = "word_counts"
+    fields = {"word_probabilities": "probabilities", "word_counts": "ids", "entities": "lists"}
 
     def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
         tokens, logits = model.token_logits(list(texts))
@@ -186,6 +236,10 @@ class Masks(ReferenceTask):
     compared = f"probabilities of PyTorch's top-{TOP_K} tokens at each mask"
     agreement_unit = "mask (top-1)"
     per_text = "mask_counts"
+    fields = {"top_ids": "ids", "top_probabilities": "probabilities", "mask_counts": "ids"}
+
+    def gold_problem(self, observed: dict[str, Any], gold: Any) -> str | None:
+        return None if gold is None else _labels_problem(list(gold), None)
 
     def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
         at = reference.observed["top_ids"] if reference is not None else None
@@ -208,7 +262,7 @@ class Masks(ReferenceTask):
 
     def misfit(self, observed: dict[str, Any], gold: Any, n: int) -> str | None:
         # Gold here is one token id per mask, not per text.
-        wrong = super().misfit(observed, None, n)
+        wrong = super().misfit(observed, None, n) or self.gold_problem(observed, gold)
         if wrong is None and int(np.sum(observed["mask_counts"])) != len(observed["top_ids"]):
             return "the reference set's mask counts do not match its top tokens"
         return wrong

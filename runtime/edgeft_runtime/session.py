@@ -9,6 +9,7 @@ import onnxruntime as ort
 
 from .constants import ENGINE_ONNXRUNTIME, ENGINE_OPENVINO
 from .errors import BundleError
+from .options import THREADS, check_value
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 
@@ -35,6 +36,8 @@ def create_session(
     engine / engine_options: a variant's engine (``"openvino"``: an ``OpenVinoSession`` with the
         same calls, ``engine_options["precision"]`` its inference precision); default onnxruntime.
     """
+    check_value("threads", threads, THREADS)
+    check_value("inter_op_threads", inter_op_threads, THREADS)
     if engine == ENGINE_OPENVINO:
         from .openvino_engine import OpenVinoSession
 

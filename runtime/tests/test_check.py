@@ -343,3 +343,46 @@ def test_check_options_hold_in_python_as_on_the_command_line(sentiment_bundle):
     with pytest.raises(TypeError):
         check.check_bundle(sentiment_bundle, max_dorp=1.0)  # a misspelt option is not silently ignored
 
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        ("drop labels", "the reference set has no 'labels' for the classifier check"),
+        ("drop probabilities", "the reference set has no 'probabilities'"),
+        ("drop gold", "field 'reference.gold' says the set has gold targets, its texts file disagrees"),
+        ("gold out of range", "gold targets hold 7, not a label index below 2"),
+        ("nan probabilities", "'probabilities' holds values outside 0..1 (or nan)"),
+        ("max_drop nan", "field 'reference.max_drop' is nan: give a finite number from 0 to 100"),
+    ],
+)
+def test_a_reference_set_with_a_field_removed_or_out_of_range_is_one_error_line(sentiment_bundle, damage, fragment):
+    manifest = add_reference(sentiment_bundle)
+    texts_file = sentiment_bundle / manifest["reference"]["texts"]
+    document = json.loads(texts_file.read_text())
+    if damage.startswith("drop ") and damage != "drop gold":
+        del manifest["reference"]["arrays"][damage.split()[1]]
+    elif damage == "drop gold":
+        document.pop("gold")
+    elif damage == "gold out of range":
+        document["gold"][0] = 7
+    elif damage == "nan probabilities":
+        array = np.load(sentiment_bundle / "reference/probabilities.npy")
+        array[0, 0] = np.nan
+        np.save(sentiment_bundle / "reference/probabilities.npy", array)
+    else:
+        manifest["reference"]["max_drop"] = float("nan")
+    texts_file.write_text(json.dumps(document))
+    for name in reference.reference_files(manifest["reference"]):
+        manifest["files"][name] = {"sha256": sha256_file(sentiment_bundle / name), "bytes": (sentiment_bundle / name).stat().st_size}
+    (sentiment_bundle / "edgeft.json").write_text(json.dumps(manifest))
+    done = run_check(sentiment_bundle)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("error:") == 1 and fragment in done.stderr, done.stderr
+
+
+def test_a_bug_in_the_check_is_one_line_not_a_traceback(sentiment_bundle, monkeypatch, capsys):
+    add_reference(sentiment_bundle)
+    monkeypatch.setattr(check, "check_model", lambda *a: {}["boom"])
+    assert check.main([str(sentiment_bundle)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unexpected KeyError: 'boom'") and "Traceback" not in err

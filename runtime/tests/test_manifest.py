@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,34 @@ def test_packing_a_bundle_refuses_a_symlink_that_leads_out(sentiment_bundle, tmp
     with pytest.raises(BundleError, match="outside the bundle folder"):
         pack_bundle(sentiment_bundle, tmp_path / "b.zip")
     assert not (tmp_path / "b.zip").exists()
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda m: m.update(max_length=0), "field 'max_length' is 0: give a number from 1 to 1048576"),
+        (lambda m: m.update(max_length="64"), "field 'max_length' is '64': give a whole number"),
+        (lambda m: m.update(max_length=10**12), "field 'max_length' is 1000000000000"),
+        (lambda m: m.update(static_shape={"batch": 0, "sequence": 0}), "field 'static_shape.batch' is 0"),
+        (lambda m: m.update(static_shape={"batch": 1, "sequence": -5}), "field 'static_shape.sequence' is -5"),
+        (lambda m: m.update(threshold=float("nan")), "field 'threshold' is nan: give a finite number from 0 to 1"),
+        (lambda m: m.update(labels=["neg", 7]), "field 'labels' is list: give a list of strings"),
+        (lambda m: m.update(variants={}), "field 'variants' is dict: give an object with at least one variant"),
+        (lambda m: m.update(default_variant="bogus"), "field 'default_variant' is 'bogus', not one of the variants"),
+        (lambda m: m["files"].update({"tokenizer.json": "abc"}), "field 'files.tokenizer.json' has no sha256"),
+        (lambda m: m.update(parity={**m["parity"], "max_drop": -1}), "field 'parity.max_drop' is -1: give a number from 0 to 100"),
+        (lambda m: m.update(tokenizer=None), "field 'tokenizer' is missing or null"),
+    ],
+)
+def test_manifest_values_of_the_wrong_type_or_out_of_range_are_refused_naming_the_field(sentiment_bundle, change, fragment):
+    edit_manifest(sentiment_bundle, change)
+    with pytest.raises(BundleError, match=re.escape(fragment)):
+        edgeft_runtime.load(sentiment_bundle)
+
+
+@pytest.mark.parametrize("threads", [-1, 0, 10**20, 1.5, float("nan")])
+def test_thread_counts_are_checked_before_onnxruntime_sees_them(sentiment_bundle, threads):
+    from edgeft_runtime.options import OptionError
+
+    with pytest.raises(OptionError, match=r"threads .*: give (a whole number|a finite number from 1 to 1024|a number from 1 to 1024)"):
+        edgeft_runtime.load(sentiment_bundle, threads=threads)

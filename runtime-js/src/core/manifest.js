@@ -56,9 +56,85 @@ export function parseManifest(bytes, where, warn) {
       `${where}: schema_version ${manifest.schema_version} is older than this runtime supports (${SCHEMA_VERSION}); re-export the bundle with a current edgeft`,
     );
   }
+  checkValues(manifest, where);
   const unknown = Object.keys(manifest).filter((k) => !KNOWN_KEYS.has(k)).sort();
   if (unknown.length) warn(`${where}: ignoring unknown manifest field(s) ${unknown.join(', ')} (written by a newer edgeft?)`);
   return manifest;
+}
+
+const MAX_TOKENS = 2 ** 20; // far above any encoder's positions
+const MAX_BATCH = 2 ** 16;
+const integer = (low, high) => (v) => (Number.isInteger(v) && v >= low && v <= high ? null : `give an integer from ${low} to ${high}`);
+const number = (low, high) => (v) => (typeof v === 'number' && Number.isFinite(v) && v >= low && v <= high ? null : `give a finite number from ${low} to ${high}`);
+const text = (v) => (typeof v === 'string' && v !== '' ? null : 'give a non-empty string');
+const object = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? null : 'give an object');
+
+// The same fields and ranges as the Python runtime's manifest_values.FIELDS: [dotted name, check, required].
+const FIELDS = [
+  ['task', text, true],
+  ['tokenizer', text, true],
+  ['max_length', integer(1, MAX_TOKENS), true],
+  ['inputs', (v) => (v && typeof v === 'object' ? null : 'give a list or an object'), true],
+  ['outputs', object, true],
+  ['variants', (v) => (object(v) === null && Object.keys(v).length ? null : 'give an object with at least one variant'), true],
+  ['files', object, true],
+  ['labels', (v) => (Array.isArray(v) && v.every((l) => typeof l === 'string') ? null : 'give a list of strings'), false],
+  ['threshold', number(0, 1), false],
+  ['static_shape', object, false],
+  ['static_shape.batch', integer(1, MAX_BATCH), false],
+  ['static_shape.sequence', integer(1, MAX_TOKENS), false],
+  ['ner', object, false],
+  ['ner.stride', integer(0, MAX_TOKENS), false],
+  ['fill_mask', object, false],
+  ['fill_mask.mask_token_id', integer(0, 2 ** 31), false],
+  ['parity', object, false],
+  ['parity.max_drop', number(0, 100), false],
+  ['reference', object, false],
+  ['reference.max_drop', number(0, 100), false],
+  ['reference.samples', integer(0, 2 ** 31), false],
+];
+
+function lookup(manifest, dotted) {
+  let node = manifest;
+  for (const key of dotted.split('.')) {
+    if (!node || typeof node !== 'object' || node[key] == null) return undefined;
+    node = node[key];
+  }
+  return node;
+}
+
+function shown(value) {
+  if (Array.isArray(value)) return 'list';
+  if (value && typeof value === 'object') return 'dict';
+  const s = typeof value === 'string' ? `'${value}'` : String(value);
+  return s.length <= 40 ? s : `${s.slice(0, 37)}...`;
+}
+
+/**
+ * Refuse a manifest field of the wrong type, not finite or out of range, naming it (the values
+ * are read by tokenisation, batching and onnxruntime, which would fail far from the cause).
+ */
+export function checkValues(manifest, where) {
+  const fix = 'the manifest is damaged or hand-edited; re-export the bundle';
+  for (const [name, check, required] of FIELDS) {
+    const value = lookup(manifest, name);
+    if (value === undefined) {
+      if (required) throw new BundleError(`${where}: field '${name}' is missing or null; ${fix}`);
+      continue;
+    }
+    const problem = check(value);
+    if (problem) throw new BundleError(`${where}: field '${name}' is ${shown(value)}: ${problem}; ${fix}`);
+  }
+  for (const [name, spec] of Object.entries(manifest.variants)) {
+    if (!spec || typeof spec !== 'object' || text(spec.file)) throw new BundleError(`${where}: field 'variants.${name}.file' is missing or not a file name; ${fix}`);
+  }
+  const fallback = manifest.default_variant;
+  if (fallback != null && !(fallback in manifest.variants)) {
+    throw new BundleError(`${where}: field 'default_variant' is ${shown(fallback)}, not one of the variants (${Object.keys(manifest.variants).join(', ')}); ${fix}`);
+  }
+  for (const [name, entry] of Object.entries(manifest.files)) {
+    if (!entry || typeof entry !== 'object' || typeof entry.sha256 !== 'string') throw new BundleError(`${where}: field 'files.${name}' has no sha256; ${fix}`);
+  }
 }
 
 /**

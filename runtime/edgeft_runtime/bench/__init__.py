@@ -23,6 +23,7 @@ from .engines import bundle_engine
 from .measure import THROUGHPUT_BATCH, Engine, Progress, peak_rss_mb, run_benchmark, step_count
 from .report import REPORT_FORMAT, REPORT_SCHEMA_VERSION, build_report, format_table, ratios, settings
 from .workload import DEFAULT_LENGTHS, length_mix, text_of_length, workload
+from ..options import THREADS, Between, Whole, check_value
 
 
 def benchmark_bundle(
@@ -54,6 +55,7 @@ def benchmark_bundle(
     from ..loader import runnable_variants
     from ..manifest import read_manifest
 
+    check_settings(threads=threads, inter_op=inter_op, runs=runs, duration=duration, cold_passes=cold_passes, max_drop=max_drop, min_agreement=min_agreement)
     manifest = read_manifest(bundle)
     engines = [bundle_engine(bundle, v, threads, inter_op) for v in (variants or runnable_variants(manifest))]
     checked = device_check(bundle, manifest, engines, max_drop, min_agreement) if check else None
@@ -64,6 +66,28 @@ def benchmark_bundle(
     results = run_benchmark(engines, by_length, mix, runs=runs, duration=duration, cold_passes=cold_passes, progress=progress)
     run_settings = settings(threads, inter_op, runs, duration, cold_passes, [int(n) for n in by_length])
     return build_report(bundle, manifest, device_info(threads, device_name, inter_op), run_settings, results, reference, checked)
+
+
+MAX_RUNS = 1_000_000
+MIN_DURATION, MAX_DURATION = 0.01, 24 * 3600.0  # seconds per length
+MAX_COLD_PASSES = 1000
+
+
+def check_settings(
+    *, threads: int | None, inter_op: int | None, runs: int, duration: float | None, cold_passes: int, max_drop: float | None = None, min_agreement: float | None = None
+) -> None:
+    """Refuse settings that measure nothing (0 runs, 0 s), never end (inf) or cannot be timed (nan),
+    before anything is loaded; the check's limits by the check's own declared options."""
+    from ..check import CheckOptions
+
+    check_value("--threads", threads, THREADS)
+    check_value("--inter-op", inter_op, THREADS)
+    if duration is None:
+        check_value("--runs", runs, (Whole(), Between(1, MAX_RUNS)))
+    else:
+        check_value("--duration", duration, (Between(MIN_DURATION, MAX_DURATION),))
+    check_value("--cold-passes", cold_passes, (Whole(), Between(0, MAX_COLD_PASSES)))
+    CheckOptions(max_drop=max_drop, min_agreement=min_agreement)
 
 
 def device_check(bundle: str | Path, manifest: dict, engines: Sequence[Engine], max_drop: float | None, min_agreement: float | None) -> dict | None:

@@ -11,6 +11,7 @@ from typing import Sequence
 from . import benchmark_bundle, format_table
 from . import __doc__ as _DOC
 from ..errors import BundleError
+from ..options import OptionError
 from .engines import child
 
 
@@ -35,8 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         report = run(args)
-    except BundleError as e:
-        # A damaged or missing bundle is the user's to fix: one line, as `python -m edgeft_runtime.check` does.
+    except (BundleError, OptionError) as e:
+        # A bad setting or a damaged or missing bundle is the user's to fix: one line, as `python -m edgeft_runtime.check` does.
         sys.stderr.write(f"error: {' '.join(str(e).split())}\n")
         return 1
     print(format_table(report))

@@ -1,0 +1,180 @@
+"""Every command, every option that takes a number, fed malformed values (nan, inf, negative,
+huge, wrong type, empty), plus bogus choices and shapes: each must end in one `error:` line that
+names the option, a non-zero exit, no traceback, and never the "unexpected" handler (a bug).
+
+The numeric options are found by walking the CLI, so an option added later is covered without
+editing this file; the base invocation of each command is valid and cheap, so a value that is
+wrongly accepted shows up as a command that ran (or failed for another reason), not as a hang.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from edgeft.cli import app
+from tests import tiny
+
+FLOAT_VALUES = ["nan", "inf", "-inf", "-1", "1e308", "x", ""]
+INT_VALUES = ["-1", "99999999999999999999", "1.5", "x", ""]
+
+# Numeric options for which one of the values above is meaningful, with the reason.
+ALLOWED: dict[tuple[str, str], set[str]] = {}
+
+
+def commands() -> dict[str, Any]:
+    """'train classifier' -> its click command, for every leaf command of `edgeft`."""
+    found: dict[str, Any] = {}
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, path + [name])
+        else:
+            found[" ".join(path)] = cmd
+
+    walk(get_command(app), [])
+    return found
+
+
+def numeric_options() -> list[tuple[str, str, str]]:
+    """(command, flag, value) for every int or float option of every command."""
+    cases = []
+    for name, cmd in commands().items():
+        for param in cmd.params:
+            if param.param_type_name != "option" or getattr(param, "is_flag", False):
+                continue
+            kind = param.type_descriptor.annotation
+            values = FLOAT_VALUES if kind is float else INT_VALUES if kind is int else None
+            flag = param.opts[0]
+            for value in values or []:
+                if value not in ALLOWED.get((name, flag), set()):
+                    cases.append((name, flag, value))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, tiny_base, tiny_checked_bundle) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("option-values")
+    bundle = Path(shutil.copytree(tiny_checked_bundle, folder / "bundle"))
+    texts = folder / "texts.txt"
+    texts.write_text("".join(f"{t}\n" for t, _ in tiny.sentiment_rows(40, seed=5)), encoding="utf-8")
+    return {
+        "base": tiny_base,
+        "bundle": bundle,
+        "csv": tiny.write_csv(folder / "train.csv", tiny.sentiment_rows(24, seed=3)),
+        "conll": tiny.write_conll(folder / "train.conll", tiny.ner_sentences(12, seed=3)),
+        "texts": texts,
+        "out": folder / "out",
+    }
+
+
+@pytest.fixture
+def inputs(request, files, command) -> dict[str, Path]:
+    """The files, and a trained run only for the commands that read one (it takes a training)."""
+    return {**files, "run": request.getfixturevalue("tiny_run")} if command in ("distill", "export") else files
+
+
+def base_args(command: str, paths: dict[str, Path]) -> list[str]:
+    """A valid, cheap invocation of ``command`` (the option under test is appended to it)."""
+    train = ["--base", paths["base"], "--out", paths["out"] / "run", "--overwrite"]
+    return [
+        str(a)
+        for a in {
+            "train classifier": ["--train", paths["csv"], *train],
+            "train setfit": ["--train", paths["csv"], *train],
+            "train ner": ["--train", paths["conll"], *train],
+            "train mlm": ["--corpus", paths["texts"], "--max-length", "16", *train],
+            "distill": [paths.get("run"), "--layers", "1", "--out", paths["out"] / "student", "--overwrite"],
+            "export": [paths.get("run"), "--out", paths["out"] / "bundle", "--overwrite"],
+            "predict": [paths["bundle"], "--input", paths["texts"], "--output", paths["out"] / "p.jsonl", "--overwrite"],
+            "eval": [paths["bundle"], "--data", paths["csv"]],
+            "bench": [paths["bundle"], "--no-check", "--runs", "1", "--cold-passes", "0"],
+            "check": [paths["bundle"]],
+            "info": [paths["bundle"]],
+            "compare": [],
+            "bundle strip-reference": [paths["bundle"]],
+        }[command]
+    ]
+
+
+def assert_refused(result: Any, *names: str) -> str:
+    """One error line (ours: `error:`, or Click's usage `Error:`) naming one of ``names``."""
+    output = result.output
+    assert not isinstance(result.exception, TimeoutError), result.exception
+    assert result.exit_code not in (0, None), f"accepted:\n{output[-1500:]}"
+    assert "Traceback" not in output, output[-3000:]
+    errors = [line for line in output.splitlines() if re.match(r"(?i)^error:", line)]
+    assert len(errors) == 1, output[-1500:]
+    assert "unexpected" not in errors[0], errors[0]
+    assert any(name in errors[0] for name in names), f"{errors[0]!r} names none of {names}"
+    return errors[0]
+
+
+SECONDS = 60  # a refusal takes well under a second; a value wrongly accepted starts real work
+
+
+def invoke(args: list[str]) -> Any:
+    """Run ``edgeft ARGS`` in this process, stopped after SECONDS (an accepted value may start a
+    benchmark of 1e308 seconds: that must fail this test, not hang it)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"still running after {SECONDS} s: the value was accepted")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(SECONDS)
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("command, flag, value", numeric_options(), ids=lambda v: str(v) or "empty")
+def test_a_malformed_number_is_one_error_naming_the_option(inputs, command, flag, value):
+    args = [*command.split(), *base_args(command, inputs), f"{flag}={value}"]
+    param = next(p for p in commands()[command].params if flag in p.opts)
+    assert_refused(invoke(args), *param.opts, param.name, param.name.replace("_", " "))
+
+
+# (command, extra arguments, what the error must name)
+CHOICE_CASES = [
+    ("export", ["--per-channel", "bogus"], "--per-channel"),
+    ("export", ["--reduce-range", "bogus"], "--reduce-range"),
+    ("export", ["--target", "bogus"], "--target"),
+    ("export", ["--archive", "rar"], "--archive"),
+    ("export", ["--static-shape", "0x0"], "--static-shape"),
+    ("export", ["--static-shape", "1x"], "--static-shape"),
+    ("export", ["--static-shape", "99999999999x1"], "--static-shape"),
+    ("export", ["--static-shape", ""], "--static-shape"),
+    ("predict", ["--variant", "bogus"], "bogus"),
+    ("predict", ["--engine", "bogus"], "--engine"),
+    ("predict", ["--text-column", ""], "text"),
+    ("predict", ["--keep-columns", "nosuch"], "nosuch"),
+    ("eval", ["--variant", "bogus"], "bogus"),
+    ("eval", ["--scheme", "bogus"], "--scheme"),
+    ("eval", ["--aggregation", "bogus"], "--aggregation"),
+    ("check", ["--variant", "bogus"], "bogus"),
+    ("bench", ["--variant", "bogus"], "bogus"),
+    ("train classifier", ["--freeze", "bogus"], "freeze"),
+    ("train classifier", ["--peft", "bogus"], "peft"),
+    ("train classifier", ["--seeds", "a,b"], "seeds"),
+    ("train classifier", ["--lora-target-modules", ""], "lora_target_modules"),
+    ("train classifier", ["--set", "epochs=nan"], "epochs"),
+    ("train classifier", ["--set", "bogus"], "--set"),
+    ("train ner", ["--scheme", "bogus"], "scheme"),
+    ("train ner", ["--aggregation", "bogus"], "aggregation"),
+    ("train ner", ["--word-split", "bogus"], "word_split"),
+]
+
+
+@pytest.mark.parametrize("command, extra, name", CHOICE_CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else str(v))
+def test_a_bogus_choice_or_shape_is_one_error_naming_the_option(inputs, command, extra, name):
+    assert_refused(invoke([*command.split(), *base_args(command, inputs), *extra]), name)
