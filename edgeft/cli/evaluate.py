@@ -38,7 +38,7 @@ def evaluate(
     from edgeft_runtime.options import THREADS, OneOf, check_value
 
     from ..evaluation import evaluate_bundle
-    from ..ner_data import SCHEMES
+    from ..data.ner import SCHEMES
 
     # Checked before the bundle is read: they must hold whatever its task (they matter for NER).
     if scheme.upper() not in ("AUTO", "BIO", "IOBES", *SCHEMES):  # the spellings normalize_scheme reads

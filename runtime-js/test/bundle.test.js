@@ -214,17 +214,17 @@ test('percent-encoded dots, which a URL resolves like "..", are refused in file 
 
 test('manifest numbers of the wrong type or out of range are refused, naming the field (as in Python)', async () => {
   const cases = [
-    [(m) => (m.max_length = 0), /field 'max_length' is 0: give an integer from 1 to 1048576/],
-    [(m) => (m.max_length = '64'), /field 'max_length' is '64': give an integer/],
-    [(m) => (m.max_length = 1e12), /field 'max_length' is 1000000000000: give an integer/],
+    [(m) => (m.max_length = 0), /field 'max_length' is 0: give a number from 1 to 1048576/],
+    [(m) => (m.max_length = '64'), /field 'max_length' is '64': give a whole number/],
+    [(m) => (m.max_length = 1e12), /field 'max_length' is 1000000000000: give a number from 1 to/],
     [(m) => (m.static_shape = { batch: 0, sequence: 0 }), /field 'static_shape\.batch' is 0/],
     [(m) => (m.static_shape = { batch: 1, sequence: 1.5 }), /field 'static_shape\.sequence' is 1\.5/],
-    [(m) => (m.threshold = 2), /field 'threshold' is 2: give a finite number from 0 to 1/],
+    [(m) => (m.threshold = 2), /field 'threshold' is 2: give a number from 0 to 1/],
     [(m) => (m.labels = ['neg', 7]), /field 'labels' is list: give a list of strings/],
     [(m) => (m.variants = {}), /field 'variants' is dict: give an object with at least one variant/],
     [(m) => (m.default_variant = 'bogus'), /field 'default_variant' is 'bogus', not one of the variants/],
     [(m) => (m.files['tokenizer.json'] = 'abc'), /field 'files\.tokenizer\.json' has no sha256/],
-    [(m) => (m.parity = { ...m.parity, max_drop: -1 }), /field 'parity\.max_drop' is -1: give a finite number from 0 to 100/],
+    [(m) => (m.parity = { ...m.parity, max_drop: -1 }), /field 'parity\.max_drop' is -1: give a number from 0 to 100/],
     [(m) => delete m.tokenizer, /missing field\(s\) tokenizer|field 'tokenizer' is missing/],
   ];
   for (const [edit, pattern] of cases) {

@@ -52,6 +52,11 @@ class Check:
         raise NotImplementedError
 
 
+def _plain(x: float) -> str:
+    """1048576 rather than 1.04858e+06: a bound as a user would type it."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -81,7 +86,7 @@ class Between(Check):
         return None if self.low <= value <= self.high else f"give a number from {self.describe()}"
 
     def describe(self) -> str:
-        return f"{self.low:g} to {self.high:g}{self.unit}"
+        return f"{_plain(self.low)} to {_plain(self.high)}{self.unit}"
 
 
 @dataclass(frozen=True)

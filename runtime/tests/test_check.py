@@ -316,7 +316,7 @@ def test_output_differences_are_printed_with_their_unit(sentiment_bundle):
         (["--min-agreement", "150"], "--min-agreement 150: give a number from 0 to 100%"),
         (["--min-agreement", "nan"], "--min-agreement nan: give a finite number"),
         (["--samples", "0"], "--samples 0: give 1 or more"),
-        (["--threads", "-1"], "--threads -1: give 1 or more"),
+        (["--threads", "-1"], "--threads -1: give a number from 1 to 1024"),
     ],
 )
 def test_option_values_are_refused_with_one_line_naming_the_option(sentiment_bundle, capsys, args, fragment):

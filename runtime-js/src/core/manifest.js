@@ -64,8 +64,12 @@ export function parseManifest(bytes, where, warn) {
 
 const MAX_TOKENS = 2 ** 20; // far above any encoder's positions
 const MAX_BATCH = 2 ** 16;
-const integer = (low, high) => (v) => (Number.isInteger(v) && v >= low && v <= high ? null : `give an integer from ${low} to ${high}`);
-const number = (low, high) => (v) => (typeof v === 'number' && Number.isFinite(v) && v >= low && v <= high ? null : `give a finite number from ${low} to ${high}`);
+// The wording of the Python runtime's checks (options.Whole, options.Between).
+const number = (low, high) => (v) => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return `give a finite number from ${low} to ${high}`;
+  return v >= low && v <= high ? null : `give a number from ${low} to ${high}`;
+};
+const integer = (low, high) => (v) => (Number.isInteger(v) ? number(low, high)(v) : 'give a whole number');
 const text = (v) => (typeof v === 'string' && v !== '' ? null : 'give a non-empty string');
 const object = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? null : 'give an object');
 
