@@ -73,6 +73,8 @@ def check_output(job: FileJob) -> str:
     check_value("--chunk-size", job.chunk_size, (Whole(), Between(1, MAX_CHUNK_SIZE)))
     check_value("--batch-size", job.batch_size, (Whole(), Between(1, MAX_CHUNK_SIZE)))
     check_value("--threads", job.threads, THREADS)
+    if not job.text_column.strip():
+        raise OptionError("--text-column", job.text_column, "give the name of the column (or, for .txt input, of the output's text field)")
     return fmt
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeft_runtime.check import DEFAULT_MAX_DROP, MAX_DROP_CHECK
-from edgeft_runtime.options import AtLeast, Check, Finite, OneOf, check_fields, option
+from edgeft_runtime.manifest_values import MAX_BATCH, MAX_TOKENS
+from edgeft_runtime.options import AtLeast, Between, Check, Finite, OneOf, check_fields, option
 
 from .quantize import PRESETS
 from .transformers_js import LAYOUTS
@@ -31,21 +32,25 @@ class CpuTargets(Check):
         return f"choose auto or a comma-separated list of {', '.join(PRESETS)}"
 
 
+SHAPE_HINT = f"expected BATCHxSEQUENCE, batch 1 to {MAX_BATCH} and sequence 1 to {MAX_TOKENS}, e.g. 1x128"
+
+
 def parse_static_shape(text: str) -> tuple[int, int]:
     """``"1x128"`` -> ``(1, 128)``."""
     parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError("expected BATCHxSEQUENCE of positive sizes, e.g. 1x128")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(SHAPE_HINT)
     return int(parts[0]), int(parts[1])
 
 
 @dataclass(frozen=True)
 class StaticShape(Check):
-    """(batch, sequence), both positive."""
+    """(batch, sequence) within what the runtime accepts from a manifest (manifest_values)."""
 
     def problem(self, value: Any) -> str | None:
-        ok = isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value)
-        return None if ok else "expected BATCHxSEQUENCE of positive sizes, e.g. 1x128"
+        ok = isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ok = ok and 1 <= value[0] <= MAX_BATCH and 1 <= value[1] <= MAX_TOKENS
+        return None if ok else SHAPE_HINT
 
     def describe(self) -> str:
         return "BATCHxSEQUENCE"
@@ -85,7 +90,7 @@ class ExportOptions:
         AUTO_ON_OFF,
     )
     optimize: bool = option(True, "Fuse attention/LayerNorm/GELU before quantising.", flags=("--optimize/--no-optimize",))
-    opset: int | None = option(None, "ONNX opset.", AtLeast(1), default_text="Optimum's choice")
+    opset: int | None = option(None, "ONNX opset.", Between(1, 99), default_text="Optimum's choice")
     parity_samples: int = option(5000, "Use at most this many held-out examples for the parity check.", AtLeast(1))
     overwrite: bool = option(False, "Replace the bundle folder if it exists (only once the new one passed).", flags=("--overwrite",))
     archive: str | None = option(None, "Also write the bundle as one file, OUT.zip or OUT.tar.gz: zip or tar.gz.", OneOf(("zip", "tar.gz")))

@@ -97,7 +97,7 @@ def _labels_problem(gold: Any, width: int | None) -> str | None:
         return "the reference set's gold targets are not a list"
     for item in gold:
         if isinstance(item, (list, np.ndarray)):
-            item = [int(v) for v in item]
+            item = list(item)
             if width is None or len(item) != width or any(v not in (0, 1) for v in item):
                 return f"the reference set's gold targets hold a row {item!r:.40} that is not {width} zeros and ones"
         elif not isinstance(item, (int, np.integer)) or isinstance(item, bool) or item < 0 or (width is not None and item >= width):

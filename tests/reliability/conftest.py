@@ -83,16 +83,23 @@ def tiny_checked_bundle(tmp_path_factory) -> Path:
     return with_reference(bundle, [f"{w} film {i}" for i in range(8) for w in ("good", "bad")])
 
 
-_outcomes: dict[str, bool] = {}
+_outcomes: dict[str, str] = {}  # test id -> "clean", "bad", "gap" (a known gap, not run) or "skipped"
 
 
 def pytest_runtest_logreport(report: Any) -> None:
-    if report.nodeid.startswith("tests/reliability/") and (report.when == "call" or report.outcome != "passed"):
-        if report.when == "call" or report.failed:
-            _outcomes[report.nodeid] = _outcomes.get(report.nodeid, True) and report.passed
+    if "tests/reliability/" not in report.nodeid.replace("\\", "/") and not report.nodeid.startswith("reliability/"):
+        return
+    if report.failed:
+        _outcomes[report.nodeid] = "bad"
+    elif report.skipped and report.nodeid not in _outcomes:
+        _outcomes[report.nodeid] = "gap" if hasattr(report, "wasxfail") else "skipped"
+    elif report.when == "call" and report.passed and _outcomes.get(report.nodeid) != "bad":
+        _outcomes[report.nodeid] = "clean"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _outcomes:
-        clean = sum(_outcomes.values())
-        terminalreporter.write_line(f"reliability: {len(_outcomes)} cases, {clean} clean")
+    counted = [v for v in _outcomes.values() if v != "skipped"]
+    if counted:
+        clean, gaps, skipped = counted.count("clean"), counted.count("gap"), list(_outcomes.values()).count("skipped")
+        extra = "".join([f"; {gaps} known gaps (test_option_values.KNOWN_GAPS, not run)" if gaps else "", f"; {skipped} skipped" if skipped else ""])
+        terminalreporter.write_line(f"reliability: {len(counted)} cases, {clean} clean{extra}")

@@ -27,6 +27,8 @@ from edgeft.cli import app
 from tests.conftest import assert_one_error_line
 from tests.reliability.conftest import DEMO, edit_manifest
 
+pytestmark = pytest.mark.slow  # a real MiniLM bundle, trained and exported once per session
+
 JS = Path(__file__).resolve().parents[2] / "runtime-js"
 NEEDS_NODE = pytest.mark.skipif(
     shutil.which("node") is None or not (JS / "node_modules" / "onnxruntime-node").is_dir(),

@@ -25,8 +25,27 @@ from tests import tiny
 FLOAT_VALUES = ["nan", "inf", "-inf", "-1", "1e308", "x", ""]
 INT_VALUES = ["-1", "99999999999999999999", "1.5", "x", ""]
 
-# Numeric options for which one of the values above is meaningful, with the reason.
-ALLOWED: dict[tuple[str, str], set[str]] = {}
+HUGE = "99999999999999999999"
+# Numeric options for which one of the values above is meaningful (the reason in the comment).
+ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("check", "--samples"): {HUGE},  # "the first N": N beyond the set checks all of it
+    ("export", "--parity-samples"): {HUGE},  # "at most this many"
+    ("export", "--reference-samples"): {HUGE},  # "at most this many"
+    ("export", "--atol"): {"1e308"},  # a tolerance of any finite size is a choice (no fp32 gate)
+    **{(c, "--batch-size"): {HUGE} for c in ("train classifier", "train setfit", "train ner", "train mlm", "distill")},  # the whole set per step
+}
+
+# Cases still open, each owned by the work on that command's declared-once options (issue 25):
+# delete a line once its option's checks refuse the value, and the case runs again.
+_TRAIN = ("train classifier", "train setfit", "train ner", "train mlm", "distill")
+KNOWN_GAPS: dict[tuple[str, str, str], str] = {
+    **{(c, "--seed", v): "pipeline: seed outside 0..2**32-1 reaches numpy" for c in _TRAIN for v in ("-1", HUGE)},
+    **{(c, "--epochs", v): "pipeline: an infinite epoch count reaches the Trainer" for c in _TRAIN for v in ("inf", "1e308")},
+    **{(c, f, HUGE): "pipeline: LoRA rank/alpha have no upper bound" for c in ("train classifier", "train ner") for f in ("--lora-r", "--lora-alpha")},
+    ("train setfit", "--num-iterations", HUGE): "pipeline: no upper bound",
+    ("distill", "--kd-hidden", "inf"): "pipeline: loss weight not checked for finiteness",
+    ("distill", "--kd-hidden", "1e308"): "pipeline: loss weight has no upper bound",
+}
 
 
 def commands() -> dict[str, Any]:
@@ -55,8 +74,12 @@ def numeric_options() -> list[tuple[str, str, str]]:
             values = FLOAT_VALUES if kind is float else INT_VALUES if kind is int else None
             flag = param.opts[0]
             for value in values or []:
-                if value not in ALLOWED.get((name, flag), set()):
-                    cases.append((name, flag, value))
+                if value in ALLOWED.get((name, flag), set()):
+                    continue
+                gap = KNOWN_GAPS.get((name, flag, value))
+                # Not run: a gap may start a training of 1e308 epochs (stopped only by the alarm).
+                marks = [pytest.mark.xfail(reason=f"known gap, {gap}", run=False)] if gap else []
+                cases.append(pytest.param(name, flag, value, marks=marks))
     return cases
 
 
@@ -178,3 +201,9 @@ CHOICE_CASES = [
 @pytest.mark.parametrize("command, extra, name", CHOICE_CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else str(v))
 def test_a_bogus_choice_or_shape_is_one_error_naming_the_option(inputs, command, extra, name):
     assert_refused(invoke([*command.split(), *base_args(command, inputs), *extra]), name)
+
+
+def test_every_known_gap_and_allowance_names_a_real_case():
+    cases = {(c, f) for c, cmd in commands().items() for p in cmd.params for f in p.opts}
+    stale = [key for key in [*KNOWN_GAPS, *ALLOWED] if key[:2] not in cases]
+    assert not stale, f"no such command option: {stale}"
