@@ -40,7 +40,10 @@ def parse_static_shape(text: str) -> tuple[int, int]:
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise ValueError(SHAPE_HINT)
-    return int(parts[0]), int(parts[1])
+    shape = int(parts[0]), int(parts[1])
+    if StaticShape().problem(shape):
+        raise ValueError(SHAPE_HINT)
+    return shape
 
 
 @dataclass(frozen=True)
