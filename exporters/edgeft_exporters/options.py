@@ -137,6 +137,7 @@ class ExportOptions:
         "in float until the gate holds); 0: no search.",
         Finite(),
         AtLeast(0, "0: no search"),
+        Between(0, 7 * 24 * 3600, " seconds"),  # a week: beyond it a number is a slip, not a budget
     )
     report: str | None = option(
         None,

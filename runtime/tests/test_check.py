@@ -347,7 +347,7 @@ def test_check_options_hold_in_python_as_on_the_command_line(sentiment_bundle):
 @pytest.mark.parametrize(
     "damage, fragment",
     [
-        ("drop labels", "the reference set has no 'labels' for the classifier check"),
+        ("drop labels", "the reference set has no 'labels'"),
         ("drop probabilities", "the reference set has no 'probabilities'"),
         ("drop gold", "field 'reference.gold' says the set has gold targets, its texts file disagrees"),
         ("gold out of range", "gold targets hold 7, not a label index below 2"),
