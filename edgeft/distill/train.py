@@ -250,7 +250,7 @@ def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any
     started = time.perf_counter()
     from edgeft_runtime.metrics import classification_metrics, headline_metric
 
-    from ..tasks.classifier import _REPORTED, encode_rows, encode_targets, load_classification_data, logits_to_predictions
+    from ..tasks.classifier import ClassifierRecipe, encode_rows, encode_targets, load_classification_data, logits_to_predictions
 
     data = load_classification_data(teacher.config)
     _check_labels(data.labels, teacher, "labels")
@@ -301,7 +301,7 @@ def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any
             collator=DataCollatorWithPadding(tokenizer), tokenizer=tokenizer, compute_metrics=compute_metrics, metric=metric,
             multi_label=multi, per_token=False,
         )
-        metrics = _train_and_compare(trainer, work, teacher_scores, _REPORTED)
+        metrics = _train_and_compare(trainer, work, teacher_scores, ClassifierRecipe.reported)
         metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), unlabelled_examples=len(unlabelled))
         seconds = time.perf_counter() - started
         info = {

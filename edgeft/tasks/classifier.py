@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from edgeft_exporters.staging import StagedDir
 from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL
 from edgeft_runtime.metrics import classification_metrics, headline_metric
 from edgeft_runtime.ops import multi_label_decisions
 
-from ..base_models import load_base_config
 from ..config import ClassifierConfig, TextClassificationConfig
 from ..data.classification import TextExample, check_known_labels, label_space, read_classification, sample_shots, split_holdout
-from ..devices import select_device
 from ..errors import DataError
-from ..runs import write_run
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
-from .tuning import prepare_model, save_trained
+from .common import IGNORE_INDEX, TrainResult
+from .pipeline import Run, TrainerRecipe, train
 
 log = logging.getLogger(__name__)
 
@@ -123,89 +119,79 @@ def logits_to_predictions(logits: np.ndarray, multi_label: bool, threshold: floa
     return logits.argmax(-1)
 
 
+class ClassifierRecipe(TrainerRecipe):
+    """Sequence classification: one softmax over the labels, or one sigmoid per label (multi-label)."""
+
+    task = "classifier"
+    reported = frozenset({"accuracy", "macro_f1", "micro_f1", "subset_accuracy", "loss"})
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__(config)
+        self.multi_label = config.multi_label
+        self.headline = headline_metric(config.multi_label)
+
+    def load_data(self) -> None:
+        self.data = load_classification_data(self.config)
+        self.labels = self.data.labels
+        self.eval_source, self.eval_examples = self.data.eval_source, self.data.eval
+
+    def load_tokenizer(self, run: Run):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(run.base.load_from)
+
+    def auto_model_class(self):
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification
+
+    def new_model(self, run: Run):
+        labels = self.labels
+        return self.auto_model_class().from_pretrained(
+            run.base.load_from,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            problem_type="multi_label_classification" if self.multi_label else "single_label_classification",
+        )
+
+    def encode(self, run: Run) -> None:
+        self.train_rows = encode_rows(self.tokenizer, self.data.train, self.labels, self.multi_label, self.config.max_length)
+        self.eval_rows = encode_rows(self.tokenizer, self.data.eval, self.labels, self.multi_label, self.config.max_length)
+
+    def unlabelled_rows(self, texts: list[str]) -> list[dict]:
+        enc = self.tokenizer(texts, truncation=True, max_length=self.config.max_length)
+        no_label: Any = [IGNORE_INDEX] * len(self.labels) if self.multi_label else IGNORE_INDEX
+        return [{**{k: enc[k][i] for k in enc.keys()}, "labels": no_label} for i in range(len(texts))]
+
+    def collator(self):
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(self.tokenizer)
+
+    def score(self, logits, label_ids=None) -> dict[str, float]:
+        if label_ids is None:
+            label_ids = encode_targets(self.data.eval, self.labels, self.multi_label)
+        preds = logits_to_predictions(np.asarray(logits), self.multi_label, self.config.threshold)
+        return classification_metrics(np.asarray(label_ids).astype(np.int64), preds, len(self.labels), self.multi_label)
+
+    def describe(self, run: Run) -> str:
+        data = self.data
+        return f"training {self.base_label(run)} on {len(data.train)} examples ({len(self.labels)} labels, eval {len(data.eval)})"
+
+    def extra_metrics(self) -> dict[str, Any]:
+        return {"eval_examples": len(self.data.eval), "train_examples": len(self.data.train)}
+
+    def task_info(self) -> dict[str, Any]:
+        return {
+            "labels": self.labels,
+            "problem_type": MULTI_LABEL if self.multi_label else SINGLE_LABEL,
+            "threshold": self.config.threshold,
+            "max_length": self.config.max_length,
+            "train_steps": self.trainer.state.global_step,
+        }
+
+
 def train_classifier(config: ClassifierConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
     """Fine-tune ``config.base`` on the classification data and write a run folder to ``config.out``."""
-    started = time.perf_counter()
-    data = load_classification_data(config)
-    base_path, base_config = load_base_config(config.base)
-    device = select_device(config)
-    stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
-    stage.check()
-
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        set_seed,
-    )
-
-    quiet_transformers()
-    set_seed(config.seed)
-    multi = config.multi_label
-    labels = data.labels
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base_path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        problem_type="multi_label_classification" if multi else "single_label_classification",
-    )
-    prepared = prepare_model(model, config, "classifier")
-
-    def compute_metrics(prediction) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        preds = logits_to_predictions(logits, multi, config.threshold)
-        return classification_metrics(prediction.label_ids.astype(np.int64), preds, len(labels), multi)
-
-    metric = headline_metric(multi)
-    with stage as work:
-        trainer = supervised_trainer(
-            config,
-            device,
-            work,
-            model=prepared.model,
-            train_rows=encode_rows(tokenizer, data.train, labels, multi, config.max_length),
-            eval_rows=encode_rows(tokenizer, data.eval, labels, multi, config.max_length),
-            collator=DataCollatorWithPadding(tokenizer),
-            tokenizer=tokenizer,
-            compute_metrics=compute_metrics,
-            metric=metric,
-        )
-        log.info(
-            "training %s on %d examples (%d labels, eval %d) on %s/%s",
-            base_name(base_path),
-            len(data.train),
-            len(labels),
-            len(data.eval),
-            device.kind,
-            device.precision,
-        )
-        trainer.train(resume_from_checkpoint=resume_checkpoint(work, resume))
-        scores = trainer.evaluate()
-        if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
-        save_trained(trainer, prepared, tokenizer, work, config)
-        finish_run_folder(work)
-        metrics = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
-        metrics["eval_examples"] = len(data.eval)
-        metrics["train_examples"] = len(data.train)
-        seconds = time.perf_counter() - started
-        info = {
-            "labels": labels,
-            "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
-            "threshold": config.threshold,
-            "max_length": config.max_length,
-            "train_steps": trainer.state.global_step,
-            **run_info(
-                config, base_path, base_config, device,
-                sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
-                trained={**prepared.info, "training_loop": training_loop_time(trainer)},
-            ),
-        }
-        write_run(work, task="classifier", config=config, info=info, metrics=metrics, eval_examples=data.eval)
-        stage.commit()
-    return TrainResult(Path(config.out), metrics, seconds)
-
-
-_REPORTED = {"accuracy", "macro_f1", "micro_f1", "subset_accuracy", "loss"}
+    return train(ClassifierRecipe(config), overwrite=overwrite, resume=resume)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeft_exporters.constants import CHECKPOINT_DIR
+from edgeft_runtime.ner import IGNORE_INDEX  # noqa: F401  (the label the loss skips: one value for every task)
 
 from ..config import TrainConfig
 from ..devices import TrainDevice
