@@ -1,15 +1,20 @@
-"""Typed training configs, one schema per task, validated when constructed.
+"""Typed training configs, one schema per task: each option declared once, in its field.
 
-``edgeft.config_loader.build_config`` layers defaults < TOML/JSON file < flags < ``--set``; the
-resolved config is saved beside the run (``train_config.json``) and can be passed back with
-``--config`` to repeat it.
+A field is an ``option(default, help, *checks)`` (``edgeft_runtime.options``, as the export's
+options): its name is the config key (``--set lr=3e-5``, a ``--config`` file, the saved
+``train_config.json``), its flag is made from it (``--lr``, ``edgeft.cli.declared.with_flags``; a
+field with ``cli=False`` is set by ``--set`` or a file only), and the checks run whenever a config
+is constructed, so a config built in code (benchmarks, notebooks) meets them too.
+``edgeft.config_loader.build_config`` layers defaults < TOML/JSON file < flags < ``--set``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from edgeft_runtime.options import Check, Distinct, Interval, NotEmpty, OneOf, first_failure, like, option
 
 from .data.corpus import DOCUMENT_MODES
 from .errors import ConfigError
@@ -22,6 +27,15 @@ PEFT_METHODS = ("none", "lora")
 # adapters, stability recipes); tasks that train otherwise list the ones they do not use.
 ADAPTER_KEYS = ("peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "save_merged")
 STABILITY_KEYS = ("layerwise_lr_decay", "reinit_top_layers")
+SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
+
+# numpy's and torch's seeds are unsigned 32-bit numbers.
+SEED = Interval(0, 2**32 - 1)
+EVAL_RATIO = 0.1
+# Bounds that only stop a slip of the keyboard (1e308 epochs would run until killed).
+EPOCHS = Interval(0, 10_000, low_open=True)
+BETWEEN_0_AND_1 = Interval(0, 1, low_open=True, high_open=True)  # a share, probability or learning rate
+FROM_0_BELOW_1 = Interval(0, 1, high_open=True)
 
 
 def parse_freeze(spec: str) -> tuple[str, int]:
@@ -35,92 +49,124 @@ def parse_freeze(spec: str) -> tuple[str, int]:
         return "layers", int(count)
     raise ConfigError(f"config field freeze={spec!r} must be {FREEZE_CHOICES} (N: how many bottom encoder layers)")
 
+
+@dataclass(frozen=True)
+class FreezeSpec(Check):
+    """A ``freeze`` value that ``parse_freeze`` reads."""
+
+    def problem(self, value: Any) -> str | None:
+        try:
+            parse_freeze(str(value))
+        except ConfigError:
+            return f"choose {self.describe()}"
+        return None
+
+    def describe(self) -> str:
+        return FREEZE_CHOICES
+
+
+class FieldError(ConfigError):
+    """A config field's value fails its declared check; ``key`` names the field (the loader adds
+    where the value came from: the flag, ``--set`` or the file)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def check_config(config: Any) -> None:
+    """Every declared field of ``config`` against its checks: FieldError naming the first that fails."""
+    failure = first_failure(config)
+    if failure:
+        f, value, check, _ = failure
+        raise FieldError(f.name, f"config field {f.name}={value!r} must be {check.describe()}")
+
+
 @dataclass
 class TrainConfig:
     """Options every task shares."""
 
-    # Inherited keys a task does not use: refused when given, left out of the saved config.
+    # Inherited keys a task does not use: refused when given, left out of the saved config and the flags.
     not_applicable: ClassVar[tuple[str, ...]] = ()
 
-    train: str | None = None
-    eval: str | None = None
-    out: str | None = None
-    base: str = DEFAULT_BASE
-    text_column: str = "text"
-    label_column: str = "label"
-    max_length: int = 128
-    epochs: float = 3.0
-    batch_size: int = 16
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    seed: int = 42
-    # Share of the training file held out for evaluation when no --eval file is given.
-    eval_ratio: float = 0.1
-    # Stop after this many evaluations without improvement (0: never stop early).
-    early_stopping_patience: int = 2
-    # Rows with empty text: refuse with the line number (false) or skip them, counted in a warning.
-    skip_empty: bool = False
-    device: str = "auto"  # auto | cpu | cuda
-    mixed_precision: str = "auto"  # auto | no | fp16 | bf16 (auto: bf16 or fp16 on GPU, none on CPU)
-    gradient_accumulation_steps: int = 1
-    logging_steps: int = 50
-    # One run per seed (e.g. [1, 2, 3]): mean and spread of the eval metric, the best run kept.
-    # Empty: one run with ``seed``.
-    seeds: list[int] = field(default_factory=list)
+    train: str | None = option(None, "Training data file.", flags=("--train",), metavar="FILE")
+    eval: str | None = option(
+        None, "Held-out data for early stopping, metrics and the export's parity check.", flags=("--eval",), metavar="FILE",
+        default_text=f"{EVAL_RATIO:.0%} of --train",
+    )
+    out: str | None = option(None, "Output folder for the run.", flags=("--out", "-o"), metavar="DIR")
+    base: str = option(
+        DEFAULT_BASE,
+        f"Base model: {DEFAULT_BASE} (offline default), a local folder (e.g. an `edgeft train mlm` run) or a hub id.",
+        NotEmpty("a model name or folder"),
+    )
+    text_column: str = option("text", "Column/field with the text.", NotEmpty("a column name"))
+    label_column: str = option("label", "Column/field with the label(s).", NotEmpty("a column name"))
+    max_length: int = option(128, "Max tokens per text (longer texts are truncated).", Interval(8, 8192))
+    epochs: float = option(3.0, "Training epochs.", EPOCHS)
+    batch_size: int = option(16, "Batch size per device.", Interval(1))
+    lr: float = option(5e-5, "Peak learning rate.", BETWEEN_0_AND_1, flags=("--lr",))
+    weight_decay: float = option(0.01, "AdamW weight decay.", Interval(0), cli=False)
+    warmup_ratio: float = option(0.1, "Share of the steps over which the learning rate warms up from 0.", FROM_0_BELOW_1)
+    seed: int = option(42, "Random seed (data order, init, hold-out split).", SEED)
+    eval_ratio: float = option(EVAL_RATIO, "Share of the training file held out for evaluation when no --eval file is given.", BETWEEN_0_AND_1, cli=False)
+    early_stopping_patience: int = option(
+        2, "Stop after this many evaluations without improvement (0: never stop early).", Interval(0), cli=False
+    )
+    skip_empty: bool = option(False, "Rows with empty text: refuse with the line number (false) or skip them, counted in a warning.", cli=False)
+    device: str = option("auto", "Where to train: auto (a CUDA GPU when present), cpu or cuda.", OneOf(("auto", "cpu", "cuda")), cli=False)
+    mixed_precision: str = option(
+        "auto", "auto (bf16 or fp16 on a GPU, none on the CPU), no, fp16 or bf16.", OneOf(("auto", "no", "fp16", "bf16")), cli=False
+    )
+    gradient_accumulation_steps: int = option(1, "Batches whose gradients add up to one optimiser step.", Interval(1), cli=False)
+    logging_steps: int = option(50, "Log the training loss every this many steps.", Interval(1), cli=False)
+    seeds: list[int] = option(
+        [],
+        "Train one run per seed (e.g. 1,2,3): mean and spread of the eval metric in metrics.json, the best run kept.",
+        SEED, Distinct("1,2,3"), default_text="one run with --seed",
+    )
 
-    # Which weights train. freeze: none | embeddings | encoder (only the task head trains) |
-    # layers:N (the embeddings and the bottom N encoder layers are frozen).
-    freeze: str = "none"
-    # Parameter-efficient fine-tuning with the peft library: none | lora (adapters on
-    # lora_target_modules, the task head trained in full).
-    peft: str = "none"
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.1
+    # Which weights train, and the recipes that make small-data fine-tuning stable.
+    freeze: str = option(
+        "none",
+        "Freeze weights: none, embeddings, encoder (only the task head trains) or layers:N (the embeddings and the bottom N encoder layers).",
+        FreezeSpec(), default_text="none",
+    )
+    peft: str = option(
+        "none", "Parameter-efficient fine-tuning (peft library): none or lora (adapters; the task head trains in full).", OneOf(PEFT_METHODS),
+        default_text="none",
+    )
+    lora_r: int = option(8, "LoRA rank.", Interval(1, 4096))
+    lora_alpha: int = option(16, "LoRA scaling alpha (the update is scaled by alpha / r).", Interval(1, 65536))
+    lora_dropout: float = option(0.1, "Dropout on the LoRA adapters' input.", FROM_0_BELOW_1, cli=False)
     # BERT-family attention projections; the LoRA paper adapts the query and value projections
     # (Hu et al. 2021), which BERT, RoBERTa, ELECTRA and MiniLM name "query" and "value".
-    lora_target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
-    # Keep a merged save_pretrained copy beside the adapter (false: only the adapter; export merges).
-    save_merged: bool = True
-    # Stability recipes. Learning rate of encoder layer i (counted from the top, the top layer 1)
-    # is lr * layerwise_lr_decay**i, the embeddings one step below the bottom layer; the head
-    # trains at lr. 1.0: one rate for everything.
-    layerwise_lr_decay: float = 1.0
-    # Re-initialise the top N encoder layers (and the pooler) before training.
-    reinit_top_layers: int = 0
+    lora_target_modules: list[str] = option(
+        ["query", "value"], "Comma-separated linear modules that get adapters.", NotEmpty("at least one module name, e.g. query,value"),
+        NotEmpty("a module name"), flags=("--lora-target-modules",),
+    )
+    save_merged: bool = option(
+        True, "Keep a merged save_pretrained copy beside the adapter (false: only the adapter; export merges).", cli=False
+    )
+    layerwise_lr_decay: float = option(
+        1.0,
+        "Learning-rate factor per encoder layer from the top (e.g. 0.9: layer i from the top trains at lr * 0.9**i, the "
+        "embeddings one step below the bottom layer); the head at --lr.",
+        Interval(0, 1, low_open=True), default_text="1, no decay",
+    )
+    reinit_top_layers: int = option(0, "Re-initialise the top N encoder layers (and the pooler) before training.", Interval(0))
 
     def __post_init__(self) -> None:
         # A config built in code (benchmarks, tests, notebooks) is checked like one from the CLI.
         self.validate()
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first field that is out of range."""
-        checks = [
-            ("max_length", 8 <= self.max_length <= 8192, "between 8 and 8192"),
-            ("epochs", self.epochs > 0, "> 0"),
-            ("batch_size", self.batch_size >= 1, ">= 1"),
-            ("lr", 0 < self.lr < 1, "between 0 and 1"),
-            ("weight_decay", self.weight_decay >= 0, ">= 0"),
-            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "in [0, 1)"),
-            ("eval_ratio", 0 < self.eval_ratio < 1, "in (0, 1)"),
-            ("early_stopping_patience", self.early_stopping_patience >= 0, ">= 0"),
-            ("device", self.device in ("auto", "cpu", "cuda"), "one of auto, cpu, cuda"),
-            ("mixed_precision", self.mixed_precision in ("auto", "no", "fp16", "bf16"), "one of auto, no, fp16, bf16"),
-            ("gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, ">= 1"),
-            ("logging_steps", self.logging_steps >= 1, ">= 1"),
-            ("seeds", len(set(self.seeds)) == len(self.seeds), "distinct seeds, e.g. 1,2,3"),
-            ("peft", self.peft in PEFT_METHODS, f"one of {', '.join(PEFT_METHODS)}"),
-            ("lora_r", self.lora_r >= 1, ">= 1"),
-            ("lora_alpha", self.lora_alpha >= 1, ">= 1"),
-            ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
-            ("lora_target_modules", bool(self.lora_target_modules), "at least one module name, e.g. query,value"),
-            ("layerwise_lr_decay", 0 < self.layerwise_lr_decay <= 1, "in (0, 1] (1: no decay)"),
-            ("reinit_top_layers", self.reinit_top_layers >= 0, ">= 0"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+        """Raise ConfigError naming the first field that fails its check, or options that do not combine."""
+        check_config(self)
+        self.check_combinations()
+
+    def check_combinations(self) -> None:
+        """Options whose values are fine alone but not together."""
         kind, _ = parse_freeze(self.freeze)
         if self.peft != "none" and kind != "none":
             raise ConfigError(
@@ -155,33 +201,23 @@ class TrainConfig:
 class TextClassificationConfig(TrainConfig):
     """Options of every task that learns labels of texts (the classifier, SetFit)."""
 
-    multi_label: bool = False
-    # Multi-label rows list their labels separated by this (or as a JSON list).
-    label_separator: str = ";"
-    # Train on labels the eval data never shows (their eval F1 is 0); refused by default because it
-    # usually means the wrong eval file.
-    allow_missing_eval_labels: bool = False
-
-    def validate(self) -> None:
-        super().validate()
-        if not self.label_separator:
-            raise ConfigError("config field label_separator must not be empty")
+    train: str | None = like(TrainConfig, "train", None, help="Training data: .csv, .tsv or .jsonl.")
+    multi_label: bool = option(
+        False, "Each text may have several labels ('a;b' or a JSON list).", flags=("--multi-label/--single-label",), default_text="single"
+    )
+    label_separator: str = option(";", "Separator of multi-label labels (or give them as a JSON list).", NotEmpty("a separator, e.g. ;"))
+    allow_missing_eval_labels: bool = option(
+        False,
+        "Train on labels the eval data never shows (their eval F1 is 0); refused by default because it usually means the wrong eval file.",
+        cli=False,
+    )
 
 
 @dataclass
 class ClassifierConfig(TextClassificationConfig):
     """Supervised sequence classification, single- or multi-label."""
 
-    # Multi-label decision threshold on each label's sigmoid probability.
-    threshold: float = 0.5
-
-    def validate(self) -> None:
-        super().validate()
-        if not 0 < self.threshold < 1:
-            raise ConfigError(f"config field threshold={self.threshold!r} must be in (0, 1)")
-
-
-SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
+    threshold: float = option(0.5, "Multi-label decision threshold on each label's sigmoid probability.", BETWEEN_0_AND_1, cli=False)
 
 
 @dataclass
@@ -199,84 +235,95 @@ class SetFitConfig(TextClassificationConfig):
     # LoRA and the layer-wise recipes are wired into edgeft's own Trainer set-up, not setfit's.
     not_applicable: ClassVar[tuple[str, ...]] = (*ADAPTER_KEYS, *STABILITY_KEYS)
 
-    epochs: float = 1.0
-    lr: float = 2e-5
-    early_stopping_patience: int = 0
-    # Train on this many examples per class, sampled from --train with --seed (all rows when unset).
-    # Without --eval, the rows not sampled become the evaluation data.
-    shots: int | None = None
-    # Pairs generated per training example and per side (positive and negative), as in the SetFit
-    # paper (20). Unset (none/0): sampling_strategy decides, which grows with the square of the data.
-    num_iterations: int | None = 20
-    sampling_strategy: str = "oversampling"  # oversampling | undersampling | unique
-    # Stop the contrastive phase after this many steps (0: no cap).
-    max_steps: int = 0
-    # The logistic-regression head (scikit-learn): inverse regularisation strength and iterations.
-    head_c: float = 1.0
-    head_max_iter: int = 100
-    # "balanced" reweights classes by inverse frequency; unset: every example counts once.
-    head_class_weight: str | None = None
+    epochs: float = like(TrainConfig, "epochs", 1.0, help="Epochs over the pairs (body).")
+    batch_size: int = like(TrainConfig, "batch_size", 16, help="Pairs per step.")
+    lr: float = like(TrainConfig, "lr", 2e-5, help="Body learning rate.")
+    warmup_ratio: float = like(TrainConfig, "warmup_ratio", 0.1, cli=False)
+    early_stopping_patience: int = like(TrainConfig, "early_stopping_patience", 0)
+    freeze: str = like(
+        TrainConfig, "freeze", "none",
+        help="Freeze the body: none, embeddings, layers:N (the embeddings and the bottom N layers) or encoder (no "
+        "contrastive phase: the head is fitted on the frozen body's embeddings).",
+    )
+    shots: int | None = option(
+        None,
+        "Train on N examples per label sampled from --train with --seed; without --eval the other rows are the eval data.",
+        Interval(1), default_text="all rows",
+    )
+    num_iterations: int | None = option(
+        20,
+        "Pairs per training example and side (positive/negative), as in the SetFit paper (20); 0: --set "
+        "sampling_strategy decides, which grows with the square of the data.",
+        Interval(0, 1000),
+    )
+    sampling_strategy: str = option(
+        "oversampling", "How pairs are drawn when --num-iterations is 0: oversampling, undersampling or unique.",
+        OneOf(SAMPLING_STRATEGIES), cli=False,
+    )
+    max_steps: int = option(0, "Stop the contrastive phase after this many steps (0: no cap).", Interval(0), cli=False)
+    head_c: float = option(1.0, "The logistic-regression head's inverse regularisation strength (scikit-learn C).", Interval(0, low_open=True), cli=False)
+    head_max_iter: int = option(100, "The logistic-regression head's iterations.", Interval(1), cli=False)
+    head_class_weight: str | None = option(
+        None, "balanced: reweight classes by inverse frequency; unset: every example counts once.", OneOf(("balanced",)), cli=False
+    )
 
-    def validate(self) -> None:
-        super().validate()
-        checks = [
-            ("shots", self.shots is None or self.shots >= 1, ">= 1 (or unset for all rows)"),
-            ("num_iterations", self.num_iterations is None or self.num_iterations >= 0, ">= 0"),
-            ("sampling_strategy", self.sampling_strategy in SAMPLING_STRATEGIES, f"one of {', '.join(SAMPLING_STRATEGIES)}"),
-            ("max_steps", self.max_steps >= 0, ">= 0"),
-            ("head_c", self.head_c > 0, "> 0"),
-            ("head_max_iter", self.head_max_iter >= 1, ">= 1"),
-            ("head_class_weight", self.head_class_weight in (None, "balanced"), "balanced or unset"),
-            ("early_stopping_patience", self.early_stopping_patience == 0, "0 (setfit does not evaluate while training)"),
-            ("gradient_accumulation_steps", self.gradient_accumulation_steps == 1, "1 (setfit does not accumulate gradients)"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+    def check_combinations(self) -> None:
+        super().check_combinations()
+        # setfit trains its pairs without evaluating, then fits the head: these must stay off.
+        if self.early_stopping_patience != 0:
+            raise FieldError("early_stopping_patience", f"config field early_stopping_patience={self.early_stopping_patience!r} must be 0 (setfit does not evaluate while training)")
+        if self.gradient_accumulation_steps != 1:
+            raise FieldError(
+                "gradient_accumulation_steps",
+                f"config field gradient_accumulation_steps={self.gradient_accumulation_steps!r} must be 1 (setfit does not accumulate gradients)",
+            )
 
 
 @dataclass
 class NerConfig(TrainConfig):
     """Token classification (NER): CoNLL/TSV/JSONL data, any common scheme, trained as IOB2."""
 
-    # The files' tagging scheme: auto (detected per file), IOB1, IOB2, BIOES, BMES or BILOU.
-    scheme: str = "auto"
-    # Tokens -> text: auto (no separator when every token is one character, e.g. Chinese), space, none.
-    join: str = "auto"
-    # An I- (or E-) tag that continues no entity: refuse with file:line (false) or start an entity there.
-    repair_tags: bool = False
-    # Label every sub-token of a word (false: only the first; the others are left out of the loss).
-    label_all_tokens: bool = False
-    # Tokens of overlap between the windows that long sentences are cut into (training and runtime);
-    # default a quarter of max_length.
-    stride: int | None = None
-    # The bundle's default for turning sub-token scores into a word's label: first, average or max.
-    aggregation: str = "first"
-    # What a word is (the unit that carries a label, at training and in the runtime alike):
-    # whitespace (runs of non-space characters: a pre-tokenised file's own tokens), tokenizer (the
-    # tokenizer's pre-tokenizer words: punctuation split off, one word per CJK character) or auto
-    # (tokenizer for text without spaces, join=none; else whitespace, unless whitespace words cut
-    # through more training entities than the tokenizer's words do).
-    word_split: str = "auto"
+    train: str | None = like(TrainConfig, "train", None, help="Training data: CoNLL (.conll/.txt/...), token<TAB>tag .tsv, or .jsonl.")
+    text_column: str = like(TrainConfig, "text_column", "text", cli=False)
+    label_column: str = like(TrainConfig, "label_column", "label", cli=False)
+    max_length: int = like(TrainConfig, "max_length", 128, help="Tokens per window (longer sentences are windowed, not cut).")
+    scheme: str = option("auto", "Tagging scheme of the files: auto, IOB1, IOB2, BIOES, BMES or BILOU (all trained as IOB2).")
+    join: str = option(
+        "auto", "Tokens -> text: auto (no separator when every token is one character, e.g. Chinese), space or none.", cli=False
+    )
+    repair_tags: bool = option(
+        False, "An I- (or E-) tag that continues no entity: refuse with file:line (false) or start an entity there.", cli=False
+    )
+    label_all_tokens: bool = option(
+        False, "Label every sub-token of a word, or only its first (the rest left out of the loss).",
+        flags=("--label-all-tokens/--label-first-token",), default_text="first",
+    )
+    stride: int | None = option(
+        None, "Tokens of overlap between the windows long sentences are cut into (training and runtime).", Interval(0),
+        default_text="max-length / 4",
+    )
+    aggregation: str = option("first", "The bundle's default sub-word aggregation: first, average or max.", OneOf(("first", "average", "max")))
+    word_split: str = option(
+        "auto",
+        "What a word is, at training and in the bundle's runtime: whitespace (the data's own tokens), tokenizer "
+        "(punctuation split off, one word per CJK character) or auto (tokenizer for text without spaces; else "
+        "whitespace, unless its words cut through more training entities than the tokenizer's).",
+        OneOf(("auto", "whitespace", "tokenizer")),
+    )
 
-    def validate(self) -> None:
-        super().validate()
-        from .data.ner import JOINS, normalize_scheme
-
+    def check_combinations(self) -> None:
+        super().check_combinations()
+        from .data.ner import JOINS, normalize_scheme  # numpy: not for `edgeft --help`
         from .errors import DataError
 
         try:
             self.scheme = normalize_scheme(self.scheme)
         except DataError as e:
-            raise ConfigError(f"config field scheme: {e}") from None
+            raise FieldError("scheme", f"config field scheme: {e}") from None
         if self.join not in JOINS:
-            raise ConfigError(f"config field join={self.join!r} must be one of {', '.join(JOINS)}")
-        if self.stride is not None and not 0 <= self.stride < self.max_length // 2:
-            raise ConfigError(f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
-        if self.aggregation not in ("first", "average", "max"):
-            raise ConfigError(f"config field aggregation={self.aggregation!r} must be one of first, average, max")
-        if self.word_split not in ("auto", "whitespace", "tokenizer"):
-            raise ConfigError(f"config field word_split={self.word_split!r} must be one of auto, whitespace, tokenizer")
+            raise FieldError("join", f"config field join={self.join!r} must be one of {', '.join(JOINS)}")
+        if self.stride is not None and not self.stride < self.max_length // 2:
+            raise FieldError("stride", f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
 
     @property
     def window_stride(self) -> int:
@@ -293,39 +340,40 @@ class MlmConfig(TrainConfig):
         *ADAPTER_KEYS, *STABILITY_KEYS,
     )
 
-    # Plain-text or JSONL files, or folders of them (several allowed).
-    corpus: list[str] = field(default_factory=list)
-    # JSONL field holding the text.
-    text_field: str = "text"
-    # Plain text: "line" (one document per line), "blank" (blank-line separated) or "auto".
-    documents: str = "auto"
-    # Share of tokens selected for prediction; of those 80% become [MASK], 10% a random token, 10% stay.
-    mlm_probability: float = 0.15
-    # Select whole words (all their word pieces together) instead of single tokens.
-    whole_word_masking: bool = False
-    # Steps that train only a newly initialised head (encoder frozen) before full training (0: none).
-    head_warmup_steps: int = 0
-    head_warmup_lr: float = 1e-3
-    logging_steps: int = 20
-
-    def validate(self) -> None:
-        super().validate()
-        checks = [
-            ("mlm_probability", 0 < self.mlm_probability < 1, "in (0, 1)"),
-            ("documents", self.documents in DOCUMENT_MODES, f"one of {', '.join(DOCUMENT_MODES)}"),
-            ("text_field", bool(self.text_field), "a field name"),
-            ("head_warmup_steps", self.head_warmup_steps >= 0, ">= 0"),
-            ("head_warmup_lr", 0 < self.head_warmup_lr < 1, "between 0 and 1"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+    eval: str | None = like(
+        TrainConfig, "eval", None, help="Held-out corpus file for perplexity.", default_text=f"{EVAL_RATIO:.0%} of the --corpus documents"
+    )
+    max_length: int = like(TrainConfig, "max_length", 128, help="Block size: the corpus is cut into blocks of exactly this many tokens.")
+    eval_ratio: float = like(TrainConfig, "eval_ratio", EVAL_RATIO, help="Share of the documents held out for perplexity.", cli=True)
+    warmup_ratio: float = like(TrainConfig, "warmup_ratio", 0.1, cli=False)
+    logging_steps: int = like(TrainConfig, "logging_steps", 20)
+    corpus: list[str] = option(
+        [],
+        "Unlabelled text: a .txt file (one document per line, or blank-line separated), a .jsonl file (see "
+        "--text-field) or a folder of them. Repeatable.",
+        flags=("--corpus",), repeat=True, metavar="FILE_OR_FOLDER",
+    )
+    text_field: str = option("text", "Field with the text in JSONL files.", NotEmpty("a field name"))
+    documents: str = option(
+        "auto", "Plain text: line (one document per line), blank (blank-line separated) or auto.", OneOf(DOCUMENT_MODES), cli=False
+    )
+    mlm_probability: float = option(0.15, "Share of tokens predicted (80% masked, 10% random, 10% kept).", BETWEEN_0_AND_1)
+    whole_word_masking: bool = option(
+        False, "Mask all pieces of a word together.", flags=("--whole-word-masking/--token-masking",), default_text="token masking"
+    )
+    head_warmup_steps: int = option(
+        0, "Steps that train only a newly initialised head (encoder frozen) before full training (0: none).", Interval(0), cli=False
+    )
+    head_warmup_lr: float = option(1e-3, "Learning rate of the head warm-up steps.", BETWEEN_0_AND_1, cli=False)
 
     def require_io(self) -> None:
         if not self.corpus:
             raise ConfigError("no corpus: pass --corpus FILE_OR_FOLDER (repeatable), or set corpus = [\"FILE\"] in the config file")
         if not self.out:
             raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
+
+
+THE_TEACHERS = "the teacher's"
 
 
 @dataclass
@@ -337,53 +385,55 @@ class DistillConfig:
     ``train``/``eval`` name other files.
     """
 
-    teacher: str | None = None
-    out: str | None = None
-    # Transformer layers of the student; below the teacher's. Initialised from the teacher's
-    # layers at evenly spaced positions (0, 2, 4 of 6 for 3).
-    layers: int | None = None
-    # Extra texts without labels: plain text (one per line) or JSONL with a "text" field. The
-    # student learns the teacher's outputs on them (the soft-target loss only).
-    unlabelled: str | None = None
-    # Soft targets: teacher and student logits divided by this before softmax (loss scaled by T^2).
-    kd_temperature: float = 2.0
-    # Weight of the soft-target loss; 1 - kd_alpha goes to the gold labels.
-    kd_alpha: float = 0.5
-    # Weight of the mean squared error between student and teacher hidden states at mapped layers
-    # (0: off; the teacher then runs once before training instead of at every step).
-    kd_hidden: float = 0.0
-    # Batch texts of similar length together (transformers' LengthGroupedSampler): on short texts
-    # of mixed length about half of every random batch is padding.
-    group_by_length: bool = True
-    # Training options; None: the teacher's value.
-    train: str | None = None
-    eval: str | None = None
-    epochs: float | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int | None = None
-    early_stopping_patience: int | None = None
-    device: str | None = None
+    teacher: str | None = option(None, "The run to distil (a classifier, ner or setfit run folder).", cli=False)
+    out: str | None = like(TrainConfig, "out", None, help="Output folder for the student run.")
+    layers: int | None = option(
+        None,
+        "Transformer layers of the student (fewer than the teacher's), initialised from the teacher's layers at evenly "
+        "spaced positions (0, 2, 4 of 6 for 3).",
+        Interval(1), flags=("--layers", "-k"),
+    )
+    unlabelled: str | None = option(
+        None,
+        "More texts without labels (one per line, or .jsonl with a \"text\" field): the student learns the teacher's outputs on them.",
+        flags=("--unlabelled",), metavar="FILE",
+    )
+    kd_temperature: float = option(
+        2.0, "Temperature of the soft targets (teacher and student logits divided by it; the loss scaled by T^2).",
+        Interval(0, 100, low_open=True),
+    )
+    kd_alpha: float = option(0.5, "Weight of the soft-target loss; the rest goes to the gold labels.", Interval(0, 1))
+    kd_hidden: float = option(
+        0.0,
+        "Weight of the hidden-state loss (MSE at mapped layers; 0: off, and the teacher runs once before training "
+        "instead of at every step).",
+        Interval(0, 1000),
+    )
+    group_by_length: bool = option(
+        True, "Batch texts of similar length together: on short texts of mixed length about half of a random batch is padding.",
+        cli=False,
+    )
+    # Training options; None: the teacher's value (their help and checks are the task configs').
+    train: str | None = like(TrainConfig, "train", None, default_text=THE_TEACHERS)
+    eval: str | None = like(TrainConfig, "eval", None, default_text=THE_TEACHERS)
+    epochs: float | None = like(TrainConfig, "epochs", None, default_text=THE_TEACHERS)
+    batch_size: int | None = like(TrainConfig, "batch_size", None, default_text=THE_TEACHERS)
+    lr: float | None = like(TrainConfig, "lr", None, default_text=THE_TEACHERS)
+    seed: int | None = like(
+        TrainConfig, "seed", None, help="Random seed of the student's training (the data split keeps the teacher's).", default_text=THE_TEACHERS
+    )
+    early_stopping_patience: int | None = like(TrainConfig, "early_stopping_patience", None, default_text=THE_TEACHERS)
+    device: str | None = like(TrainConfig, "device", None, default_text=THE_TEACHERS)
+
+    # The fields above that are the student's training options (the rest are distillation's own).
+    TRAINING: ClassVar[tuple[str, ...]] = ("train", "eval", "epochs", "batch_size", "lr", "seed", "early_stopping_patience", "device")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first field that is out of range."""
-        checks = [
-            ("layers", self.layers is None or self.layers >= 1, ">= 1"),
-            ("kd_temperature", 0 < self.kd_temperature <= 100, "in (0, 100]"),
-            ("kd_alpha", 0 <= self.kd_alpha <= 1, "in [0, 1]"),
-            ("kd_hidden", self.kd_hidden >= 0, ">= 0"),
-            ("epochs", self.epochs is None or self.epochs > 0, "> 0"),
-            ("batch_size", self.batch_size is None or self.batch_size >= 1, ">= 1"),
-            ("lr", self.lr is None or 0 < self.lr < 1, "between 0 and 1"),
-            ("early_stopping_patience", self.early_stopping_patience is None or self.early_stopping_patience >= 0, ">= 0"),
-            ("device", self.device in (None, "auto", "cpu", "cuda"), "one of auto, cpu, cuda"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise ConfigError(f"config field {name}={getattr(self, name)!r} must be {rule}")
+        """Raise ConfigError naming the first field that fails its check."""
+        check_config(self)
 
     def require_io(self) -> None:
         if not self.teacher:
@@ -395,8 +445,7 @@ class DistillConfig:
 
     def overrides(self) -> dict[str, Any]:
         """The training options given here, as fields of the teacher's task config."""
-        names = ("train", "eval", "epochs", "batch_size", "lr", "seed", "early_stopping_patience", "device")
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        return {name: getattr(self, name) for name in self.TRAINING if getattr(self, name) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,9 +1,9 @@
 """Layered configuration for any dataclass: defaults < TOML/JSON file < command-line flags < ``--set key=value``.
 
-Generic: it knows nothing about training. The schemas (``edgeft.config``) declare fields with
-types and defaults and validate themselves when constructed; this module reads files and
-overrides, converts each value to its field's declared type, and names the file or flag of
-every bad value.
+Generic: it knows nothing about training. The schemas (``edgeft.config``) declare their fields
+(``edgeft_runtime.options.option``: type, default, help, checks) and check themselves when
+constructed; this module reads files and overrides, converts each value to its field's declared
+type, and names the file, flag or ``--set`` of every bad value.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import tomllib
+from edgeft_runtime.options import declared, flag_of
 
 from .errors import ConfigError
 
@@ -115,12 +116,16 @@ def build_config(
     flags: dict[str, Any] | None = None,
     overrides: list[str] | None = None,
 ) -> C:
-    """Resolve a config of type ``cls`` from defaults, a file, CLI flags (None = not given) and ``--set``."""
+    """Resolve a config of type ``cls`` from defaults, a file, CLI flags (None = not given) and
+    ``--set``. A value that fails its field's check is named with where it came from (the file,
+    the flag, ``--set``)."""
     # Inherited keys a schema does not use: refused by name, left out of the known keys.
     not_applicable = tuple(getattr(cls, "not_applicable", ()))
     types_ = {k: v for k, v in _field_types(cls).items() if k not in not_applicable}
     known = sorted(types_)
+    flag_names = {f.name: flag_of(f) for f in declared(cls)}
     values: dict[str, Any] = {}
+    given_by: dict[str, str] = {}
     layers: list[tuple[str, dict[str, Any]]] = []
     if config_file is not None:
         layers.append((str(config_file), read_config_file(config_file)))
@@ -128,12 +133,20 @@ def build_config(
     layers.append(("--set", parse_set(overrides)))
     for where, layer in layers:
         for name, raw in layer.items():
+            source = flag_names.get(name, where) if where == "command line" else where
             if name in not_applicable:
-                raise ConfigError(f"{where}: config key {name!r} is not used by this task; remove it")
+                raise ConfigError(f"{source}: config key {name!r} is not used by this task; remove it")
             if name not in types_:
-                raise _unknown_key(name, known, where)
-            values[name] = _coerce(name, raw, types_[name], where)
-    return cls(**values)  # the schema validates itself on construction
+                raise _unknown_key(name, known, source)
+            values[name] = _coerce(name, str(raw) if isinstance(raw, Path) else raw, types_[name], source)
+            given_by[name] = source
+    try:
+        return cls(**values)  # the schema checks itself on construction
+    except ConfigError as e:
+        key = getattr(e, "key", None)
+        if key in given_by:
+            raise ConfigError(f"{given_by[key]}: {e}") from None
+        raise
 
 
 def save_config(config: Any, path: str | Path) -> None:

@@ -37,7 +37,7 @@ def test_set_coerces_types():
         ("batch_size=2.5", "batch_size='2.5' is not a valid int"),
         ("skip_empty=maybe", "skip_empty='maybe' is not a valid bool"),
         ("batch_size=0", "batch_size=0 must be >= 1"),
-        ("device=tpu", "device='tpu' must be one of auto, cpu, cuda"),
+        ("device=tpu", "--set: config field device='tpu' must be auto, cpu or cuda"),
         ("lr", "expected key=value"),
     ],
 )

@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
 from ..config import DistillConfig
 from . import options as opt
 from .common import command
-
-_D = DistillConfig()
+from .declared import with_flags
 
 
 @command
+@with_flags(DistillConfig)
 def distill(
     teacher: Annotated[Path, typer.Argument(help="The run to distil (a classifier, ner or setfit run folder).", show_default=False)],
-    layers: Annotated[Optional[int], typer.Option("--layers", "-k", help="Transformer layers of the student (fewer than the teacher's).", show_default=False)] = None,
-    out: opt.Out = None,
-    unlabelled: Annotated[
-        Optional[Path],
-        typer.Option("--unlabelled", help="More texts without labels (one per line, or .jsonl with a \"text\" field): the student learns the teacher's outputs on them.", show_default=False),
-    ] = None,
-    kd_temperature: Annotated[Optional[float], typer.Option(help=f"Temperature of the soft targets. [default: {_D.kd_temperature:g}]", show_default=False)] = None,
-    kd_alpha: Annotated[Optional[float], typer.Option(help=f"Weight of the soft-target loss; the rest goes to the gold labels. [default: {_D.kd_alpha:g}]", show_default=False)] = None,
-    kd_hidden: Annotated[
-        Optional[float], typer.Option(help=f"Weight of the hidden-state loss (MSE at mapped layers; 0: off). [default: {_D.kd_hidden:g}]", show_default=False)
-    ] = None,
-    train: Annotated[Optional[Path], typer.Option("--train", help="Training data. [default: the teacher's]", show_default=False)] = None,
-    eval: Annotated[Optional[Path], typer.Option("--eval", help="Eval data. [default: the teacher's]", show_default=False)] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Training epochs. [default: the teacher's]", show_default=False)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size. [default: the teacher's]", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate. [default: the teacher's]", show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed of the student's training (the data split keeps the teacher's). [default: the teacher's]", show_default=False)] = None,
+    flags: dict[str, Any],
     config: opt.ConfigFile = None,
     set_: opt.Set = None,
     overwrite: opt.Overwrite = False,
@@ -55,23 +39,8 @@ def distill(
     """
     from ..config_loader import build_config
     from ..distill.train import distill as run_distill
-    from .train import report
+    from .train import export_next_step, report
 
-    flags = dict(
-        teacher=str(teacher),
-        layers=layers,
-        out=str(out) if out else None,
-        unlabelled=str(unlabelled) if unlabelled else None,
-        kd_temperature=kd_temperature,
-        kd_alpha=kd_alpha,
-        kd_hidden=kd_hidden,
-        train=str(train) if train else None,
-        eval=str(eval) if eval else None,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-    )
-    cfg = build_config(DistillConfig, config_file=config, flags=flags, overrides=set_)
+    cfg = build_config(DistillConfig, config_file=config, flags={**flags, "teacher": str(teacher)}, overrides=set_)
     result = run_distill(cfg, overwrite=overwrite)
-    report(result, f"edgeft export {result.out} --int8 --out {result.out}-int8")
+    report(result, export_next_step(result))

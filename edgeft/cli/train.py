@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable
 
 import typer
+from edgeft_runtime.options import declared, flag_of
 
 from ..config import ClassifierConfig, SetFitConfig, TrainConfig
 from ..config_loader import build_config
 from . import options as opt
 from .common import command
+from .declared import on_command_line, with_flags
 
 app = typer.Typer(
     help="Fine-tune a model. Each task writes a save_pretrained folder plus edgeft_run.json, "
@@ -24,10 +27,14 @@ PrintConfig = Annotated[bool, typer.Option("--print-config", help="Print the res
 
 
 def print_config(config: TrainConfig) -> None:
-    """TOML lines a user can save and pass back with --config."""
+    """TOML a user can save and pass back with --config: every key, each under its help (and its
+    flag, where it has one)."""
+    flags = {f.name: flag_of(f) for f in on_command_line(type(config))}
+    helps = {f.name: f.metadata["help"] for f in declared(type(config))}
     for key, value in config.to_dict().items():
-        if value is not None:
-            typer.echo(f"{key} = {json.dumps(str(value) if isinstance(value, Path) else value)}")
+        if key in helps:
+            typer.echo(f"# {helps[key]}" + (f" ({flags[key]})" if key in flags else ""))
+        typer.echo(f"{key} = {json.dumps(value, default=str)}" if value is not None else f"# {key} = (unset)")
 
 
 def report(result: Any, next_step: str) -> None:
@@ -71,70 +78,45 @@ def configure_and_train(
         report(result, next_step(result))
 
 
-def tuning_flags(
-    seeds: str | None,
-    freeze: str | None,
-    peft: str | None,
-    lora_r: int | None,
-    lora_alpha: int | None,
-    lora_target_modules: str | None,
-    layerwise_lr_decay: float | None,
-    reinit_top_layers: int | None,
-    warmup_ratio: float | None,
-) -> dict[str, Any]:
-    """The config keys of the fine-tuning flags the Trainer-based tasks share."""
-    return dict(
-        seeds=seeds,
-        freeze=freeze,
-        peft=peft,
-        lora_r=lora_r,
-        lora_alpha=lora_alpha,
-        lora_target_modules=lora_target_modules,
-        layerwise_lr_decay=layerwise_lr_decay,
-        reinit_top_layers=reinit_top_layers,
-        warmup_ratio=warmup_ratio,
-    )
+def without(fn: Any, name: str) -> Any:
+    """``fn`` as Typer sees it, less its parameter ``name`` (the body keeps its default)."""
+    signature = inspect.signature(fn)
+    fn.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != name])
+    return fn
 
 
-MultiLabel = Annotated[
-    Optional[bool],
-    typer.Option("--multi-label/--single-label", help="Each text may have several labels ('a;b' or a JSON list). [default: single]", show_default=False),
-]
-LabelSeparator = Annotated[Optional[str], typer.Option(help="Separator of multi-label labels. [default: ;]", show_default=False)]
+def task_command(
+    task: str, config_cls: type[TrainConfig], doc: str, *, resumable: bool = True, next_step: Callable[[Any], str] = export_next_step
+) -> Callable[..., None]:
+    """The `edgeft train TASK` command: a flag per option declared in ``config_cls`` (None unless
+    given, so that a --config file's values stand), plus the options every task command has."""
+
+    @with_flags(config_cls)
+    def train_command(
+        flags: dict[str, Any],
+        config: opt.ConfigFile = None,
+        set_: opt.Set = None,
+        overwrite: opt.Overwrite = False,
+        resume: opt.Resume = False,
+        print_config_: PrintConfig = False,
+    ) -> None:
+        extra = {"resume": resume} if resumable else {}
+        configure_and_train(
+            task, config_cls, flags=flags, config_file=config, overrides=set_, print_only=print_config_, next_step=next_step,
+            overwrite=overwrite, **extra,
+        )
+
+    train_command.__doc__ = doc
+    train_command.__name__ = task
+    wrapped = command(train_command)
+    return wrapped if resumable else without(wrapped, "resume")
 
 
-@app.command("classifier")
-@command
-def classifier(
-    train: opt.Train = None,
-    eval: opt.Eval = None,
-    out: opt.Out = None,
-    base: opt.Base = None,
-    text_column: opt.TextColumn = None,
-    label_column: opt.LabelColumn = None,
-    multi_label: MultiLabel = None,
-    label_separator: LabelSeparator = None,
-    epochs: opt.Epochs = None,
-    batch_size: opt.BatchSize = None,
-    lr: opt.Lr = None,
-    max_length: opt.MaxLength = None,
-    seed: opt.Seed = None,
-    seeds: opt.Seeds = None,
-    freeze: opt.Freeze = None,
-    peft: opt.Peft = None,
-    lora_r: opt.LoraR = None,
-    lora_alpha: opt.LoraAlpha = None,
-    lora_target_modules: opt.LoraTargets = None,
-    layerwise_lr_decay: opt.LayerwiseLrDecay = None,
-    reinit_top_layers: opt.ReinitTopLayers = None,
-    warmup_ratio: opt.WarmupRatio = None,
-    config: opt.ConfigFile = None,
-    set_: opt.Set = None,
-    overwrite: opt.Overwrite = False,
-    resume: opt.Resume = False,
-    print_config_: PrintConfig = False,
-) -> None:
-    """Fine-tune a sequence classifier (multi-class or multi-label) on labelled text.
+classifier = app.command("classifier")(
+    task_command(
+        "classifier",
+        ClassifierConfig,
+        """Fine-tune a sequence classifier (multi-class or multi-label) on labelled text.
 
     \b
     Examples:
@@ -146,67 +128,15 @@ def classifier(
 
     Runs on a CUDA GPU with mixed precision when one is present, on the CPU otherwise; for several
     GPUs launch it with `accelerate launch -m edgeft train classifier ...` or `torchrun`.
-    """
-    flags = dict(
-        train=train,
-        eval=eval,
-        out=out,
-        base=base,
-        text_column=text_column,
-        label_column=label_column,
-        multi_label=multi_label,
-        label_separator=label_separator,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        max_length=max_length,
-        seed=seed,
-        **tuning_flags(seeds, freeze, peft, lora_r, lora_alpha, lora_target_modules, layerwise_lr_decay, reinit_top_layers, warmup_ratio),
+    """,
     )
-    configure_and_train(
-        "classifier", ClassifierConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_,
-        overwrite=overwrite, resume=resume,
-    )
+)
 
-
-_SF = SetFitConfig()
-
-
-@app.command("setfit")
-@command
-def setfit(
-    train: opt.Train = None,
-    eval: opt.Eval = None,
-    out: opt.Out = None,
-    base: opt.Base = None,
-    text_column: opt.TextColumn = None,
-    label_column: opt.LabelColumn = None,
-    multi_label: MultiLabel = None,
-    label_separator: LabelSeparator = None,
-    shots: Annotated[
-        Optional[int],
-        typer.Option(help="Train on N examples per label sampled from --train with --seed; without --eval the other rows are the eval data. [default: all rows]", show_default=False),
-    ] = None,
-    num_iterations: Annotated[
-        Optional[int],
-        typer.Option(help=f"Pairs per training example and side (positive/negative); 0: --set sampling_strategy decides. [default: {_SF.num_iterations}]", show_default=False),
-    ] = None,
-    epochs: Annotated[Optional[float], typer.Option(help=f"Epochs over the pairs (body). [default: {_SF.epochs:g}]", show_default=False)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help=f"Pairs per step. [default: {_SF.batch_size}]", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help=f"Body learning rate. [default: {_SF.lr:g}]", show_default=False)] = None,
-    max_length: opt.MaxLength = None,
-    seed: opt.Seed = None,
-    seeds: opt.Seeds = None,
-    freeze: Annotated[
-        Optional[str],
-        typer.Option(help="Freeze the body: none, embeddings, layers:N (the embeddings and the bottom N layers) or encoder (no contrastive phase: the head is fitted on the frozen body's embeddings). [default: none]", show_default=False),
-    ] = None,
-    config: opt.ConfigFile = None,
-    set_: opt.Set = None,
-    overwrite: opt.Overwrite = False,
-    print_config_: PrintConfig = False,
-) -> None:
-    """Few-shot classification with SetFit: contrastive fine-tuning of a sentence-transformer on
+setfit = app.command("setfit")(
+    task_command(
+        "setfit",
+        SetFitConfig,
+        """Few-shot classification with SetFit: contrastive fine-tuning of a sentence-transformer on
     pairs built from the labels, then a logistic-regression head on its embeddings.
 
     Head and pair options go through --set: head_c, head_max_iter, head_class_weight=balanced,
@@ -217,26 +147,7 @@ def setfit(
       edgeft train setfit --train few.csv --eval dev.csv --out models/fewshot
       edgeft train setfit --train big.csv --shots 8 --seed 3 --out models/fewshot8
       edgeft train setfit --train tickets.jsonl --multi-label --label-column tags --out models/tickets
-    """
-    flags = dict(
-        train=train,
-        eval=eval,
-        out=out,
-        base=base,
-        text_column=text_column,
-        label_column=label_column,
-        multi_label=multi_label,
-        label_separator=label_separator,
-        shots=shots,
-        num_iterations=num_iterations,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        max_length=max_length,
-        seed=seed,
-        seeds=seeds,
-        freeze=freeze,
+    """,
+        resumable=False,
     )
-    configure_and_train(
-        "setfit", SetFitConfig, flags=flags, config_file=config, overrides=set_, print_only=print_config_, overwrite=overwrite
-    )
+)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import types
 import typing
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, Callable, Sequence
@@ -135,6 +136,60 @@ class OneOf(Check):
         return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
 
 
+@dataclass(frozen=True)
+class Interval(Check):
+    """A finite number in an interval whose ends may be open: ``Interval(0, 1, low_open=True)`` is
+    (0, 1]. ``high=None``: no upper end (``> 0``). Training's options speak this notation, as
+    their configs and errors always have."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        if not (_number(value) and math.isfinite(value)):
+            return f"give a finite number {self.describe()}"
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return None if above and below else f"give a number {self.describe()}"
+
+    def describe(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {_plain(self.low)}"
+        return f"in {'(' if self.low_open else '['}{_plain(self.low)}, {_plain(self.high)}{')' if self.high_open else ']'}"
+
+
+class WholeValue(Check):
+    """A check on a list option's value as a whole (its items meet the other checks one by one)."""
+
+
+@dataclass(frozen=True)
+class Distinct(WholeValue):
+    """No item twice."""
+
+    example: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        return None if len(set(value)) == len(value) else f"give {self.describe()}"
+
+    def describe(self) -> str:
+        return "distinct values" + (f", e.g. {self.example}" if self.example else "")
+
+
+@dataclass(frozen=True)
+class NotEmpty(WholeValue):
+    """Some text, or a list with at least one item."""
+
+    what: str = "a value"
+
+    def problem(self, value: Any) -> str | None:
+        return None if len(value) else f"give {self.describe()}"
+
+    def describe(self) -> str:
+        return self.what
+
+
 def check_value(option: str, value: Any, checks: Sequence[Check]) -> None:
     """Raise OptionError naming ``option`` when ``value`` fails one of ``checks`` (None passes:
     "not given")."""
@@ -157,6 +212,8 @@ def option(
     parse: Callable[[str], Any] | None = None,
     default_text: str | None = None,
     repeat: bool = False,
+    cli: bool = True,
+    metavar: str | None = None,
 ) -> Any:
     """A dataclass field that is a command-line option.
 
@@ -164,10 +221,24 @@ def option(
     turned off: ``("--optimize/--no-optimize",)``). parse: text -> value, for options whose value is
     not a plain str/int/float (raise ValueError with what to give). default_text: the default as
     the help says it, where the value does not ("the export gate's"). repeat: the option may be
-    given several times (a list).
+    given several times (a list). cli: False for an option that is set only in a config file or
+    with ``--set`` (training's less common ones), not by a flag of its own. metavar: the value's
+    name in the help (FILE, DIR). A list default is copied for each instance.
     """
-    meta = {"help": help, "checks": checks, "flags": flags, "parse": parse, "default_text": default_text, "repeat": repeat}
+    meta = {
+        "help": help, "checks": checks, "flags": flags, "parse": parse, "default_text": default_text, "repeat": repeat,
+        "cli": cli, "metavar": metavar,
+    }
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def like(cls: type, name: str, default: Any, **changes: Any) -> Any:
+    """The option ``name`` of ``cls`` declared again with another default (and any of ``option``'s
+    other arguments changed): its help and checks stay stated once."""
+    meta = {**next(f for f in fields(cls) if f.name == name).metadata, **changes}
+    return option(default, meta.pop("help"), *meta.pop("checks"), **meta)
 
 
 def declared(cls: type) -> list[Field]:
@@ -191,8 +262,8 @@ def value_type(cls: type, f: Field) -> Any:
     if f.metadata.get("parse"):
         return str
     hint = typing.get_type_hints(cls)[f.name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    kind = args[0]
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    kind = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
     return typing.get_args(kind)[0] if f.metadata.get("repeat") else kind
 
 
@@ -207,12 +278,32 @@ def parsed(cls: type, f: Field, value: Any) -> Any:
         raise OptionError(flag_of(f), value, str(e)) from None
 
 
-def check_fields(obj: Any) -> None:
-    """Every option of a dataclass instance against its checks; OptionError on the first that fails."""
+def first_failure(obj: Any) -> tuple[Field, Any, Check, str] | None:
+    """The first option of a dataclass instance that fails a check: (field, the value or list item
+    that failed, the check, the problem); None when all hold. A list's items are checked one by
+    one, the list itself by its ``WholeValue`` checks; None is "not given" and passes."""
     for f in declared(type(obj)):
         value = getattr(obj, f.name)
-        for item in value if f.metadata.get("repeat") and value else [value]:
-            check_value(flag_of(f), item, f.metadata.get("checks", ()))
+        if value is None:
+            continue
+        checks = f.metadata.get("checks", ())
+        whole = [c for c in checks if isinstance(c, WholeValue)]
+        items = value if isinstance(value, list) else [value]
+        each = [c for c in checks if not isinstance(c, WholeValue)]
+        for item, item_checks in [(value, whole), *((i, each) for i in items)]:
+            for check in item_checks:
+                problem = None if item is None else check.problem(item)
+                if problem:
+                    return f, item, check, problem
+    return None
+
+
+def check_fields(obj: Any) -> None:
+    """Every option of a dataclass instance against its checks; OptionError on the first that fails."""
+    failure = first_failure(obj)
+    if failure:
+        f, value, _, problem = failure
+        raise OptionError(flag_of(f), value, problem)
 
 
 def default_of(f: Field) -> Any:
@@ -222,7 +313,9 @@ def default_of(f: Field) -> Any:
 def help_text(f: Field, *, with_default: bool) -> str:
     """The option's help, ending with its default where it has a meaningful one."""
     text = f.metadata["help"]
-    default = f.metadata.get("default_text") or (None if default_of(f) in (None, False) else show(default_of(f)))
+    value = default_of(f)
+    # 0 is a default worth saying; None ("not given") and False (a flag that is off) are not.
+    default = f.metadata.get("default_text") or (None if value is None or value is False else show(value))
     return f"{text} [default: {default}]" if with_default and default else text
 
 
@@ -238,8 +331,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """An argparse argument for each option of ``cls``."""
+    """An argparse argument for each option of ``cls`` (that has a flag: ``cli``)."""
     for f in declared(cls):
+        if not f.metadata.get("cli", True):
+            continue
         names = flags_of(f)
         kind = value_type(cls, f)
         help = help_text(f, with_default=True).replace("%", "%%")
