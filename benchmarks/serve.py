@@ -378,7 +378,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32,128")
     parser.add_argument("--slice", type=float, default=2.0, help="seconds per measurement slice")
     parser.add_argument("--rounds", type=int, default=3, help="slices per configuration and client count")
-    parser.add_argument("--max-wait-ms", default="2")
+    parser.add_argument("--max-wait-ms", default="0", help="the batched configurations' wait (the server's default: 0)")
     parser.add_argument("--burst", type=int, default=1280)
     parser.add_argument("--embed-bundle", default=None, help="a SetFit bundle: /embed against infinity-emb")
     parser.add_argument("--infinity-python", default=None, help="a Python with infinity-emb[server,torch] installed")
@@ -418,7 +418,7 @@ def main_table(args, texts: list[str], levels: list[int]) -> dict:
     common = ["--no-check", "--max-queue", str(max(1024, 8 * max(levels)))]
     configs = {
         "batched": ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms],
-        "batched, --max-wait-ms 0": ["--max-batch", "32", "--max-wait-ms", "0"],
+        "batched, --max-wait-ms 2": ["--max-batch", "32", "--max-wait-ms", "2"],
         "batched, --max-batch 8": ["--max-batch", "8", "--max-wait-ms", args.max_wait_ms],
         "unbatched": ["--max-batch", "1", "--max-wait-ms", "0"],
         "batched, --threads 1": ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms, "--threads", "1"],
