@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from edgeft_runtime.ner import IGNORE_INDEX
 
-IGNORE = -100  # the label value torch's cross-entropy skips (and HF collators pad with)
+IGNORE = IGNORE_INDEX  # the label value torch's cross-entropy skips (and HF collators pad with)
 TEACHER_LOGITS = "teacher_logits"
 
 

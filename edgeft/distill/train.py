@@ -26,16 +26,17 @@ from typing import Any
 import numpy as np
 from edgeft_exporters.constants import CONFIG_FILE
 from edgeft_exporters.run_folder import read_run
-from edgeft_exporters.staging import StagedDir
-from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL, TASK_SETFIT
+from edgeft_runtime import ner
+from edgeft_runtime.constants import TASK_SETFIT
+from edgeft_runtime.metrics import headline_metric
 
 from ..config import DistillConfig, TrainConfig
 from ..config_loader import build_config
 from ..data.corpus import read_corpus_file
-from ..devices import select_device
 from ..errors import ConfigError, DataError, ModelError
-from ..runs import write_run
-from ..tasks.common import TrainResult, finish_run_folder, quiet_transformers, run_info
+from ..tasks.common import TrainResult
+from ..tasks.ner import NerRecipe
+from ..tasks.pipeline import Base, Recipe, Run, TrainerRecipe, train
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Teacher:
     task: str
     config: TrainConfig  # the teacher's resolved config: data files, columns, split seed
     layers: int
+    model_config: Any = None  # its transformers config (read_teacher always sets it)
 
 
 def read_teacher(config: DistillConfig) -> Teacher:
@@ -76,7 +78,8 @@ def read_teacher(config: DistillConfig) -> Teacher:
         )
     from ..tasks import get_task
 
-    layers = teacher_layer_count(AutoConfig.from_pretrained(str(folder)))
+    model_config = AutoConfig.from_pretrained(str(folder))
+    layers = teacher_layer_count(model_config)
     if not 1 <= (config.layers or 0) < layers:
         raise ConfigError(f"--layers {config.layers}: the student needs fewer layers than the teacher's {layers} (1 to {layers - 1})")
     if not (folder / CONFIG_FILE).is_file():
@@ -90,7 +93,7 @@ def read_teacher(config: DistillConfig) -> Teacher:
             whose = "" if given else f"the teacher's data (from {folder}); pass {flag} FILE with the same data"
             raise DataError(f"{path}: file not found" + (f"; it is {whose}" if whose else ""))
     teacher_config = dataclasses.replace(teacher_config, train=train, eval=eval_, out=config.out)
-    return Teacher(folder, run, task, teacher_config, layers)
+    return Teacher(folder, run, task, teacher_config, layers, model_config)
 
 
 # The teacher's fine-tuning techniques do not carry over: every weight of the student trains (its
@@ -119,45 +122,18 @@ def read_unlabelled(config: DistillConfig) -> list[str]:
 def distill(config: DistillConfig, *, overwrite: bool = False) -> TrainResult:
     """Train a ``config.layers``-layer student of the run ``config.teacher`` into ``config.out``."""
     teacher = read_teacher(config)
-    student = student_config(teacher, config)
-    if teacher.task == TASK_SETFIT:
-        if config.kd_hidden:
-            raise ConfigError("kd_hidden does not apply to SetFit runs (setfit's DistillationTrainer matches embeddings' similarities); leave it at 0")
-        return _distil_setfit(config, teacher, student, overwrite=overwrite)
-    if teacher.task == "ner":
-        return _distil_ner(config, teacher, student, overwrite=overwrite)
-    return _distil_classifier(config, teacher, student, overwrite=overwrite)
+    from ..tasks import get_task
 
-
-# --------------------------------------------------------------------------- shared pieces
-
-
-def _check_labels(found: list[str], teacher: Teacher, what: str) -> None:
-    if list(found) != list(teacher.run["labels"]):
-        raise DataError(
-            f"{teacher.config.train}: its {what} ({', '.join(found)}) differ from the teacher's "
-            f"({', '.join(teacher.run['labels'])}); distil on the data the teacher was trained on"
-        )
-
-
-def _kd_settings(config: DistillConfig, teacher: Teacher, *, multi_label: bool, per_token: bool):
-    from .loss import KdSettings
-    from .students import hidden_state_pairs
-
-    return KdSettings(
-        temperature=config.kd_temperature,
-        alpha=config.kd_alpha,
-        hidden=config.kd_hidden,
-        multi_label=multi_label,
-        per_token=per_token,
-        hidden_pairs=tuple(hidden_state_pairs(teacher.layers, config.layers or 0)),
-    )
-
-
-def _attach(rows: list[dict[str, Any]], logits: list[np.ndarray]) -> list[dict[str, Any]]:
-    from .loss import TEACHER_LOGITS
-
-    return [{**row, TEACHER_LOGITS: lg} for row, lg in zip(rows, logits)]
+    inner = get_task(teacher.task).recipe(student_config(teacher, config))
+    if isinstance(inner, NerRecipe):
+        # The student reads text in the teacher's word units (runs written before word_split
+        # existed were trained on the tokenizer's words).
+        inner.settings = {"word_split": ner.LEGACY_WORD_SPLIT, **teacher.run["ner"]}
+    if isinstance(inner, TrainerRecipe):
+        return train(TrainerDistillation(inner, teacher, config), overwrite=overwrite)
+    if config.kd_hidden:
+        raise ConfigError("kd_hidden does not apply to SetFit runs (setfit's DistillationTrainer matches embeddings' similarities); leave it at 0")
+    return train(SetFitDistillation(inner, teacher, config), overwrite=overwrite)
 
 
 def compare_with_teacher(student: dict[str, Any], teacher: dict[str, float]) -> dict[str, Any]:
@@ -170,337 +146,180 @@ def compare_with_teacher(student: dict[str, Any], teacher: dict[str, float]) -> 
     }
 
 
-def _distillation_info(config: DistillConfig, teacher: Teacher, mapping: list[int], unlabelled: int) -> dict[str, Any]:
-    return {
-        "teacher": str(teacher.folder.resolve()),
-        "teacher_layers": teacher.layers,
-        "student_layers": config.layers,
-        "layer_map": mapping,
-        "kd_temperature": config.kd_temperature,
-        "kd_alpha": config.kd_alpha,
-        "kd_hidden": config.kd_hidden,
-        "unlabelled_file": str(Path(config.unlabelled).resolve()) if config.unlabelled else None,
-        "unlabelled_texts": unlabelled,
-    }
+class Distillation(Recipe):
+    """A task's recipe, trained as a student of a teacher run: the teacher's data and settings, a
+    student cut from the teacher, the teacher's scores beside the student's, and where it came from.
+    Subclasses say how the student learns from the teacher."""
 
+    resumable = False
 
-def _student_run_info(student_cfg: TrainConfig, teacher: Teacher, model_config: Any, device: Any, *, eval_source: str, seconds: float) -> dict[str, Any]:
-    return run_info(
-        student_cfg,
-        teacher.run.get("base_model_path", ""),
-        model_config,
-        device,
-        sources={"train_file": str(Path(student_cfg.train or "").resolve())},
-        eval_source=eval_source,
-        seconds=seconds,
-    )
+    def __init__(self, inner: Any, teacher: Teacher, config: DistillConfig):
+        super().__init__(inner.config)
+        self.inner, self.teacher, self.distil = inner, teacher, config
+        self.task, self.reported = inner.task, inner.reported
+        self.teacher_scores: dict[str, Any] = {}
+        self.teacher_details: dict[str, Any] = {}
+        self.mapping: list[int] = []
 
+    def check(self, resume: bool) -> None:
+        self.inner.check(False)
 
-def _start_student(config: DistillConfig, student_cfg: TrainConfig, *, overwrite: bool) -> tuple[list[str], Any, StagedDir]:
-    """(the --unlabelled texts, the training device, the staged output folder), each checked
-    before any model is loaded: a bad file or an existing --out fails in a second."""
-    unlabelled = read_unlabelled(config)
-    device = select_device(student_cfg)
-    stage = StagedDir(config.out or "", overwrite=overwrite)
-    stage.check()
-    return unlabelled, device, stage
+    def load_data(self) -> None:
+        inner, teacher = self.inner, self.teacher
+        inner.load_data()
+        if list(inner.labels) != list(teacher.run["labels"]):
+            what = "entity tags" if teacher.task == "ner" else "labels"
+            raise DataError(
+                f"{teacher.config.train}: its {what} ({', '.join(inner.labels)}) differ from the teacher's "
+                f"({', '.join(teacher.run['labels'])}); distil on the data the teacher was trained on"
+            )
+        self.unlabelled = read_unlabelled(self.distil)
+        self.eval_source, self.eval_examples = inner.eval_source, inner.eval_examples
 
+    def base(self) -> Base:
+        return Base(self.teacher.run.get("base_model_path", ""), self.teacher.model_config, str(self.teacher.folder))
 
-def _student_trainer(
-    config: DistillConfig, teacher: Teacher, student_cfg: TrainConfig, device: Any, work: Path, *, teacher_model: Any, student: Any, train_rows: list,
-    eval_rows: list, collator: Any, tokenizer: Any, compute_metrics: Any, metric: str, multi_label: bool, per_token: bool,
-) -> Any:
-    """The Trainer that fits ``student`` to the teacher's soft targets attached to ``train_rows``
-    (and, with ``kd_hidden``, to the teacher's hidden states)."""
-    from .loss import WithTeacherLogits, distill_trainer_class
-    from ..tasks.common import supervised_trainer
+    def check_device(self, device: Any) -> None:
+        self.inner.check_device(device)
 
-    return supervised_trainer(
-        student_cfg,
-        device,
-        work,
-        model=student,
-        train_rows=train_rows,
-        eval_rows=eval_rows,
-        collator=WithTeacherLogits(collator),
-        tokenizer=tokenizer,
-        compute_metrics=compute_metrics,
-        metric=metric,
-        trainer_class=distill_trainer_class(),
-        kd=_kd_settings(config, teacher, multi_label=multi_label, per_token=per_token),
-        teacher=teacher_model if config.kd_hidden else None,
-        group_by_length=config.group_by_length,
-    )
+    def quiet(self) -> None:
+        self.inner.quiet()
 
-
-def _train_and_compare(trainer: Any, work: Path, teacher_scores: dict[str, Any], reported: Any) -> dict[str, Any]:
-    """Train, evaluate the kept student, save it into ``work``; its metrics next to the teacher's."""
-    trainer.train()
-    student_scores = trainer.evaluate()
-    trainer.save_model(str(work))
-    finish_run_folder(work)
-    metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in student_scores.items() if k.removeprefix("eval_") in reported}
-    return compare_with_teacher(metrics, {k: v for k, v in teacher_scores.items() if k in reported})
-
-
-# --------------------------------------------------------------------------- classifier
-
-
-def _distil_classifier(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, overwrite: bool) -> TrainResult:
-    started = time.perf_counter()
-    from edgeft_runtime.metrics import classification_metrics, headline_metric
-
-    from ..tasks.classifier import ClassifierRecipe, encode_rows, encode_targets, load_classification_data, logits_to_predictions
-
-    data = load_classification_data(teacher.config)
-    _check_labels(data.labels, teacher, "labels")
-    unlabelled, device, stage = _start_student(config, student_cfg, overwrite=overwrite)
-
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
-
-    from .loss import IGNORE, predict_logits
-    from .students import shrink
-
-    quiet_transformers()
-    set_seed(student_cfg.seed)
-    labels = data.labels
-    multi = teacher.run.get("problem_type") == MULTI_LABEL
-    threshold = float(teacher.run.get("threshold", 0.5))
-    tokenizer = AutoTokenizer.from_pretrained(str(teacher.folder))
-    teacher_model = AutoModelForSequenceClassification.from_pretrained(str(teacher.folder)).eval()
-    student, mapping = shrink(teacher_model, config.layers or 0)
-
-    max_length = int(teacher.run["max_length"])
-    train_rows = encode_rows(tokenizer, data.train, labels, multi, max_length)
-    if unlabelled:
-        enc = tokenizer(unlabelled, truncation=True, max_length=max_length)
-        no_label: Any = [IGNORE] * len(labels) if multi else IGNORE
-        train_rows += [{**{k: enc[k][i] for k in enc.keys()}, "labels": no_label} for i in range(len(unlabelled))]
-    eval_rows = encode_rows(tokenizer, data.eval, labels, multi, max_length)
-    log.info("teacher: computing soft targets for %d training texts", len(train_rows))
-    train_rows = _attach(train_rows, predict_logits(teacher_model, tokenizer, train_rows, per_token=False))
-    gold = encode_targets(data.eval, labels, multi).astype(np.int64)
-
-    def scores(logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:
-        preds = logits_to_predictions(logits, multi, threshold)
-        return classification_metrics(label_ids.astype(np.int64), preds, len(labels), multi)
-
-    def compute_metrics(prediction) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        return scores(logits, prediction.label_ids)
-
-    teacher_scores = scores(np.stack(predict_logits(teacher_model, tokenizer, eval_rows, per_token=False)), gold)
-    metric = headline_metric(multi)
-    with stage as work:
+    def log_start(self, rows: int) -> None:
+        teacher, metric = self.teacher, self.headline()
         log.info(
-            "distilling %s (%d layers, %s %.4f) into %d layers (from teacher layers %s) on %d texts (%d unlabelled), eval %d",
-            teacher.folder, teacher.layers, metric, teacher_scores[metric], config.layers, mapping, len(train_rows), len(unlabelled), len(data.eval),
+            "distilling %s (%d layers, %s %.4f) into %d layers (from teacher layers %s) on %d training rows (%d unlabelled texts), eval %d",
+            teacher.folder, teacher.layers, metric, self.teacher_scores[metric], self.distil.layers, self.mapping, rows, len(self.unlabelled),
+            len(self.inner.eval_examples),
         )
-        trainer = _student_trainer(
-            config, teacher, student_cfg, device, work, teacher_model=teacher_model, student=student, train_rows=train_rows, eval_rows=eval_rows,
-            collator=DataCollatorWithPadding(tokenizer), tokenizer=tokenizer, compute_metrics=compute_metrics, metric=metric,
-            multi_label=multi, per_token=False,
-        )
-        metrics = _train_and_compare(trainer, work, teacher_scores, ClassifierRecipe.reported)
-        metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), unlabelled_examples=len(unlabelled))
-        seconds = time.perf_counter() - started
+
+    def headline(self) -> str:
+        return getattr(self.inner, "headline", None) or headline_metric(self.inner.multi_label)
+
+    def save(self, run: Run, work: Path) -> None:
+        self.inner.save(run, work)
+
+    def metrics(self, scores: dict[str, Any]) -> dict[str, Any]:
+        inner = self.inner
+        metrics = compare_with_teacher(inner.reported_scores(scores), inner.reported_scores(self.teacher_scores))
+        metrics["teacher"].update(self.teacher_details)
+        return {**metrics, **inner.extra_metrics(), "unlabelled_examples": len(self.unlabelled)}
+
+    def task_info(self) -> dict[str, Any]:
+        return self.inner.task_info()
+
+    def sources(self) -> dict[str, Any]:
+        return self.inner.sources()
+
+    def trained(self) -> dict[str, Any] | None:
+        return self.inner.trained()
+
+    def recorded_seconds(self, seconds: float) -> float:
+        return self.inner.recorded_seconds(seconds)
+
+    def closing_info(self) -> dict[str, Any]:
+        config, teacher = self.distil, self.teacher
         info = {
-            "labels": labels,
-            "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
-            "threshold": threshold,
-            "max_length": max_length,
-            **_student_run_info(student_cfg, teacher, student.config, device, eval_source=data.eval_source, seconds=seconds),
-            "distillation": _distillation_info(config, teacher, mapping, len(unlabelled)),
+            "teacher": str(teacher.folder.resolve()),
+            "teacher_layers": teacher.layers,
+            "student_layers": config.layers,
+            "layer_map": self.mapping,
+            "kd_temperature": config.kd_temperature,
+            "kd_alpha": config.kd_alpha,
+            "kd_hidden": config.kd_hidden,
+            "unlabelled_file": str(Path(config.unlabelled).resolve()) if config.unlabelled else None,
+            "unlabelled_texts": len(self.unlabelled),
         }
-        write_run(work, task="classifier", config=student_cfg, info=info, metrics=metrics, eval_examples=data.eval)
-        stage.commit()
-    return TrainResult(Path(config.out or ""), metrics, seconds)
+        return {"distillation": info, **self.inner.closing_info()}
 
 
-# --------------------------------------------------------------------------- NER
+class TrainerDistillation(Distillation):
+    """A Trainer recipe's student: it trains on the teacher's logits for every training row (and the
+    ``--unlabelled`` texts), with the distillation loss (``edgeft.distill.loss``)."""
 
+    def prepare(self, run: Run) -> None:
+        from .loss import TEACHER_LOGITS, KdSettings, WithTeacherLogits, distill_trainer_class, predict_logits
+        from .students import hidden_state_pairs, shrink
 
-def _distil_ner(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, overwrite: bool) -> TrainResult:
-    started = time.perf_counter()
-    from edgeft_runtime import ner
-
-    from ..data.ner import NerExample
-    from ..tasks.ner import _REPORTED, HEADLINE, content_tokenizer, encode_examples, entities_from_window_logits, flat_scores, load_ner_data, score_entities
-
-    data = load_ner_data(teacher.config)
-    _check_labels(data.labels, teacher, "entity tags")
-    unlabelled, device, stage = _start_student(config, student_cfg, overwrite=overwrite)
-
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, set_seed
-
-    from .loss import IGNORE, predict_logits
-    from .students import shrink
-
-    quiet_transformers()
-    set_seed(student_cfg.seed)
-    labels = data.labels
-    # The student reads text in the teacher's word units (runs written before word_split existed
-    # were trained on the tokenizer's words).
-    settings = {"word_split": ner.LEGACY_WORD_SPLIT, **teacher.run["ner"]}
-    hf_tokenizer = AutoTokenizer.from_pretrained(str(teacher.folder), use_fast=True)
-    tokenizer = content_tokenizer(hf_tokenizer)
-    specials = ner.specials_of(tokenizer)
-    teacher_model = AutoModelForTokenClassification.from_pretrained(str(teacher.folder)).eval()
-    student, mapping = shrink(teacher_model, config.layers or 0)
-    encode = dict(
-        max_length=int(teacher.run["max_length"]),
-        stride=int(settings["stride"]),
-        label_all=bool(settings.get("label_all_tokens", False)),
-        type_ids="token_type_ids" in hf_tokenizer.model_input_names,
-        word_split=settings["word_split"],
-    )
-    train_enc = encode_examples(tokenizer, specials, data.train, labels, **encode)
-    train_rows = list(train_enc.rows)
-    if unlabelled:
-        extra = encode_examples(tokenizer, specials, [NerExample(t, [], 0) for t in unlabelled], labels, **encode)
-        train_rows += [{**row, "labels": [IGNORE] * len(row["labels"])} for row in extra.rows]
-    eval_enc = encode_examples(tokenizer, specials, data.eval, labels, **encode)
-    log.info("teacher: computing soft targets for %d training windows", len(train_rows))
-    train_rows = _attach(train_rows, predict_logits(teacher_model, hf_tokenizer, train_rows, per_token=True))
-    prefix = len(specials.prefix_ids)
-    aggregation = settings.get("aggregation", "first")
-    last_report: dict[str, Any] = {}
-
-    def scores(window_logits: list[np.ndarray]) -> dict[str, float]:
-        predicted = entities_from_window_logits(data.eval, eval_enc, window_logits, prefix, labels, aggregation)
-        report = score_entities(data.eval, predicted)
-        last_report.clear()
-        last_report.update(report)
-        return flat_scores(report)
-
-    def compute_metrics(prediction) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        return scores(list(logits))
-
-    teacher_scores = scores(predict_logits(teacher_model, hf_tokenizer, eval_enc.rows, per_token=True))
-    teacher_per_type = dict(last_report.get("per_type", {}))
-    with stage as work:
-        log.info(
-            "distilling %s (%d layers, entity F1 %.4f) into %d layers (from teacher layers %s) on %d windows (%d unlabelled texts), eval %d sentences",
-            teacher.folder, teacher.layers, teacher_scores[HEADLINE], config.layers, mapping, len(train_rows), len(unlabelled), len(data.eval),
+        inner, config = self.inner, self.distil
+        teacher_model = inner.auto_model_class().from_pretrained(run.base.load_from).eval()
+        student, self.mapping = shrink(teacher_model, config.layers or 0)
+        inner.prepare(run, model=student)
+        rows = inner.train_rows + (inner.unlabelled_rows(self.unlabelled) if self.unlabelled else [])
+        log.info("teacher: computing soft targets for %d training rows", len(rows))
+        soft = predict_logits(teacher_model, inner.tokenizer, rows, per_token=inner.per_token)
+        inner.train_rows = [{**row, TEACHER_LOGITS: logits} for row, logits in zip(rows, soft)]
+        self.teacher_scores = inner.score(predict_logits(teacher_model, inner.tokenizer, inner.eval_rows, per_token=inner.per_token))
+        self.teacher_details = inner.details()
+        inner.collator_wrapper = WithTeacherLogits
+        pairs = tuple(hidden_state_pairs(self.teacher.layers, config.layers or 0))
+        inner.trainer_options = dict(
+            trainer_class=distill_trainer_class(),
+            kd=KdSettings(config.kd_temperature, config.kd_alpha, config.kd_hidden, inner.multi_label, inner.per_token, pairs),
+            teacher=teacher_model if config.kd_hidden else None,
+            group_by_length=config.group_by_length,
         )
-        trainer = _student_trainer(
-            config, teacher, student_cfg, device, work, teacher_model=teacher_model, student=student, train_rows=train_rows, eval_rows=eval_enc.rows,
-            collator=DataCollatorForTokenClassification(hf_tokenizer), tokenizer=hf_tokenizer, compute_metrics=compute_metrics,
-            metric=HEADLINE, multi_label=False, per_token=True,
-        )
-        metrics = _train_and_compare(trainer, work, teacher_scores, _REPORTED)  # leaves the kept model's per-type report in last_report
-        metrics["per_type"] = last_report.get("per_type", {})
-        metrics["teacher"]["per_type"] = teacher_per_type
-        metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), unlabelled_examples=len(unlabelled))
-        seconds = time.perf_counter() - started
-        info = {
-            "labels": labels,
-            "max_length": int(teacher.run["max_length"]),
-            "ner": dict(settings),
-            **_student_run_info(student_cfg, teacher, student.config, device, eval_source=data.eval_source, seconds=seconds),
-            "distillation": _distillation_info(config, teacher, mapping, len(unlabelled)),
-        }
-        write_run(work, task="ner", config=student_cfg, info=info, metrics=metrics, eval_examples=data.eval)
-        stage.commit()
-    return TrainResult(Path(config.out or ""), metrics, seconds)
+        self.rows = len(rows)
+
+    def fit(self, run: Run, work: Path, resume: bool) -> dict[str, Any] | None:
+        self.log_start(self.rows)
+        return self.inner.fit(run, work, resume=False)
 
 
-# --------------------------------------------------------------------------- SetFit
+class SetFitDistillation(Distillation):
+    """A SetFit student through setfit's own ``DistillationTrainer``: the body learns the teacher's
+    cosine similarities between pairs of texts, then a fresh head is fitted on the teacher's labels."""
 
+    def prepare(self, run: Run) -> None:
+        from edgeft_exporters.setfit_head import load_setfit_model
+        from sentence_transformers import SentenceTransformer
+        from setfit import SetFitModel
 
-def _distil_setfit(config: DistillConfig, teacher: Teacher, student_cfg: Any, *, overwrite: bool) -> TrainResult:
-    from ..tasks.setfit import require_setfit
+        from ..tasks.setfit import build_head, describe_body
+        from .students import shrink
 
-    require_setfit()
-    started = time.perf_counter()
-    from edgeft_runtime.metrics import classification_metrics
+        inner, device = self.inner, run.device.kind
+        self.teacher_model = load_setfit_model(self.teacher.folder, device=device)
+        # Class indices, not label names: the student's head is fitted on the teacher's predictions
+        # and the exporter expects a head over classes 0..n-1.
+        self.teacher_model.labels = None
+        body = SentenceTransformer(run.base.load_from, device=device, local_files_only=True)
+        transformer = body[0]
+        small, self.mapping = shrink(transformer.auto_model, self.distil.layers or 0)
+        if isinstance(getattr(type(transformer), "auto_model", None), property):
+            transformer.model = small  # sentence-transformers 5: auto_model reads .model
+        else:
+            transformer.auto_model = small
+        multi = inner.multi_label
+        inner.model = SetFitModel(model_body=body, model_head=build_head(inner.config), multi_target_strategy="one-vs-rest" if multi else None)
+        inner.body_info = describe_body(body, built=bool((self.teacher.run.get("body") or {}).get("built_by_edgeft", False)))
+        self.teacher_scores = inner.score_model(self.teacher_model)
 
-    from ..tasks.classifier import encode_targets, load_classification_data
-    from ..tasks.setfit import SETFIT_THRESHOLD, _quiet_setfit, build_head, describe_body, head_params, training_arguments
+    def fit(self, run: Run, work: Path, resume: bool) -> dict[str, Any] | None:
+        from datasets import Dataset
+        from setfit import DistillationTrainer
 
-    data = load_classification_data(teacher.config, shots=getattr(teacher.config, "shots", None))
-    _check_labels(data.labels, teacher, "labels")
-    unlabelled, device, stage = _start_student(config, student_cfg, overwrite=overwrite)
+        from ..tasks.setfit import training_arguments
 
-    import sentence_transformers
-    import setfit
-    import sklearn
-    from datasets import Dataset
-    from edgeft_exporters.setfit_head import load_setfit_model, save_head
-    from sentence_transformers import SentenceTransformer
-    from setfit import DistillationTrainer, SetFitModel
-    from transformers import set_seed
-
-    from ..runs import library_versions
-    from .students import shrink
-
-    quiet_transformers()
-    _quiet_setfit()
-    set_seed(student_cfg.seed)
-    labels, multi = data.labels, student_cfg.multi_label
-    teacher_model = load_setfit_model(teacher.folder, device=device.kind)
-    # Class indices, not label names: the student's head is fitted on the teacher's predictions
-    # and the exporter expects a head over classes 0..n-1.
-    teacher_model.labels = None
-    body = SentenceTransformer(str(teacher.folder), device=device.kind, local_files_only=True)
-    transformer = body[0]
-    small, mapping = shrink(transformer.auto_model, config.layers or 0)
-    if isinstance(getattr(type(transformer), "auto_model", None), property):
-        transformer.model = small  # sentence-transformers 5: auto_model reads .model
-    else:
-        transformer.auto_model = small
-    student = SetFitModel(model_body=body, model_head=build_head(student_cfg), multi_target_strategy="one-vs-rest" if multi else None)
-    texts = [ex.text for ex in data.train] + unlabelled
-
-    def scores(model) -> dict[str, float]:
-        probs = np.asarray(model.predict_proba([ex.text for ex in data.eval], as_numpy=True, show_progress_bar=False))
-        preds = (probs >= SETFIT_THRESHOLD).astype(np.int64) if multi else probs.argmax(-1)
-        return classification_metrics(encode_targets(data.eval, labels, multi).astype(np.int64), preds, len(labels), multi)
-
-    teacher_scores = scores(teacher_model)
-    with stage as work:
+        inner, labels = self.inner, self.inner.labels
+        texts = [ex.text for ex in inner.data.train] + self.unlabelled
         trainer = DistillationTrainer(
-            teacher_model=teacher_model,
-            student_model=student,
-            args=training_arguments(student_cfg, device, work),
+            teacher_model=self.teacher_model,
+            student_model=inner.model,
+            args=training_arguments(inner.config, run.device, work),
             train_dataset=Dataset.from_dict({"text": texts}),
         )
-        log.info(
-            "distilling SetFit run %s (%d layers) into %d layers (from teacher layers %s) on %d texts (%d unlabelled), eval %d",
-            teacher.folder, teacher.layers, config.layers, mapping, len(texts), len(unlabelled), len(data.eval),
-        )
-        fit_started = time.perf_counter()
+        self.log_start(len(texts))
+        started = time.perf_counter()
         trainer.train()  # the body on pairs scored by the teacher, then the head on its labels
-        train_seconds = time.perf_counter() - fit_started
-        predicted = {int(c) for c in np.asarray(getattr(student.model_head, "classes_", range(len(labels)))).ravel()}
-        if not multi and predicted != set(range(len(labels))):
+        inner.train_seconds = time.perf_counter() - started
+        predicted = {int(c) for c in np.asarray(getattr(inner.model.model_head, "classes_", range(len(labels)))).ravel()}
+        if not inner.multi_label and predicted != set(range(len(labels))):
             missing = [labels[i] for i in range(len(labels)) if i not in predicted]
             raise DataError(f"the teacher never predicts {', '.join(missing)} on the training texts, so the student's head cannot learn it; add texts with --unlabelled")
-        metrics: dict[str, Any] = compare_with_teacher(scores(student), teacher_scores)
-        metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), unlabelled_examples=len(unlabelled))
-        student.model_body.save(str(work), create_model_card=False)
-        head_spec = save_head(work, student.model_head, labels=labels, multi_label=multi, params=head_params(student_cfg))
-        finish_run_folder(work)
-        seconds = time.perf_counter() - started
-        built = bool((teacher.run.get("body") or {}).get("built_by_edgeft", False))
-        info = {
-            "labels": labels,
-            "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
-            "threshold": SETFIT_THRESHOLD,
-            "max_length": int(teacher.run["max_length"]),
-            "body": describe_body(student.model_body, built=built),
-            "head": {k: head_spec[k] for k in ("kind", "multi_target_strategy", "activation", "params")},
-            "shots": getattr(student_cfg, "shots", None),
-            **_student_run_info(student_cfg, teacher, small.config, device, eval_source=data.eval_source, seconds=train_seconds),
-            "distillation": {**_distillation_info(config, teacher, mapping, len(unlabelled)), "method": "setfit.DistillationTrainer"},
-            "versions": {
-                **library_versions(),
-                "setfit": setfit.__version__,
-                "sentence_transformers": sentence_transformers.__version__,
-                "scikit_learn": sklearn.__version__,
-            },
-        }
-        write_run(work, task=TASK_SETFIT, config=student_cfg, info=info, metrics=metrics, eval_examples=data.eval)
-        stage.commit()
-    return TrainResult(Path(config.out or ""), metrics, seconds)
+        return inner.score_model(inner.model)
+
+    def closing_info(self) -> dict[str, Any]:
+        info = super().closing_info()
+        info["distillation"]["method"] = "setfit.DistillationTrainer"
+        return info

@@ -1,4 +1,4 @@
-"""Training tasks behind a small registry: name -> config class, training function, held-out reader.
+"""Training tasks behind a small registry: name -> config class, recipe, held-out reader.
 
 The task modules import torch and transformers inside their functions, so importing this
 registry costs numpy and the runtime, never torch; `edgeft --help` does not import it at all
@@ -8,17 +8,18 @@ registry costs numpy and the runtime, never torch; `edgeft --help` does not impo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from edgeft_runtime.metrics import headline_metric
 
 from ..config import ClassifierConfig, MlmConfig, NerConfig, SetFitConfig, TrainConfig
-from . import classifier, mlm, ner, setfit
-from .common import TrainResult
+from . import classifier, mlm, ner, pipeline, setfit
+from .common import EvalFile, TrainResult
+from .pipeline import Recipe
 
-# (path, run_info, run_config, text_column=None, label_column=None) -> the rows the exporter's
-# parity check takes (held-out data given to `edgeft export --eval FILE`).
-EvalReader = Callable[..., list[dict[str, Any]]]
+# A held-out file -> the rows the exporter's parity check takes (`edgeft export --eval FILE`).
+EvalReader = Callable[[EvalFile], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,21 @@ class TaskSpec:
     name: str
     summary: str
     config_class: type[TrainConfig]
-    train: Callable[..., TrainResult]  # (config, *, overwrite, resume...) -> TrainResult
-    read_eval_rows: EvalReader
+    recipe: Callable[[Any], Recipe]  # config -> the task's recipe for the training pipeline
+    eval_reader: EvalReader
     # config -> the metrics.json key that --seeds compares (higher is better); None: no --seeds.
     headline: Callable[[Any], str] | None = None
+
+    def train(self, config: TrainConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
+        """One run of this task through the training pipeline."""
+        return pipeline.train(self.recipe(config), overwrite=overwrite, resume=resume)
+
+    def read_eval_rows(
+        self, path: str | Path, run: dict[str, Any], run_config: dict[str, Any], text_column: str | None = None, label_column: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A held-out file read as this task's run (``run``: edgeft_run.json, ``run_config``: its
+        train_config.json), the columns replaced when given."""
+        return self.eval_reader(EvalFile(path, run, run_config, text_column, label_column))
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
@@ -39,9 +51,9 @@ def register(spec: TaskSpec) -> TaskSpec:
     """Add a task; names are unique and each entry is callable."""
     if spec.name in _REGISTRY:
         raise ValueError(f"task {spec.name!r} is already registered")
-    for fn in (spec.train, spec.read_eval_rows):
+    for fn in (spec.recipe, spec.eval_reader):
         if not callable(fn):
-            raise TypeError(f"task {spec.name!r}: {fn!r} is not a function")
+            raise TypeError(f"task {spec.name!r}: {fn!r} is not callable")
     if not issubclass(spec.config_class, TrainConfig):
         raise TypeError(f"task {spec.name!r}: config_class must subclass TrainConfig")
     _REGISTRY[spec.name] = spec
@@ -73,47 +85,21 @@ def _classification_headline(config: Any) -> str:
     return headline_metric(config.multi_label)
 
 
-register(
-    TaskSpec(
-        name="classifier",
-        summary="supervised text classification (multi-class or multi-label)",
-        config_class=ClassifierConfig,
-        train=classifier.train_classifier,
-        read_eval_rows=classifier.read_eval_rows,
-        headline=_classification_headline,
-    )
-)
+def _ner_headline(config: Any) -> str:
+    return ner.NerRecipe.headline
 
-register(
-    TaskSpec(
-        name="setfit",
-        summary="few-shot text classification with SetFit (contrastive body fine-tuning + logistic-regression head)",
-        config_class=SetFitConfig,
-        train=setfit.train_setfit,
-        read_eval_rows=classifier.read_eval_rows,
-        headline=_classification_headline,
-    )
-)
 
-register(
-    TaskSpec(
-        name="ner",
-        summary="token classification (named entities) from CoNLL, TSV or JSONL data",
-        config_class=NerConfig,
-        train=ner.train_ner,
-        read_eval_rows=ner.read_eval_rows,
-        headline=lambda config: ner.HEADLINE,
-    )
-)
+_CLASSIFIER = "supervised text classification (multi-class or multi-label)"
+_SETFIT = "few-shot text classification with SetFit (contrastive body fine-tuning + logistic-regression head)"
+_NER = "token classification (named entities) from CoNLL, TSV or JSONL data"
+_MLM = "masked-LM continued pretraining on unlabelled in-domain text (a new --base for the other tasks)"
 
-register(
-    TaskSpec(
-        name="mlm",
-        summary="masked-LM continued pretraining on unlabelled in-domain text (a new --base for the other tasks)",
-        config_class=MlmConfig,
-        train=mlm.train_mlm,
-        read_eval_rows=mlm.read_eval_rows,
-    )
-)
+for _spec in (
+    TaskSpec("classifier", _CLASSIFIER, ClassifierConfig, classifier.ClassifierRecipe, classifier.read_eval_rows, _classification_headline),
+    TaskSpec("setfit", _SETFIT, SetFitConfig, setfit.SetFitRecipe, classifier.read_eval_rows, _classification_headline),
+    TaskSpec("ner", _NER, NerConfig, ner.NerRecipe, ner.read_eval_rows, _ner_headline),
+    TaskSpec("mlm", _MLM, MlmConfig, mlm.MlmRecipe, mlm.read_eval_rows),
+):
+    register(_spec)
 
 __all__ = ["EvalReader", "TaskSpec", "TrainResult", "get_task", "register", "task_names", "train_task"]

@@ -15,7 +15,7 @@ from edgeft_runtime.ops import multi_label_decisions
 from ..config import ClassifierConfig, TextClassificationConfig
 from ..data.classification import TextExample, check_known_labels, label_space, read_classification, sample_shots, split_holdout
 from ..errors import DataError
-from .common import IGNORE_INDEX, TrainResult
+from .common import IGNORE_INDEX, EvalFile, TrainResult
 from .pipeline import Run, TrainerRecipe, train
 
 log = logging.getLogger(__name__)
@@ -74,20 +74,14 @@ def load_classification_data(config: TextClassificationConfig, shots: int | None
     return ClassificationData(train, evaluation, labels, source)
 
 
-def read_eval_rows(
-    path: str | Path,
-    run: dict,
-    run_config: dict,
-    text_column: str | None = None,
-    label_column: str | None = None,
-) -> list[dict]:
+def read_eval_rows(held: EvalFile) -> list[dict]:
     """A held-out file for `edgeft export --eval`, read with the run's columns and label format."""
     examples = read_classification(
-        path,
-        text_column=text_column or run_config.get("text_column", "text"),
-        label_column=label_column or run_config.get("label_column", "label"),
-        multi_label=run.get("problem_type") == MULTI_LABEL,
-        label_separator=run_config.get("label_separator", ";"),
+        held.path,
+        text_column=held.text_column or held.config.get("text_column", "text"),
+        label_column=held.label_column or held.config.get("label_column", "label"),
+        multi_label=held.run.get("problem_type") == MULTI_LABEL,
+        label_separator=held.config.get("label_separator", ";"),
     )
     return [{"text": ex.text, "labels": ex.labels} for ex in examples]
 
@@ -145,15 +139,9 @@ class ClassifierRecipe(TrainerRecipe):
 
         return AutoModelForSequenceClassification
 
-    def new_model(self, run: Run):
-        labels = self.labels
-        return self.auto_model_class().from_pretrained(
-            run.base.load_from,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            problem_type="multi_label_classification" if self.multi_label else "single_label_classification",
-        )
+    def head_options(self) -> dict[str, Any]:
+        problem = "multi_label_classification" if self.multi_label else "single_label_classification"
+        return {**super().head_options(), "problem_type": problem}
 
     def encode(self, run: Run) -> None:
         self.train_rows = encode_rows(self.tokenizer, self.data.train, self.labels, self.multi_label, self.config.max_length)

@@ -32,6 +32,17 @@ class TrainResult:
     main_process: bool = True
 
 
+@dataclass(frozen=True)
+class EvalFile:
+    """A held-out file given to `edgeft export --eval`, with what the run says about reading it."""
+
+    path: str | Path
+    run: dict[str, Any]  # edgeft_run.json
+    config: dict[str, Any]  # train_config.json (empty when absent)
+    text_column: str | None = None  # --text-column: replaces the run's
+    label_column: str | None = None  # --label-column: replaces the run's
+
+
 class ListDataset:
     """A torch-style map dataset over a list of feature dicts (what the HF collators expect)."""
 

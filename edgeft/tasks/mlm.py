@@ -22,20 +22,16 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from edgeft_exporters.staging import StagedDir
 
-from ..base_models import load_base_config
 from ..config import MlmConfig
-from ..data.corpus import Document, read_corpus, read_corpus_file, split_documents
 from ..data.classification import TextExample
-from ..devices import select_device
+from ..data.corpus import Document, read_corpus, read_corpus_file, split_documents
 from ..errors import DataError, ModelError
-from ..runs import write_run
-from .common import ListDataset, TrainResult, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, training_arguments
+from .common import IGNORE_INDEX, EvalFile, ListDataset, TrainResult, resume_checkpoint, training_arguments
+from .pipeline import Recipe, Run, train
 
 log = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100  # label of positions that are not predicted (PyTorch's cross-entropy default)
 NO_WORD = -1  # word id of special tokens
 # The held-out blocks are masked with seed + this, apart from the training stream's masks.
 EVAL_MASK_SEED_OFFSET = 10_007
@@ -366,19 +362,9 @@ def carry_over_pooler(base_path: str, run_dir: Path, prefix: str) -> list[str]:
 # --- data -------------------------------------------------------------------------------------
 
 
-def read_eval_rows(
-    path: str | Path,
-    run: dict,
-    run_config: dict,
-    text_column: str | None = None,
-    label_column: str | None = None,
-) -> list[dict]:
+def read_eval_rows(held: EvalFile) -> list[dict]:
     """A held-out corpus file for `edgeft export --eval`: one row per document (no labels)."""
-    docs = read_corpus_file(
-        path,
-        text_field=text_column or run_config.get("text_field", "text"),
-        documents=run_config.get("documents", "auto"),
-    )
+    docs = read_corpus_file(held.path, text_field=held.text_column or held.config.get("text_field", "text"), documents=held.config.get("documents", "auto"))
     return [{"text": d.text} for d in docs]
 
 
@@ -410,112 +396,122 @@ def _check_blocks(blocks: Blocks, block_size: int, what: str, fix: str) -> None:
 # --- training ---------------------------------------------------------------------------------
 
 
-def train_mlm(config: MlmConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
-    """Continue pretraining ``config.base`` with masked-LM on ``config.corpus``; write a run folder."""
-    started = time.perf_counter()
-    config.require_io()
-    corpus = load_corpus(config)
-    base_path, base_config = load_base_config(config.base)
-    device = select_device(config)
-    stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
-    stage.check()
+class MlmRecipe(Recipe):
+    """Masked-LM continued pretraining: full blocks of the corpus, perplexity before and after."""
 
-    from transformers import AutoTokenizer, set_seed
+    task = "mlm"
 
-    quiet_transformers()
-    set_seed(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
-        raise ModelError(f"--base {config.base}: its tokenizer has no mask, CLS or SEP token; masked-LM needs all three")
-    limit = getattr(base_config, "max_position_embeddings", None)
-    if limit and config.max_length > limit:
-        raise DataError(f"--max-length {config.max_length} is longer than the base model's {limit} positions")
-    block_size = config.max_length
-    train_blocks = build_blocks(tokenizer, corpus.train, block_size)
-    eval_blocks = build_blocks(tokenizer, corpus.eval, block_size)
-    _check_blocks(train_blocks, block_size, "the training corpus", "add text or lower --max-length")
-    _check_blocks(eval_blocks, block_size, "the held-out share", "raise --eval-ratio, pass --eval FILE or lower --max-length")
-    log.info(
-        "%d training blocks of %d tokens (%d tokens of the incomplete last block unused), %d held-out blocks",
-        len(train_blocks), block_size, train_blocks.dropped_tokens, len(eval_blocks),
-    )
+    def load_data(self) -> None:
+        self.config.require_io()
+        self.corpus = load_corpus(self.config)
+        self.eval_source = self.corpus.eval_source
+        self.eval_examples = [TextExample(text=d.text, labels=[], line=d.line) for d in self.corpus.eval]
 
-    model, head = load_masked_lm(base_path, config.base)
-    masking = Masking.for_tokenizer(tokenizer, config.mlm_probability, config.whole_word_masking)
-    token_types = "token_type_ids" in tokenizer.model_input_names
-    eval_collator = MaskingCollator(masking, config.seed + EVAL_MASK_SEED_OFFSET, token_types)
-    eval_rows = eval_blocks.rows()
-    eval_batches = [eval_collator(eval_rows[i : i + EVAL_BATCH_SIZE]) for i in range(0, len(eval_rows), EVAL_BATCH_SIZE)]
-    model.to("cuda" if device.kind == "cuda" else "cpu")
-    before = perplexity(model, eval_batches)
-    log.info("held-out perplexity before training: %.2f (%d masked tokens)", before["perplexity"], before["masked_tokens"])
+    def sources(self) -> dict[str, Any]:
+        return {"corpus": [str(Path(p).resolve()) for p in self.config.corpus]}
 
-    Trainer = _trainer_class()
-    metrics: dict[str, Any] = {"perplexity_before": before["perplexity"], "eval_loss_before": before["loss"]}
-    with stage as work:
+    def prepare(self, run: Run) -> None:
+        from transformers import AutoTokenizer
+
+        config = self.config
+        tokenizer = self.tokenizer = AutoTokenizer.from_pretrained(run.base.load_from)
+        if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+            raise ModelError(f"--base {config.base}: its tokenizer has no mask, CLS or SEP token; masked-LM needs all three")
+        limit = getattr(run.base.config, "max_position_embeddings", None)
+        if limit and config.max_length > limit:
+            raise DataError(f"--max-length {config.max_length} is longer than the base model's {limit} positions")
+        block_size = config.max_length
+        self.train_blocks = build_blocks(tokenizer, self.corpus.train, block_size)
+        self.eval_blocks = build_blocks(tokenizer, self.corpus.eval, block_size)
+        _check_blocks(self.train_blocks, block_size, "the training corpus", "add text or lower --max-length")
+        _check_blocks(self.eval_blocks, block_size, "the held-out share", "raise --eval-ratio, pass --eval FILE or lower --max-length")
+        log.info(
+            "%d training blocks of %d tokens (%d tokens of the incomplete last block unused), %d held-out blocks",
+            len(self.train_blocks), block_size, self.train_blocks.dropped_tokens, len(self.eval_blocks),
+        )
+        self.model, self.head = load_masked_lm(run.base.load_from, config.base)
+        self.masking = Masking.for_tokenizer(tokenizer, config.mlm_probability, config.whole_word_masking)
+        self.token_types = "token_type_ids" in tokenizer.model_input_names
+        eval_collator = MaskingCollator(self.masking, config.seed + EVAL_MASK_SEED_OFFSET, self.token_types)
+        eval_rows = self.eval_blocks.rows()
+        self.eval_batches = [eval_collator(eval_rows[i : i + EVAL_BATCH_SIZE]) for i in range(0, len(eval_rows), EVAL_BATCH_SIZE)]
+        self.model.to("cuda" if run.device.kind == "cuda" else "cpu")
+        before = perplexity(self.model, self.eval_batches)
+        log.info("held-out perplexity before training: %.2f (%d masked tokens)", before["perplexity"], before["masked_tokens"])
+        self.scores: dict[str, Any] = {"perplexity_before": before["perplexity"], "eval_loss_before": before["loss"]}
+
+    def fit(self, run: Run, work: Path, resume: bool) -> dict[str, Any] | None:
+        config, device, scores = self.config, run.device, self.scores
+        Trainer = _trainer_class()
         checkpoint = resume_checkpoint(work, resume)
         if config.head_warmup_steps and checkpoint is None:
-            warm = head_warmup(model, Trainer, config, device, work, train_blocks, MaskingCollator(masking, config.seed + 1, token_types), tokenizer)
-            after_warmup = perplexity(model, eval_batches)
-            metrics["perplexity_after_head_warmup"] = after_warmup["perplexity"]
+            collator = MaskingCollator(self.masking, config.seed + 1, self.token_types)
+            warm = head_warmup(self.model, Trainer, config, device, work, self.train_blocks, collator, self.tokenizer)
+            after_warmup = perplexity(self.model, self.eval_batches)
+            scores["perplexity_after_head_warmup"] = after_warmup["perplexity"]
             log.info("held-out perplexity after %d head-only steps: %.2f (%.1f s)", config.head_warmup_steps, after_warmup["perplexity"], warm)
-        args = training_arguments(config, device, work, metric=None, has_eval=False, remove_unused_columns=False)
-        trainer = Trainer(
-            model=model,
-            args=args,
-            train_dataset=ListDataset(train_blocks.rows()),
-            data_collator=MaskingCollator(masking, config.seed, token_types),
-            processing_class=tokenizer,
+        self.trainer = Trainer(
+            model=self.model,
+            args=training_arguments(config, device, work, metric=None, has_eval=False, remove_unused_columns=False),
+            train_dataset=ListDataset(self.train_blocks.rows()),
+            data_collator=MaskingCollator(self.masking, config.seed, self.token_types),
+            processing_class=self.tokenizer,
         )
         log.info(
             "masked-LM training of %s on %d blocks (%s masking, p=%.2f) on %s/%s",
             config.base,
-            len(train_blocks),
+            len(self.train_blocks),
             "whole-word" if config.whole_word_masking else "token",
             config.mlm_probability,
             device.kind,
             device.precision,
         )
-        output = trainer.train(resume_from_checkpoint=checkpoint)
-        if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
-        after = perplexity(trainer.model, eval_batches)
+        output = self.trainer.train(resume_from_checkpoint=checkpoint)
+        if not self.trainer.is_world_process_zero():
+            return None
+        after = perplexity(self.trainer.model, self.eval_batches)
         log.info("held-out perplexity after training: %.2f", after["perplexity"])
-        trainer.save_model(str(work))
-        finish_run_folder(work)
-        pooler = carry_over_pooler(base_path, work, model.base_model_prefix)
-        metrics.update(
+        scores.update(
             perplexity_after=after["perplexity"],
             eval_loss_after=after["loss"],
             train_loss=output.training_loss,
             eval_masked_tokens=after["masked_tokens"],
-            eval_blocks=len(eval_blocks),
-            train_blocks=len(train_blocks),
-            train_tokens=train_blocks.corpus_tokens,
-            train_documents=len(corpus.train),
-            eval_documents=len(corpus.eval),
-            head_initialised=head.initialised,
         )
-        if head.initialised:
+        return scores
+
+    def save(self, run: Run, work: Path) -> None:
+        self.trainer.save_model(str(work))
+        self.pooler = carry_over_pooler(run.base.path, work, self.model.base_model_prefix)
+
+    def metrics(self, scores: dict[str, Any]) -> dict[str, Any]:
+        metrics = {
+            **scores,
+            "eval_blocks": len(self.eval_blocks),
+            "train_blocks": len(self.train_blocks),
+            "train_tokens": self.train_blocks.corpus_tokens,
+            "train_documents": len(self.corpus.train),
+            "eval_documents": len(self.corpus.eval),
+            "head_initialised": self.head.initialised,
+        }
+        if self.head.initialised:
             metrics["note"] = (
                 "the base had no masked-LM head: a new one (decoder tied to the word embeddings) was "
                 "initialised, so perplexity_before is that of an untrained head"
             )
-        seconds = time.perf_counter() - started
-        info = {
-            "max_length": block_size,
-            "mask_token": tokenizer.mask_token,
-            "masked_lm_head": "initialised" if head.initialised else "from the base",
-            "pooler_from_base": pooler,
-            **run_info(
-                config, base_path, base_config, device,
-                sources={"corpus": [str(Path(p).resolve()) for p in config.corpus]}, eval_source=corpus.eval_source, seconds=seconds,
-            ),
+        return metrics
+
+    def task_info(self) -> dict[str, Any]:
+        return {
+            "max_length": self.config.max_length,
+            "mask_token": self.tokenizer.mask_token,
+            "masked_lm_head": "initialised" if self.head.initialised else "from the base",
+            "pooler_from_base": self.pooler,
         }
-        held_out = [TextExample(text=d.text, labels=[], line=d.line) for d in corpus.eval]
-        write_run(work, task="mlm", config=config, info=info, metrics=metrics, eval_examples=held_out)
-        stage.commit()
-    return TrainResult(Path(config.out), metrics, seconds)
+
+
+def train_mlm(config: MlmConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
+    """Continue pretraining ``config.base`` with masked-LM on ``config.corpus``; write a run folder."""
+    return train(MlmRecipe(config), overwrite=overwrite, resume=resume)
 
 
 def head_warmup(model, Trainer, config: MlmConfig, device, work: Path, blocks: Blocks, collator, tokenizer) -> float:

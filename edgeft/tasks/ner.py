@@ -12,29 +12,21 @@ characters (a pre-tokenised file's own tokens) or the tokenizer's pre-tokenizer 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from edgeft_exporters.staging import StagedDir
 from edgeft_runtime import ner
-from edgeft_runtime.metrics import entity_scores
+from edgeft_runtime.metrics import ENTITY_F1, ENTITY_PRECISION, ENTITY_RECALL, entity_metrics, entity_scores
 
-from ..base_models import load_base_config
 from ..config import NerConfig
-from ..devices import select_device
-from ..errors import ConfigError
 from ..data.ner import NerExample, check_known_types, entity_types, iob2_labels, read_ner, split_sentences
-from ..runs import write_run
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
-from .tuning import prepare_model, save_trained
+from ..errors import ConfigError
+from .common import EvalFile, TrainResult
+from .pipeline import Run, TrainerRecipe, train
 
 log = logging.getLogger(__name__)
-
-HEADLINE = "entity_f1"
-
 
 @dataclass
 class NerData:
@@ -67,22 +59,16 @@ def load_ner_data(config: NerConfig) -> NerData:
     return NerData(train, evaluation, types, iob2_labels(types), source, train_file.scheme, train_file.join)
 
 
-def read_eval_rows(
-    path: str | Path,
-    run: dict,
-    run_config: dict,
-    text_column: str | None = None,
-    label_column: str | None = None,
-) -> list[dict]:
+def read_eval_rows(held: EvalFile) -> list[dict]:
     """A held-out NER file for `edgeft export --eval`, read with the run's scheme and join settings."""
-    settings = run.get("ner") or {}
+    settings = held.run.get("ner") or {}
     examples = read_ner(
-        path,
-        scheme=run_config.get("scheme", "auto"),
-        join=settings.get("join", run_config.get("join", "auto")),
-        repair=bool(run_config.get("repair_tags", False)),
+        held.path,
+        scheme=held.config.get("scheme", "auto"),
+        join=settings.get("join", held.config.get("join", "auto")),
+        repair=bool(held.config.get("repair_tags", False)),
     ).examples
-    check_known_types(examples, sorted({label[2:] for label in run["labels"] if label != "O"}), path)
+    check_known_types(examples, sorted({label[2:] for label in held.run["labels"] if label != "O"}), held.path)
     return [ex.to_json() for ex in examples]
 
 
@@ -220,134 +206,125 @@ def resolve_word_split(config: NerConfig, join: str, tokenizer, examples: Sequen
     return "whitespace"
 
 
-def flat_scores(report: dict[str, Any]) -> dict[str, float]:
-    return {"entity_precision": report["precision"], "entity_recall": report["recall"], HEADLINE: report["f1"]}
+class NerRecipe(TrainerRecipe):
+    """Token classification: IOB2 tags per word, scored by entity F1 on character spans.
+
+    settings: the run's NER settings (``ner`` in edgeft_run.json) when they are fixed already (a
+    teacher's, when distilling); otherwise they come from the config and the training data.
+    """
+
+    task = "ner"
+    headline = ENTITY_F1
+    reported = frozenset({ENTITY_F1, ENTITY_PRECISION, ENTITY_RECALL, "loss"})
+    per_token = True
+
+    def __init__(self, config: NerConfig, settings: dict[str, Any] | None = None):
+        super().__init__(config)
+        self.settings = dict(settings) if settings is not None else None
+        self.last_report: dict[str, Any] = {}
+
+    def load_data(self) -> None:
+        self.data = load_ner_data(self.config)
+        self.labels = self.data.labels
+        self.eval_source, self.eval_examples = self.data.eval_source, self.data.eval
+
+    def load_tokenizer(self, run: Run):
+        from transformers import AutoTokenizer
+
+        hf_tokenizer = AutoTokenizer.from_pretrained(run.base.load_from, use_fast=True)
+        self.content = content_tokenizer(hf_tokenizer)
+        self.specials = ner.specials_of(self.content)
+        stride = int(self.settings["stride"]) if self.settings else self.config.window_stride
+        if stride >= self.config.max_length - self.specials.count:
+            raise ConfigError(f"config field stride={stride} must be below the window of {self.config.max_length - self.specials.count} tokens")
+        return hf_tokenizer
+
+    def auto_model_class(self):
+        from transformers import AutoModelForTokenClassification
+
+        return AutoModelForTokenClassification
+
+    def resolve_settings(self) -> dict[str, Any]:
+        config, data = self.config, self.data
+        return {
+            "scheme": "IOB2",
+            "source_scheme": data.scheme,
+            "join": data.join,
+            "aggregation": config.aggregation,
+            "stride": config.window_stride,
+            "label_all_tokens": config.label_all_tokens,
+            "word_split": resolve_word_split(config, data.join, self.content, data.train),
+        }
+
+    def encode(self, run: Run) -> None:
+        if self.settings is None:
+            self.settings = self.resolve_settings()
+        settings, data = self.settings, self.data
+        self.encoding = dict(
+            max_length=self.config.max_length,
+            stride=int(settings["stride"]),
+            label_all=bool(settings.get("label_all_tokens", False)),
+            type_ids="token_type_ids" in self.tokenizer.model_input_names,
+            word_split=settings["word_split"],
+        )
+        self.train_enc = encode_examples(self.content, self.specials, data.train, self.labels, **self.encoding)
+        self.eval_enc = encode_examples(self.content, self.specials, data.eval, self.labels, **self.encoding)
+        self.train_rows, self.eval_rows = list(self.train_enc.rows), self.eval_enc.rows
+        if self.train_enc.misaligned:
+            log.warning(
+                "%d training entities start or end inside a word (%s words); the tagger learns the words they cover",
+                self.train_enc.misaligned,
+                settings["word_split"],
+            )
+        long_texts = len(self.train_enc.windows) - len(data.train)
+        if long_texts:
+            log.info("%d extra windows for training sentences longer than %d tokens (stride %d)", long_texts, self.config.max_length, settings["stride"])
+
+    def unlabelled_rows(self, texts: list[str]) -> list[dict[str, Any]]:
+        extra = encode_examples(self.content, self.specials, [NerExample(t, [], 0) for t in texts], self.labels, **self.encoding)
+        return [{**row, "labels": [ner.IGNORE_INDEX] * len(row["labels"])} for row in extra.rows]
+
+    def collator(self):
+        from transformers import DataCollatorForTokenClassification
+
+        return DataCollatorForTokenClassification(self.tokenizer)
+
+    def score(self, logits, label_ids=None) -> dict[str, float]:
+        prefix = len(self.specials.prefix_ids)
+        aggregation = (self.settings or {}).get("aggregation", "first")
+        predicted = entities_from_window_logits(self.data.eval, self.eval_enc, list(logits), prefix, self.labels, aggregation)
+        self.last_report = score_entities(self.data.eval, predicted)
+        return entity_metrics(self.last_report)
+
+    def details(self) -> dict[str, Any]:
+        return {"per_type": self.last_report.get("per_type", {})}
+
+    def final_scores(self, trainer) -> dict[str, Any]:
+        evals = [entry for entry in trainer.state.log_history if f"eval_{ENTITY_F1}" in entry]
+        if evals and self.last_report and evals[-1][f"eval_{ENTITY_F1}"] == trainer.state.best_metric:
+            return evals[-1]  # the last evaluation scored the model that was kept: no second pass
+        return trainer.evaluate()
+
+    def describe(self, run: Run) -> str:
+        data = self.data
+        return (
+            f"training {self.base_label(run)} on {len(data.train)} sentences ({len(data.types)} entity types, "
+            f"{data.scheme or 'span'} tags read as IOB2, {self.encoding['word_split']} words; eval {len(data.eval)})"
+        )
+
+    def extra_metrics(self) -> dict[str, Any]:
+        return {
+            **self.details(),
+            "eval_examples": len(self.data.eval),
+            "train_examples": len(self.data.train),
+            "misaligned_train_entities": self.train_enc.misaligned,
+            "misaligned_eval_entities": self.eval_enc.misaligned,
+        }
+
+    def task_info(self) -> dict[str, Any]:
+        return {"labels": self.labels, "max_length": self.config.max_length, "ner": dict(self.settings or {})}
 
 
 def train_ner(config: NerConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
     """Fine-tune ``config.base`` for token classification and write a run folder to ``config.out``."""
-    started = time.perf_counter()
-    data = load_ner_data(config)
-    base_path, base_config = load_base_config(config.base)
-    device = select_device(config)
-    stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
-    stage.check()
-
-    from transformers import (
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-        DataCollatorForTokenClassification,
-        set_seed,
-    )
-
-    quiet_transformers()
-    set_seed(config.seed)
-    labels = data.labels
-    hf_tokenizer = AutoTokenizer.from_pretrained(base_path, use_fast=True)
-    tokenizer = content_tokenizer(hf_tokenizer)
-    specials = ner.specials_of(tokenizer)
-    stride = config.window_stride
-    if stride >= config.max_length - specials.count:
-        raise ConfigError(f"config field stride={stride} must be below the window of {config.max_length - specials.count} tokens")
-    model = AutoModelForTokenClassification.from_pretrained(
-        base_path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
-    word_split = resolve_word_split(config, data.join, tokenizer, data.train)
-    prepared = prepare_model(model, config, "ner")
-    encode = dict(
-        max_length=config.max_length,
-        stride=stride,
-        label_all=config.label_all_tokens,
-        type_ids="token_type_ids" in hf_tokenizer.model_input_names,
-        word_split=word_split,
-    )
-    train_enc = encode_examples(tokenizer, specials, data.train, labels, **encode)
-    eval_enc = encode_examples(tokenizer, specials, data.eval, labels, **encode)
-    if train_enc.misaligned:
-        log.warning(
-            "%d training entities start or end inside a word (%s words); the tagger learns the words they cover",
-            train_enc.misaligned,
-            word_split,
-        )
-    long_texts = len(train_enc.windows) - len(data.train)
-    if long_texts:
-        log.info("%d extra windows for training sentences longer than %d tokens (stride %d)", long_texts, config.max_length, stride)
-    prefix = len(specials.prefix_ids)
-    last_report: dict[str, Any] = {}
-
-    def compute_metrics(prediction) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        predicted = entities_from_window_logits(data.eval, eval_enc, list(logits), prefix, labels, config.aggregation)
-        report = score_entities(data.eval, predicted)
-        last_report.clear()
-        last_report.update(report)
-        return flat_scores(report)
-
-    with stage as work:
-        trainer = supervised_trainer(
-            config,
-            device,
-            work,
-            model=prepared.model,
-            train_rows=train_enc.rows,
-            eval_rows=eval_enc.rows,
-            collator=DataCollatorForTokenClassification(hf_tokenizer),
-            tokenizer=hf_tokenizer,
-            compute_metrics=compute_metrics,
-            metric=HEADLINE,
-        )
-        log.info(
-            "training %s on %d sentences (%d entity types, %s tags read as IOB2, %s words; eval %d) on %s/%s",
-            base_name(base_path),
-            len(data.train),
-            len(data.types),
-            data.scheme or "span",
-            word_split,
-            len(data.eval),
-            device.kind,
-            device.precision,
-        )
-        trainer.train(resume_from_checkpoint=resume_checkpoint(work, resume))
-        evals = [entry for entry in trainer.state.log_history if f"eval_{HEADLINE}" in entry]
-        if evals and last_report and evals[-1][f"eval_{HEADLINE}"] == trainer.state.best_metric:
-            scores = evals[-1]  # the last evaluation scored the model that was kept: no second pass
-        else:
-            scores = trainer.evaluate()
-        if not trainer.is_world_process_zero():
-            return TrainResult(Path(config.out), {}, time.perf_counter() - started, main_process=False)
-        save_trained(trainer, prepared, hf_tokenizer, work, config)
-        finish_run_folder(work)
-        metrics: dict[str, Any] = {k.removeprefix("eval_"): v for k, v in scores.items() if k.removeprefix("eval_") in _REPORTED}
-        metrics["per_type"] = last_report.get("per_type", {})
-        metrics["eval_examples"] = len(data.eval)
-        metrics["train_examples"] = len(data.train)
-        metrics["misaligned_train_entities"] = train_enc.misaligned
-        metrics["misaligned_eval_entities"] = eval_enc.misaligned
-        seconds = time.perf_counter() - started
-        info = {
-            "labels": labels,
-            "max_length": config.max_length,
-            "ner": {
-                "scheme": "IOB2",
-                "source_scheme": data.scheme,
-                "join": data.join,
-                "aggregation": config.aggregation,
-                "stride": stride,
-                "label_all_tokens": config.label_all_tokens,
-                "word_split": word_split,
-            },
-            **run_info(
-                config, base_path, base_config, device,
-                sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=seconds,
-                trained={**prepared.info, "training_loop": training_loop_time(trainer)},
-            ),
-        }
-        write_run(work, task="ner", config=config, info=info, metrics=metrics, eval_examples=data.eval)
-        stage.commit()
-    return TrainResult(Path(config.out), metrics, seconds)
-
-
-_REPORTED = {"entity_f1", "entity_precision", "entity_recall", "loss"}
+    return train(NerRecipe(config), overwrite=overwrite, resume=resume)

@@ -97,7 +97,10 @@ class Recipe:
 
     def metrics(self, scores: dict[str, Any]) -> dict[str, Any]:
         """What metrics.json holds: the reported scores and the task's counts."""
-        return {**reported(scores, self.reported), **self.extra_metrics()}
+        return {**self.reported_scores(scores), **self.extra_metrics()}
+
+    def reported_scores(self, scores: dict[str, Any]) -> dict[str, Any]:
+        return reported(scores, self.reported)
 
     def extra_metrics(self) -> dict[str, Any]:
         return {}
@@ -174,6 +177,7 @@ class TrainerRecipe(Recipe):
 
     def __init__(self, config: Any):
         super().__init__(config)
+        self.labels: list[str] = []  # set by load_data
         self.train_rows: list[dict[str, Any]] = []
         self.eval_rows: list[dict[str, Any]] = []
         # What distillation changes: the collator (teacher outputs ride along) and the Trainer class.
@@ -189,9 +193,14 @@ class TrainerRecipe(Recipe):
     def auto_model_class(self) -> Any:
         raise NotImplementedError
 
+    def head_options(self) -> dict[str, Any]:
+        """What ``from_pretrained`` needs to give the model a new head over ``self.labels``."""
+        labels = self.labels
+        return {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+
     def new_model(self, run: Run) -> Any:
         """The model to fine-tune, loaded from the base with this task's head."""
-        raise NotImplementedError
+        return self.auto_model_class().from_pretrained(run.base.load_from, **self.head_options())
 
     def encode(self, run: Run) -> None:
         """Set ``train_rows`` and ``eval_rows``: the Trainer's features."""

@@ -19,17 +19,16 @@ from typing import Any
 import numpy as np
 from edgeft_exporters.constants import CHECKPOINT_DIR
 from edgeft_exporters.requirements import SETFIT_MODULES, missing_distributions
-from edgeft_exporters.staging import StagedDir
 from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL, TASK_SETFIT
 from edgeft_runtime.metrics import classification_metrics
 
-from ..base_models import load_base_config
 from ..config import SetFitConfig, parse_freeze
-from ..devices import TrainDevice, select_device
+from ..devices import TrainDevice
 from ..errors import ConfigError, DataError
-from ..runs import library_versions, write_run
+from ..runs import library_versions
 from .classifier import encode_targets, load_classification_data
-from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, run_info
+from .common import TrainResult, base_name
+from .pipeline import Recipe, Run, train
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ def head_parameter_count(head) -> int:
     return int(sum(e.coef_.size + e.intercept_.size for e in estimators))
 
 
-def _show_progress_bar(trainer) -> None:
+def show_progress_bar(trainer) -> None:
     """A progress bar over the pair steps: the underlying HF Trainer prints log lines instead when
     transformers' logging is quiet (quiet_transformers), which hides its notices, not progress."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -164,7 +163,7 @@ def _show_progress_bar(trainer) -> None:
         trainer.st_trainer.add_callback(ProgressCallback)
 
 
-def _quiet_setfit() -> None:
+def quiet_setfit() -> None:
     import datasets
     import setfit
 
@@ -172,60 +171,79 @@ def _quiet_setfit() -> None:
     datasets.disable_progress_bars()
 
 
-def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
-    """Train a SetFit model on ``config.train`` (optionally ``config.shots`` per label) and write a run folder."""
-    if resume:
-        raise ConfigError("--resume is not supported for setfit runs (they train one pass of pairs); start again")
-    require_setfit()
-    started = time.perf_counter()
-    data = load_classification_data(config, shots=config.shots)
-    multi, labels = config.multi_label, data.labels
-    if multi and len(labels) < 2:
-        raise DataError(f"{config.train}: multi-label SetFit needs at least two labels (found {', '.join(labels)})")
-    base_path, base_config = load_base_config(config.base)
-    device = select_device(config)
-    import torch
-
-    if device.kind == "cpu" and torch.cuda.is_available():
-        raise ConfigError("device=cpu while a CUDA GPU is visible: setfit's trainer would use the GPU; hide it with CUDA_VISIBLE_DEVICES=")
-    stage = StagedDir(config.out, overwrite=overwrite)
-    stage.check()
-
+def setfit_versions() -> dict[str, str]:
+    """The library versions a SetFit run records: edgeft's, and those of setfit and its stack."""
     import sentence_transformers
     import setfit
     import sklearn
-    from datasets import Dataset
-    from edgeft_exporters.setfit_head import save_head
-    from setfit import SetFitModel, Trainer
-    from transformers import set_seed
 
-    quiet_transformers()
-    _quiet_setfit()
-    set_seed(config.seed)
-    body, body_info = build_body(base_path, config.max_length, device.kind)
-    frozen = freeze_body(body, config.freeze)
-    body_trains = parse_freeze(config.freeze)[0] != "encoder"
-    model = SetFitModel(
-        model_body=body,
-        model_head=build_head(config),
-        multi_target_strategy="one-vs-rest" if multi else None,
-        labels=labels,
-    )
-    targets = encode_targets(data.train, labels, multi)
-    train_dataset = Dataset.from_dict(
-        {"text": [ex.text for ex in data.train], "label": targets.astype(int).tolist()}
-    )
+    return {
+        **library_versions(),
+        "setfit": setfit.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "scikit_learn": sklearn.__version__,
+    }
 
-    with stage as work:
-        trainer = Trainer(model=model, args=training_arguments(config, device, work), train_dataset=train_dataset)
-        _show_progress_bar(trainer)
+
+class SetFitRecipe(Recipe):
+    """SetFit: setfit's own trainer (contrastive pairs for the body, then the head) instead of the
+    HF Trainer; evaluated once, on probabilities, the way the bundle decides."""
+
+    task = TASK_SETFIT
+    resumable = False  # one pass of pairs, no checkpoints
+
+    def __init__(self, config: SetFitConfig):
+        super().__init__(config)
+        self.multi_label = config.multi_label
+        self.frozen: dict[str, Any] | None = None  # what freeze_body did (None: the body came from a teacher)
+        self.pairs: int | None = None
+
+    def check(self, resume: bool) -> None:
+        if resume:
+            raise ConfigError("--resume is not supported for setfit runs (they train one pass of pairs); start again")
+        require_setfit()
+
+    def load_data(self) -> None:
+        config = self.config
+        self.data = load_classification_data(config, shots=config.shots)
+        self.labels = self.data.labels
+        if self.multi_label and len(self.labels) < 2:
+            raise DataError(f"{config.train}: multi-label SetFit needs at least two labels (found {', '.join(self.labels)})")
+        self.eval_source, self.eval_examples = self.data.eval_source, self.data.eval
+
+    def check_device(self, device: TrainDevice) -> None:
+        import torch
+
+        if device.kind == "cpu" and torch.cuda.is_available():
+            raise ConfigError("device=cpu while a CUDA GPU is visible: setfit's trainer would use the GPU; hide it with CUDA_VISIBLE_DEVICES=")
+
+    def quiet(self) -> None:
+        quiet_setfit()
+
+    def prepare(self, run: Run) -> None:
+        from setfit import SetFitModel
+
+        body, self.body_info = build_body(run.base.load_from, self.config.max_length, run.device.kind)
+        self.frozen = freeze_body(body, self.config.freeze)
+        self.model = SetFitModel(
+            model_body=body,
+            model_head=build_head(self.config),
+            multi_target_strategy="one-vs-rest" if self.multi_label else None,
+            labels=self.labels,
+        )
+
+    def fit(self, run: Run, work: Path, resume: bool) -> dict[str, Any] | None:
+        from datasets import Dataset
+        from setfit import Trainer
+
+        targets = encode_targets(self.data.train, self.labels, self.multi_label)
+        train_dataset = Dataset.from_dict({"text": [ex.text for ex in self.data.train], "label": targets.astype(int).tolist()})
+        body_trains = parse_freeze(self.config.freeze)[0] != "encoder"
+        trainer = Trainer(model=self.model, args=training_arguments(self.config, run.device, work), train_dataset=train_dataset)
+        show_progress_bar(trainer)
         log.info(
             "SetFit: training %s on %d examples (%d labels, eval %d) on %s",
-            base_name(base_path),
-            len(data.train),
-            len(labels),
-            len(data.eval),
-            device.kind,
+            base_name(run.base.path), len(self.data.train), len(self.labels), len(self.data.eval), run.device.kind,
         )
         fit_started = time.perf_counter()
         with warnings.catch_warnings():
@@ -236,45 +254,54 @@ def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool 
             else:
                 log.info("freeze=encoder: no contrastive phase; fitting the head on the frozen body's embeddings")
                 trainer.train_classifier(*trainer.dataset_to_parameters(train_dataset))
-        train_seconds = time.perf_counter() - fit_started
-        pairs = len(trainer.st_trainer.train_dataset) if body_trains else 0
+        self.train_seconds = time.perf_counter() - fit_started
+        self.pairs = len(trainer.st_trainer.train_dataset) if body_trains else 0
+        return self.score_model(self.model)
 
-        probs = np.asarray(model.predict_proba([ex.text for ex in data.eval], as_numpy=True, show_progress_bar=False))
-        preds = (probs >= SETFIT_THRESHOLD).astype(np.int64) if multi else probs.argmax(-1)
-        gold = encode_targets(data.eval, labels, multi).astype(np.int64)
-        metrics: dict[str, Any] = classification_metrics(gold, preds, len(labels), multi)
-        metrics.update(eval_examples=len(data.eval), train_examples=len(data.train), pairs=pairs)
+    def score_model(self, model) -> dict[str, Any]:
+        """Metrics of a SetFit model (the run's, or a teacher's) on the eval data."""
+        probs = np.asarray(model.predict_proba([ex.text for ex in self.data.eval], as_numpy=True, show_progress_bar=False))
+        preds = (probs >= SETFIT_THRESHOLD).astype(np.int64) if self.multi_label else probs.argmax(-1)
+        gold = encode_targets(self.data.eval, self.labels, self.multi_label).astype(np.int64)
+        return classification_metrics(gold, preds, len(self.labels), self.multi_label)
 
-        model.model_body.save(str(work), create_model_card=False)
-        head_spec = save_head(work, model.model_head, labels=labels, multi_label=multi, params=head_params(config))
-        finish_run_folder(work)
-        seconds = time.perf_counter() - started
-        info = {
-            "labels": labels,
-            "problem_type": MULTI_LABEL if multi else SINGLE_LABEL,
+    def reported_scores(self, scores: dict[str, Any]) -> dict[str, Any]:
+        return dict(scores)
+
+    def save(self, run: Run, work: Path) -> None:
+        from edgeft_exporters.setfit_head import save_head
+
+        self.model.model_body.save(str(work), create_model_card=False)
+        self.head_spec = save_head(work, self.model.model_head, labels=self.labels, multi_label=self.multi_label, params=head_params(self.config))
+
+    def extra_metrics(self) -> dict[str, Any]:
+        counts = {"eval_examples": len(self.data.eval), "train_examples": len(self.data.train)}
+        return counts if self.pairs is None else {**counts, "pairs": self.pairs}
+
+    def recorded_seconds(self, seconds: float) -> float:
+        return self.train_seconds  # fitting alone, body and head: no loading or eval
+
+    def task_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "labels": self.labels,
+            "problem_type": MULTI_LABEL if self.multi_label else SINGLE_LABEL,
             "threshold": SETFIT_THRESHOLD,
-            "max_length": config.max_length,
-            "body": body_info,
-            "head": {k: head_spec[k] for k in ("kind", "multi_target_strategy", "activation", "params")},
-            "shots": config.shots,
-            "parameters": {
-                "trainable": frozen["body"]["trainable"] + head_parameter_count(model.model_head),
-                "total": frozen["body"]["total"] + head_parameter_count(model.model_head),
-                "body": frozen["body"],
-            },
-            "tuning": {"freeze": config.freeze, "frozen_layers": frozen["frozen_layers"], "warmup_ratio": config.warmup_ratio},
-            # train_seconds: trainer.train() alone, body and head, no loading or eval
-            **run_info(
-                config, base_path, base_config, device,
-                sources={"train_file": str(Path(config.train).resolve())}, eval_source=data.eval_source, seconds=train_seconds,
-            ),
-            "versions": {
-                **library_versions(),
-                "setfit": setfit.__version__,
-                "sentence_transformers": sentence_transformers.__version__,
-                "scikit_learn": sklearn.__version__,
-            },
+            "max_length": self.config.max_length,
+            "body": self.body_info,
+            "head": {k: self.head_spec[k] for k in ("kind", "multi_target_strategy", "activation", "params")},
+            "shots": self.config.shots,
         }
-        write_run(work, task=TASK_SETFIT, config=config, info=info, metrics=metrics, eval_examples=data.eval)
-        stage.commit()
-    return TrainResult(Path(config.out), metrics, seconds)
+        if self.frozen is not None:
+            head = head_parameter_count(self.model.model_head)
+            body = self.frozen["body"]
+            info["parameters"] = {"trainable": body["trainable"] + head, "total": body["total"] + head, "body": body}
+            info["tuning"] = {"freeze": self.config.freeze, "frozen_layers": self.frozen["frozen_layers"], "warmup_ratio": self.config.warmup_ratio}
+        return info
+
+    def closing_info(self) -> dict[str, Any]:
+        return {"versions": setfit_versions()}
+
+
+def train_setfit(config: SetFitConfig, *, overwrite: bool = False, resume: bool = False) -> TrainResult:
+    """Train a SetFit model on ``config.train`` (optionally ``config.shots`` per label) and write a run folder."""
+    return train(SetFitRecipe(config), overwrite=overwrite, resume=resume)
