@@ -34,6 +34,7 @@ SEED = Interval(0, 2**32 - 1)
 EVAL_RATIO = 0.1
 # Bounds that only stop a slip of the keyboard (1e308 epochs would run until killed).
 EPOCHS = Interval(0, 10_000, low_open=True)
+STEPS = Interval(0, 1_000_000)  # a step count past the data's end repeats it: 1e20 steps never ends
 BETWEEN_0_AND_1 = Interval(0, 1, low_open=True, high_open=True)  # a share, probability or learning rate
 FROM_0_BELOW_1 = Interval(0, 1, high_open=True)
 
@@ -106,7 +107,8 @@ class TrainConfig:
     epochs: float = option(3.0, "Training epochs.", EPOCHS)
     batch_size: int = option(16, "Batch size per device.", Interval(1))
     lr: float = option(5e-5, "Peak learning rate.", BETWEEN_0_AND_1, flags=("--lr",))
-    weight_decay: float = option(0.01, "AdamW weight decay.", Interval(0), cli=False)
+    # AdamW shrinks each weight by lr * weight_decay per step: above 1 no setting makes sense.
+    weight_decay: float = option(0.01, "AdamW weight decay.", Interval(0, 1), cli=False)
     warmup_ratio: float = option(0.1, "Share of the steps over which the learning rate warms up from 0.", FROM_0_BELOW_1)
     seed: int = option(42, "Random seed (data order, init, hold-out split).", SEED)
     eval_ratio: float = option(EVAL_RATIO, "Share of the training file held out for evaluation when no --eval file is given.", BETWEEN_0_AND_1, cli=False)
@@ -118,7 +120,8 @@ class TrainConfig:
     mixed_precision: str = option(
         "auto", "auto (bf16 or fp16 on a GPU, none on the CPU), no, fp16 or bf16.", OneOf(("auto", "no", "fp16", "bf16")), cli=False
     )
-    gradient_accumulation_steps: int = option(1, "Batches whose gradients add up to one optimiser step.", Interval(1), cli=False)
+    # More batches per step than a run has would train nothing at all, silently.
+    gradient_accumulation_steps: int = option(1, "Batches whose gradients add up to one optimiser step.", Interval(1, 10_000), cli=False)
     logging_steps: int = option(50, "Log the training loss every this many steps.", Interval(1), cli=False)
     seeds: list[int] = option(
         [],
@@ -260,8 +263,11 @@ class SetFitConfig(TextClassificationConfig):
         "oversampling", "How pairs are drawn when --num-iterations is 0: oversampling, undersampling or unique.",
         OneOf(SAMPLING_STRATEGIES), cli=False,
     )
-    max_steps: int = option(0, "Stop the contrastive phase after this many steps (0: no cap).", Interval(0), cli=False)
-    head_c: float = option(1.0, "The logistic-regression head's inverse regularisation strength (scikit-learn C).", Interval(0, low_open=True), cli=False)
+    max_steps: int = option(0, "Stop the contrastive phase after this many steps (0: no cap).", STEPS, cli=False)
+    head_c: float = option(
+        1.0, "The logistic-regression head's inverse regularisation strength (scikit-learn C).",
+        Interval(0, 1e6, low_open=True), cli=False,
+    )
     head_max_iter: int = option(100, "The logistic-regression head's iterations.", Interval(1), cli=False)
     head_class_weight: str | None = option(
         None, "balanced: reweight classes by inverse frequency; unset: every example counts once.", OneOf(("balanced",)), cli=False
@@ -362,7 +368,7 @@ class MlmConfig(TrainConfig):
         False, "Mask all pieces of a word together.", flags=("--whole-word-masking/--token-masking",), default_text="token masking"
     )
     head_warmup_steps: int = option(
-        0, "Steps that train only a newly initialised head (encoder frozen) before full training (0: none).", Interval(0), cli=False
+        0, "Steps that train only a newly initialised head (encoder frozen) before full training (0: none).", STEPS, cli=False
     )
     head_warmup_lr: float = option(1e-3, "Learning rate of the head warm-up steps.", BETWEEN_0_AND_1, cli=False)
 

@@ -9,6 +9,7 @@ wrongly accepted shows up as a command that ran (or failed for another reason), 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import signal
@@ -72,6 +73,44 @@ def numeric_options() -> list[tuple[str, str, str]]:
                 # Not run: a gap may start a training of 1e308 epochs (stopped only by the alarm).
                 marks = [pytest.mark.xfail(reason=f"known gap, {gap}", run=False)] if gap else []
                 cases.append(pytest.param(name, flag, value, marks=marks))
+    return cases
+
+
+# Config keys without a flag of their own (set with --set or a --config file), for which one of
+# the values above is meaningful.
+ALLOWED_KEYS: dict[str, set[str]] = {
+    "early_stopping_patience": {HUGE, ""},  # "stop after N evaluations without improvement": never; distill: "" = the teacher's
+    "logging_steps": {HUGE},  # "log every N steps": never
+    "head_max_iter": {HUGE},  # "at most N iterations": scikit-learn stops when it converges
+}
+
+
+def config_classes() -> dict[str, type]:
+    """The command -> the config class whose fields are its options (training's commands)."""
+    from edgeft.config import DistillConfig
+    from edgeft.tasks import get_task
+
+    return {**{f"train {t}": get_task(t).config_class for t in ("classifier", "setfit", "ner", "mlm")}, "distill": DistillConfig}
+
+
+def config_key_cases() -> list[tuple[str, str, str]]:
+    """(command, key, value) for every int or float config key that has no flag (--set only)."""
+    import types
+    import typing
+
+    from edgeft_runtime.options import declared
+
+    cases = []
+    for command, cls in config_classes().items():
+        hints = typing.get_type_hints(cls)
+        for f in declared(cls):
+            if f.metadata.get("cli", True) or f.name in getattr(cls, "not_applicable", ()):
+                continue
+            kind = hints[f.name]
+            if typing.get_origin(kind) in (typing.Union, types.UnionType):
+                kind = next(a for a in typing.get_args(kind) if a is not type(None))
+            values = FLOAT_VALUES if kind is float else INT_VALUES if kind is int else []
+            cases += [(command, f.name, v) for v in values if v not in ALLOWED_KEYS.get(f.name, set())]
     return cases
 
 
@@ -159,6 +198,13 @@ def test_a_malformed_number_is_one_error_naming_the_option(inputs, command, flag
     assert_refused(invoke(args), *param.opts, param.name, param.name.replace("_", " "))
 
 
+@pytest.mark.parametrize("command, key, value", config_key_cases(), ids=lambda v: str(v) or "empty")
+def test_a_malformed_config_value_is_one_error_naming_the_key(inputs, command, key, value):
+    """The options without a flag meet the same checks through --set (a --config file's values go
+    through the same conversion and checks: tests/test_config.py)."""
+    assert_refused(invoke([*command.split(), *base_args(command, inputs), "--set", f"{key}={value}"]), key)
+
+
 # (command, extra arguments, what the error must name)
 CHOICE_CASES = [
     ("export", ["--per-channel", "bogus"], "--per-channel"),
@@ -199,3 +245,5 @@ def test_every_known_gap_and_allowance_names_a_real_case():
     cases = {(c, f) for c, cmd in commands().items() for p in cmd.params for f in p.opts}
     stale = [key for key in [*KNOWN_GAPS, *ALLOWED] if key[:2] not in cases]
     assert not stale, f"no such command option: {stale}"
+    keys = {f.name for cls in config_classes().values() for f in dataclasses.fields(cls)}
+    assert not set(ALLOWED_KEYS) - keys, f"no such config key: {set(ALLOWED_KEYS) - keys}"
