@@ -204,6 +204,8 @@ class TrainConfig:
 class TextClassificationConfig(TrainConfig):
     """Options of every task that learns labels of texts (the classifier, SetFit)."""
 
+    flags_first: ClassVar[tuple[str, ...]] = ("train", "eval", "out", "base", "text_column", "label_column", "multi_label", "label_separator")
+
     train: str | None = like(TrainConfig, "train", None, help="Training data: .csv, .tsv or .jsonl.")
     multi_label: bool = option(
         False, "Each text may have several labels ('a;b' or a JSON list).", flags=("--multi-label/--single-label",), default_text="single"
@@ -289,6 +291,8 @@ class SetFitConfig(TextClassificationConfig):
 class NerConfig(TrainConfig):
     """Token classification (NER): CoNLL/TSV/JSONL data, any common scheme, trained as IOB2."""
 
+    flags_first: ClassVar[tuple[str, ...]] = ("train", "eval", "out", "base", "scheme", "label_all_tokens", "stride", "aggregation", "word_split")
+
     train: str | None = like(TrainConfig, "train", None, help="Training data: CoNLL (.conll/.txt/...), token<TAB>tag .tsv, or .jsonl.")
     text_column: str = like(TrainConfig, "text_column", "text", cli=False)
     label_column: str = like(TrainConfig, "label_column", "label", cli=False)
@@ -345,6 +349,7 @@ class MlmConfig(TrainConfig):
         "train", "text_column", "label_column", "early_stopping_patience", "skip_empty", "seeds", "freeze",
         *ADAPTER_KEYS, *STABILITY_KEYS,
     )
+    flags_first: ClassVar[tuple[str, ...]] = ("corpus",)  # its --train
 
     eval: str | None = like(
         TrainConfig, "eval", None, help="Held-out corpus file for perplexity.", default_text=f"{EVAL_RATIO:.0%} of the --corpus documents"

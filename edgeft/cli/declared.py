@@ -26,7 +26,10 @@ def on_command_line(cls: type) -> list[Any]:
     """The declared options of ``cls`` that have a flag: not ``cli=False``, not one the class lists
     as ``not_applicable`` (an inherited option its task does not use)."""
     skip = set(getattr(cls, "not_applicable", ()))
-    return [f for f in declared(cls) if f.metadata.get("cli", True) and f.name not in skip]
+    found = [f for f in declared(cls) if f.metadata.get("cli", True) and f.name not in skip]
+    # A class may name options its help lists first (a task's own input before inherited ones).
+    first = tuple(getattr(cls, "flags_first", ()))
+    return sorted(found, key=lambda f: first.index(f.name) if f.name in first else len(first))
 
 
 def typer_parameters(cls: type) -> list[inspect.Parameter]:
