@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from edgeft_runtime.options import Check, Distinct, Interval, NotEmpty, OneOf, first_failure, like, option
+from edgeft_runtime.options import Check, Distinct, Interval, NotEmpty, OneOf, WholeValue, first_failure, like, option
 
 from .data.corpus import DOCUMENT_MODES
 from .errors import ConfigError
@@ -27,6 +27,8 @@ PEFT_METHODS = ("none", "lora")
 # adapters, stability recipes); tasks that train otherwise list the ones they do not use.
 ADAPTER_KEYS = ("peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "save_merged")
 STABILITY_KEYS = ("layerwise_lr_decay", "reinit_top_layers")
+# The hyperparameter search's options: tasks without a metric to maximise (masked-LM) leave them out.
+SEARCH_KEYS = ("search_trials", "search_lr", "search_batch_size", "search_epochs", "search_warmup_ratio", "search_weight_decay")
 SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
 
 # numpy's and torch's seeds are unsigned 32-bit numbers.
@@ -64,6 +66,20 @@ class FreezeSpec(Check):
 
     def describe(self) -> str:
         return FREEZE_CHOICES
+
+
+@dataclass(frozen=True)
+class SearchRange(WholeValue):
+    """A searched range: empty (not searched) or low,high with low < high."""
+
+    example: str
+
+    def problem(self, value: Any) -> str | None:
+        ok = not value or (len(value) == 2 and value[0] < value[1])
+        return None if ok else f"give {self.describe()}"
+
+    def describe(self) -> str:
+        return f"low,high with low < high (e.g. {self.example}), or nothing to keep the option as set"
 
 
 class FieldError(ConfigError):
@@ -159,6 +175,28 @@ class TrainConfig:
     )
     reinit_top_layers: int = option(0, "Re-initialise the top N encoder layers (and the pooler) before training.", Interval(0))
 
+    # Hyperparameter search (edgeft/tasks/search.py): the ranges are searched when search_trials > 0.
+    search_trials: int = option(
+        0,
+        "Hyperparameter search: train this many trials (Optuna's TPE sampler over the search_* ranges; a trial behind the "
+        "median after an epoch is stopped) and keep the best as the run; every trial's settings and metric go into its "
+        "search.jsonl.",
+        Interval(0, 1000), default_text="0, one run",
+    )
+    search_lr: list[float] = option(
+        [1e-5, 1e-4], "Learning rates searched: low,high on a log scale (empty: keep lr).", SearchRange("1e-5,1e-4"), BETWEEN_0_AND_1, cli=False
+    )
+    search_batch_size: list[int] = option(
+        [8, 16, 32], "Batch sizes searched, as choices (empty: keep batch_size).", Distinct("8,16,32"), Interval(1, 65536), cli=False
+    )
+    search_epochs: list[int] = option([1, 5], "Epochs searched: low,high, whole epochs (empty: keep epochs).", SearchRange("1,5"), Interval(1, 10_000), cli=False)
+    search_warmup_ratio: list[float] = option(
+        [0.0, 0.2], "Warm-up shares searched: low,high (empty: keep warmup_ratio).", SearchRange("0,0.2"), FROM_0_BELOW_1, cli=False
+    )
+    search_weight_decay: list[float] = option(
+        [0.0, 0.1], "Weight decays searched: low,high (empty: keep weight_decay).", SearchRange("0,0.1"), Interval(0, 1), cli=False
+    )
+
     def __post_init__(self) -> None:
         # A config built in code (benchmarks, tests, notebooks) is checked like one from the CLI.
         self.validate()
@@ -180,6 +218,11 @@ class TrainConfig:
             raise ConfigError(
                 f"config field reinit_top_layers={self.reinit_top_layers} with peft={self.peft!r}: {self.peft} freezes the "
                 "re-initialised layers, so they would stay random; use one or the other"
+            )
+        if self.search_trials and self.seeds:
+            raise ConfigError(
+                "config fields search_trials and seeds do not combine: search first, then train the best settings "
+                "(the search's train_config.json) with --seeds"
             )
         if not self.save_merged and self.peft == "none":
             raise ConfigError("config field save_merged=false needs peft=lora: without an adapter the model itself is the run")
@@ -347,7 +390,7 @@ class MlmConfig(TrainConfig):
 
     not_applicable: ClassVar[tuple[str, ...]] = (
         "train", "text_column", "label_column", "early_stopping_patience", "skip_empty", "seeds", "freeze",
-        *ADAPTER_KEYS, *STABILITY_KEYS,
+        *ADAPTER_KEYS, *STABILITY_KEYS, *SEARCH_KEYS,
     )
     flags_first: ClassVar[tuple[str, ...]] = ("corpus",)  # its --train
 

@@ -40,8 +40,8 @@ def _coerce(name: str, raw: Any, annotation: Any, where: str) -> Any:
         # A file gives a list; the command line a list or (via --set) comma-separated text.
         items = raw.split(",") if isinstance(raw, str) else raw
         (item_type,) = typing.get_args(target) or (str,)
-        if item_type is int and isinstance(items, (list, tuple)):
-            return [_coerce(name, i, int, where) for i in items if str(i).strip()]
+        if item_type in (int, float) and isinstance(items, (list, tuple)):
+            return [_coerce(name, i, item_type, where) for i in items if str(i).strip()]
         if isinstance(items, (list, tuple)) and all(isinstance(i, (str, Path)) for i in items):
             return [str(i).strip() for i in items if str(i).strip()]
         raise ConfigError(f"{where}: {name}={raw!r} is not a list of text values")

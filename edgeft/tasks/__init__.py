@@ -72,8 +72,13 @@ def task_names() -> list[str]:
 
 
 def train_task(name: str, config: TrainConfig, **kwargs: Any) -> TrainResult:
-    """Train task ``name``: one run, or with ``config.seeds`` one run per seed, the best kept."""
+    """Train task ``name``: one run, or with ``config.seeds`` one run per seed, or with
+    ``config.search_trials`` a hyperparameter search; the best run kept."""
     spec = get_task(name)
+    if config.search_trials:
+        from .search import search
+
+        return search(spec, config, **kwargs)
     if config.seeds:
         from .seeds import train_seeds
 

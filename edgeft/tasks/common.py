@@ -6,6 +6,7 @@ import logging
 import re
 import shutil
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from ..devices import TrainDevice
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+# Callbacks added to every Trainer built while set (the hyperparameter search's pruning,
+# edgeft/tasks/search.py): a context variable, so that no task's signature carries them.
+EXTRA_CALLBACKS: ContextVar[tuple[Any, ...]] = ContextVar("edgeft_extra_trainer_callbacks", default=())
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ def supervised_trainer(
 
     callbacks = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
     callbacks.append(loop_timer())
+    callbacks.extend(EXTRA_CALLBACKS.get())
     base_class = trainer_class or Trainer
     if config.layerwise_lr_decay < 1:
         base_class = layerwise_trainer_class(config.layerwise_lr_decay, base_class)

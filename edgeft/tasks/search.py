@@ -1,0 +1,249 @@
+"""``--search-trials N``: a hyperparameter search on the eval data, the best trial kept as the run.
+
+Optuna's TPE sampler proposes the learning rate, batch size, epochs, warm-up and weight decay
+within the config's ``search_*`` ranges (an empty range keeps that option as configured); each
+trial is an ordinary training run in its own folder inside the output's staging folder
+(``.OUT.partial/search-trials/trial-N``). After every epoch's evaluation a trial reports the task's
+headline metric, and Optuna's median pruner stops a trial that is behind the median of the
+earlier trials at the same epoch (tasks whose Trainer does not evaluate per epoch, SetFit, run
+every trial to the end). Only the best finished trial's folder is kept while the search runs.
+
+Every finished trial is appended to ``search.jsonl`` (its settings, metric, state and seconds) as
+it ends, so ``--resume`` replays the finished trials into a new study and runs only the rest
+(the trial that was interrupted starts again). At the end the best trial's files become the run,
+``search.jsonl`` stays beside them, and ``metrics.json`` / ``edgeft_run.json`` carry a summary.
+
+The metric that chooses is the one the run reports: choosing on the eval data makes the kept
+run's eval score optimistic; hold out a test set to measure it (docs/training.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from edgeft_exporters.constants import CONFIG_FILE, METRICS_FILE, RUN_FILE
+from edgeft_exporters.staging import StagedDir
+
+from ..config import TrainConfig
+from ..config_loader import save_config
+from ..errors import ConfigError, DataError
+from ..runs import write_json
+from .common import EXTRA_CALLBACKS, TrainResult
+
+if TYPE_CHECKING:
+    from . import TaskSpec
+
+log = logging.getLogger(__name__)
+
+TRIALS_DIR = "search-trials"
+TRIALS_FILE = "search.jsonl"
+# Trials that always run to the end, so the pruner has a median to compare with.
+STARTUP_TRIALS = 2
+
+
+def distributions(config: TrainConfig) -> dict[str, Any]:
+    """The searched options and their Optuna distributions, from the config's ``search_*`` ranges."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    space: dict[str, Any] = {}
+    if config.search_lr:
+        space["lr"] = FloatDistribution(*config.search_lr, log=True)
+    if config.search_batch_size:
+        space["batch_size"] = CategoricalDistribution(sorted(config.search_batch_size))
+    if config.search_epochs:
+        space["epochs"] = IntDistribution(*config.search_epochs)
+    if config.search_warmup_ratio:
+        space["warmup_ratio"] = FloatDistribution(*config.search_warmup_ratio)
+    if config.search_weight_decay:
+        space["weight_decay"] = FloatDistribution(*config.search_weight_decay)
+    return {k: v for k, v in space.items() if k not in config.not_applicable}
+
+
+def trial_config(config: TrainConfig, params: dict[str, Any], folder: Path) -> TrainConfig:
+    """The config of one trial: the searched values, one run, its own folder."""
+    values = {k: float(v) if k == "epochs" else v for k, v in params.items()}
+    return dataclasses.replace(config, **values, search_trials=0, seeds=[], out=str(folder))
+
+
+def pruning_callback(trial: Any, metric: str) -> Any:
+    """A Trainer callback: report the metric after each evaluation, stop the trial if pruned."""
+    from transformers import TrainerCallback
+
+    class Pruning(TrainerCallback):
+        def __init__(self) -> None:
+            self.pruned = False
+            self.reported: set[int] = set()
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            value = (metrics or {}).get(f"eval_{metric}")
+            epoch = round(state.epoch or 0)
+            if value is None or epoch in self.reported:  # the closing evaluate() repeats the last epoch
+                return
+            self.reported.add(epoch)
+            trial.report(float(value), step=epoch)
+            if trial.should_prune():
+                self.pruned = True
+                control.should_training_stop = True
+
+    return Pruning()
+
+
+@contextlib.contextmanager
+def pruning(trial: Any, metric: str) -> Iterator[Any]:
+    """Every Trainer built inside the block reports to ``trial`` and stops when it is pruned."""
+    callback = pruning_callback(trial, metric)
+    token = EXTRA_CALLBACKS.set((*EXTRA_CALLBACKS.get(), callback))
+    try:
+        yield callback
+    finally:
+        EXTRA_CALLBACKS.reset(token)
+
+
+def make_pruner() -> Any:
+    """Stop a trial whose metric after an epoch is below the median of the earlier trials' there."""
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0)
+
+
+def read_trials(path: Path) -> list[dict[str, Any]]:
+    """The finished trials of an interrupted search (``search.jsonl``); DataError naming a bad line."""
+    if not path.is_file():
+        return []
+    records = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not {"trial", "params", "value", "state"} <= record.keys():
+                raise ValueError("not a trial record")
+        except ValueError as e:
+            raise DataError(f"{path}:{n}: {e}; start without --resume (or delete {path.parent})") from None
+        records.append(record)
+    return records
+
+
+def replay(study: Any, records: list[dict[str, Any]], space: dict[str, Any]) -> None:
+    """Add the finished trials of an interrupted search to a new study."""
+    import optuna
+
+    for r in records:
+        state = optuna.trial.TrialState[r["state"]]
+        intermediate = {int(k): v for k, v in r.get("intermediate", {}).items()}
+        value = r["value"] if state == optuna.trial.TrialState.COMPLETE else None
+        study.add_trial(optuna.trial.create_trial(params=r["params"], distributions=space, value=value, state=state, intermediate_values=intermediate))
+
+
+def best_of(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    finished = [r for r in records if r["state"] == "COMPLETE"]
+    return max(finished, key=lambda r: r["value"]) if finished else None
+
+
+def run_trial(spec: TaskSpec, config: TrainConfig, study: Any, space: dict[str, Any], number: int, folder: Path, metric: str, **kwargs: Any) -> dict[str, Any]:
+    """Ask the study for settings, train them in ``folder``, tell the study; the trial's record."""
+    import optuna
+
+    trial = study.ask(space)
+    started = time.perf_counter()
+    with pruning(trial, metric) as callback:
+        result = spec.train(trial_config(config, trial.params, folder), overwrite=True, **kwargs)
+    value = float(result.metrics[metric])
+    state = optuna.trial.TrialState.PRUNED if callback.pruned else optuna.trial.TrialState.COMPLETE
+    study.tell(trial, value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+    frozen = study.trials[-1]
+    return {
+        "trial": number, "params": trial.params, "value": value, "metric": metric, "state": state.name,
+        "intermediate": {str(k): v for k, v in frozen.intermediate_values.items()}, "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def describe(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in params.items())
+
+
+def search(spec: TaskSpec, config: TrainConfig, *, overwrite: bool = False, resume: bool = False, **kwargs: Any) -> TrainResult:
+    """Train up to ``config.search_trials`` trials of ``spec``; write the best to ``config.out``."""
+    if spec.headline is None:
+        raise ConfigError(f"--search-trials is not supported for {spec.name} runs (they report no metric to maximise)")
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError("--search-trials needs Optuna: pip install 'edgeft[search]'") from None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--search-trials runs in one process (each of torchrun's would search on its own); search on one, then train the best config with torchrun")
+    config.require_io()
+    space = distributions(config)
+    if not space:
+        raise ConfigError("--search-trials: every search_* range is empty, so there is nothing to search; set one, e.g. --set search_lr=1e-5,1e-4")
+    metric = spec.headline(config)
+    started = time.perf_counter()
+    stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
+    stage.check()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with stage as work:
+        trials_file, folder = work / TRIALS_FILE, work / TRIALS_DIR
+        records = read_trials(trials_file) if resume else []
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
+            pruner=make_pruner(),
+        )
+        replay(study, records, space)
+        if records:
+            log.info("--resume: %d of %d trials kept from the interrupted search", len(records), config.search_trials)
+        for number in range(len(records) + 1, config.search_trials + 1):
+            shutil.rmtree(folder / f"trial-{number}", ignore_errors=True)
+            record = run_trial(spec, config, study, space, number, folder / f"trial-{number}", metric, **kwargs)
+            records.append(record)
+            with open(trials_file, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            best = best_of(records)
+            keep_only(folder, best["trial"] if best else None)
+            log.info(
+                "trial %d/%d: %s -> %s %.4f%s in %.0f s (best so far: %s)", number, config.search_trials, describe(record["params"]),
+                metric, record["value"], " (pruned)" if record["state"] == "PRUNED" else "", record["seconds"],
+                f"trial {best['trial']}, {best['value']:.4f}" if best else "none finished",
+            )
+        best = best_of(records)
+        if best is None:
+            raise ConfigError(f"--search-trials: every one of {len(records)} trials was pruned; search again with more trials")
+        metrics = finish(work, folder / f"trial-{best['trial']}", config, records, best, metric)
+        stage.commit()
+    return TrainResult(Path(config.out), metrics, time.perf_counter() - started)
+
+
+def keep_only(folder: Path, best: int | None) -> None:
+    """Delete every trial folder but the best finished one (a run folder each: disk adds up)."""
+    if not folder.is_dir():
+        return
+    for trial in folder.iterdir():
+        if trial.name != f"trial-{best}":
+            shutil.rmtree(trial, ignore_errors=True)
+
+
+def finish(work: Path, best_folder: Path, config: TrainConfig, records: list[dict[str, Any]], best: dict[str, Any], metric: str) -> dict[str, Any]:
+    """Move the best trial's files into the run folder and record the search in it."""
+    if not (best_folder / RUN_FILE).is_file():
+        raise DataError(f"{best_folder}: the best trial's run folder is missing; start the search again without --resume")
+    for item in best_folder.iterdir():
+        os.replace(item, work / item.name)
+    shutil.rmtree(work / TRIALS_DIR)
+    summary = {
+        "metric": metric, "trials": len(records), "pruned": sum(r["state"] == "PRUNED" for r in records),
+        "best_trial": best["trial"], "best_value": best["value"], "best_params": best["params"],
+        "space": {k: getattr(config, f"search_{k}") for k in best["params"]}, "trials_file": TRIALS_FILE,
+    }
+    metrics = {**json.loads((work / METRICS_FILE).read_text(encoding="utf-8")), "search": summary}
+    write_json(work / METRICS_FILE, metrics)
+    run = json.loads((work / RUN_FILE).read_text(encoding="utf-8"))
+    run["search"] = summary
+    write_json(work / RUN_FILE, run)
+    # The saved config is the best trial's: `--config train_config.json` trains it again (no search).
+    save_config(trial_config(config, best["params"], Path(config.out or "")), work / CONFIG_FILE)
+    return metrics
