@@ -5,6 +5,7 @@ in pieces rather than lost."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -73,10 +74,17 @@ def _export(*args):
     return CliRunner().invoke(app, ["export", *map(str, args)])
 
 
-def test_export_prune_vocab_shrinks_the_bundle_and_keeps_its_answers(tmp_path, tiny_run, tiny_bundle, sentiment_files):
+def test_export_prune_vocab_shrinks_the_bundle_and_keeps_its_answers(tmp_path, tiny_run, tiny_bundle, sentiment_files, monkeypatch):
     import csv
 
+    import edgeft_exporters.run_folder as run_folder
     import edgeft_runtime
+    from edgeft_exporters.options import ExportOptions
+
+    reads, checks = [], []
+    read_run, check = run_folder.read_run, ExportOptions.check
+    monkeypatch.setattr(run_folder, "read_run", lambda folder: reads.append(Path(folder)) or read_run(folder))
+    monkeypatch.setattr(ExportOptions, "check", lambda self: checks.append(self) or check(self))
 
     corpus = tmp_path / "domain.txt"
     texts = [row["text"] for row in csv.DictReader(open(sentiment_files["train"], encoding="utf-8"))]
@@ -86,6 +94,7 @@ def test_export_prune_vocab_shrinks_the_bundle_and_keeps_its_answers(tmp_path, t
     result = _export(tiny_run, "--prune-vocab", corpus, "--out", out, "--reference-samples", 8)
     assert result.exit_code == 0, result.output
     assert "tokens kept; before pruning PyTorch" in result.output
+    assert reads.count(tiny_run) == 1 and len(checks) == 1  # the run is read once, the options checked once
 
     manifest = json.loads((out / "edgeft.json").read_text())
     original = manifest["parity"]["original"]

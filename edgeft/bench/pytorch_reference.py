@@ -7,7 +7,6 @@ model under ``inference_mode``, softmax/sigmoid the logits.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,11 +26,14 @@ def load_reference(run_dir: str | Path, threads: int | None):
 
     from ..errors import ModelError
 
+    from edgeft_exporters.errors import ExportError
+    from edgeft_exporters.run_folder import read_run
+
     run_dir = Path(run_dir)
-    run_file = run_dir / "edgeft_run.json"
-    if not run_file.is_file():
-        raise ModelError(f"--reference {run_dir}: not an edgeft run folder (no edgeft_run.json)")
-    run = json.loads(run_file.read_text(encoding="utf-8"))
+    try:
+        run = read_run(run_dir)
+    except ExportError as e:
+        raise ModelError(f"--reference {e}") from None
     if run["task"] not in ("classifier", "setfit", "ner"):
         raise ModelError(f"--reference: task {run['task']!r} has no PyTorch reference engine yet")
     if threads is not None:

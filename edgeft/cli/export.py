@@ -17,9 +17,9 @@ def read_calibration(run: Path, run_info: dict, given: Path | None) -> tuple[lis
     """Static int8's calibration texts: ``given``, else the run's training file (as saved in its
     train_config.json, relative to here or to the run's folder); (None, None) when that file is
     gone, and the export then calibrates on the held-out texts and says so."""
+    from edgeft_exporters.run_folder import read_run_config
     from edgeft_exporters.static_quant import CALIBRATION_TEXTS
 
-    from ..runs import read_run_config
     from ..tasks import get_task
 
     config = read_run_config(run)
@@ -82,14 +82,13 @@ def export(
       edgeft export models/sst2 --int8 --fp16 --format transformers.js --out models/sst2-web
     """
     from edgeft_exporters.api import export_run
-    from edgeft_exporters.run_folder import read_run
+    from edgeft_exporters.run_folder import read_run, read_run_config
     from edgeft_runtime.parity_record import parity_lines
     from edgeft_runtime.reference import reference_files
 
     run_info = read_run(run)
     eval_rows, eval_source = None, None
     if eval is not None:
-        from ..runs import read_run_config
         from ..tasks import get_task
 
         reader = get_task(run_info["task"]).read_eval_rows
@@ -104,7 +103,7 @@ def export(
         from ..export.prune_vocab import export_pruned
 
         corpus = [doc.text for doc in read_corpus([prune_vocab])]
-        result = export_pruned(run, out, options, corpus, f"{prune_vocab} ({len(corpus)} texts)", eval_rows=eval_rows, eval_source=eval_source)
+        result = export_pruned(run, out, options, corpus, f"{prune_vocab} ({len(corpus)} texts)", eval_rows=eval_rows, eval_source=eval_source, run=run_info)
     else:
         result = export_run(
             run, out, options, eval_rows=eval_rows, eval_source=eval_source, calibration_texts=calibration_texts, calibration_source=calibration_source

@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from edgeft_exporters.constants import CONFIG_FILE
-from edgeft_exporters.run_folder import read_run
+from edgeft_exporters.run_folder import CONFIG_FILE, read_run
 from edgeft_runtime import ner
 from edgeft_runtime.constants import TASK_SETFIT
 from edgeft_runtime.metrics import headline_metric

@@ -119,13 +119,17 @@ def prune_embeddings(model: Any, keep: list[int], pad_id: int | None) -> None:
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-def prune_run(run_dir: Path, texts: Iterable[str], out_dir: Path, *, keep_characters: bool = True) -> dict[str, Any]:
+def prune_run(
+    run_dir: Path, texts: Iterable[str], out_dir: Path, *, keep_characters: bool = True, run: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Write a copy of the classifier or NER run ``run_dir`` with its vocabulary pruned to
-    ``texts`` into ``out_dir`` (which must exist and be empty); return what was kept."""
+    ``texts`` into ``out_dir`` (which must exist and be empty); return what was kept.
+
+    run: its edgeft_run.json when the caller has read it already."""
     from edgeft_exporters.run_folder import read_run
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    run = read_run(run_dir)
+    run = run if run is not None else read_run(run_dir)
     if run["task"] not in ("classifier", "ner"):
         raise ModelError(f"{run_dir}: vocabulary pruning supports classifier and ner runs, not {run['task']}")
     data = read_wordpiece(run_dir)
@@ -154,10 +158,13 @@ def export_pruned(
     keep_characters: bool = True,
     eval_rows: Any = None,
     eval_source: str | None = None,
+    run: dict[str, Any] | None = None,
 ) -> Any:
     """``export_run`` of ``run_dir`` with its vocabulary pruned to ``corpus``: the pruned copy lives
     in a temporary folder beside ``out_dir`` (the run is never modified) and the parity gate also
-    scores the unpruned run on the same held-out data. Returns the ExportResult."""
+    scores the unpruned run on the same held-out data. Returns the ExportResult.
+
+    run: the run's edgeft_run.json when the caller has read it already (it is read once)."""
     from edgeft_exporters.adapters import model_folder
     from edgeft_exporters.api import DerivedFrom, export_run
     from edgeft_exporters.run_folder import read_run
@@ -168,12 +175,14 @@ def export_pruned(
     StagedDir(out_dir, overwrite=options.overwrite).check()
     if not corpus:
         raise ModelError(f"{corpus_name}: no texts to prune the vocabulary to")
-    run = read_run(run_dir)
+    run = run if run is not None else read_run(run_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # The temporary copy sits beside the bundle (same disk); TemporaryDirectory removes it on any error.
     with model_folder(run_dir, run) as model_dir, tempfile.TemporaryDirectory(prefix=".edgeft-pruned-", dir=out_dir.parent) as tmp:
         pruned = Path(tmp) / run_dir.name
         pruned.mkdir()
-        kept = prune_run(model_dir, corpus, pruned, keep_characters=keep_characters)
+        kept = prune_run(model_dir, corpus, pruned, keep_characters=keep_characters, run=run)
         about = {"derivation": "vocabulary pruning", "corpus": corpus_name, "corpus_texts": len(corpus), **kept}
-        return export_run(pruned, out_dir, options, eval_rows=eval_rows, eval_source=eval_source, original=DerivedFrom(model_dir, about))
+        return export_run(
+            pruned, out_dir, options, eval_rows=eval_rows, eval_source=eval_source, original=DerivedFrom(model_dir, about), options_checked=True
+        )

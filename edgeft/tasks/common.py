@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeft_exporters.constants import CHECKPOINT_DIR
+from edgeft_exporters.run_folder import CHECKPOINT_DIR
 from edgeft_runtime.ner import IGNORE_INDEX  # noqa: F401  (the label the loss skips: one value for every task)
 
 from ..config import TrainConfig

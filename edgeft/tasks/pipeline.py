@@ -16,17 +16,19 @@ common case, a Hugging Face ``Trainer`` evaluated every epoch; distillation
 from __future__ import annotations
 
 import logging
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeft_exporters.run_folder import write_run
 from edgeft_exporters.staging import StagedDir
 
 from ..base_models import load_base_config
 from ..config import TrainConfig
 from ..devices import TrainDevice, select_device
-from ..runs import write_run
+from .. import __version__
 from .common import TrainResult, base_name, finish_run_folder, quiet_transformers, resume_checkpoint, run_info, supervised_trainer, training_loop_time
 from .tuning import PreparedModel, prepare_model, save_trained
 
@@ -49,6 +51,21 @@ class Run:
     config: TrainConfig
     base: Base
     device: TrainDevice
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a run records of what trained it."""
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "edgeft": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
 
 
 def reported(scores: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
@@ -161,7 +178,10 @@ def train(recipe: Recipe, *, overwrite: bool = False, resume: bool = False) -> T
             ),
             **recipe.closing_info(),
         }
-        write_run(work, task=recipe.task, config=config, info=info, metrics=metrics, eval_examples=recipe.eval_examples)
+        write_run(
+            work, task=recipe.task, info=info, versions=library_versions(), config=config.to_dict(), metrics=metrics,
+            eval_rows=[ex.to_json() if hasattr(ex, "to_json") else {"text": ex.text, "labels": ex.labels} for ex in recipe.eval_examples],
+        )
         stage.commit()
     return TrainResult(out, metrics, seconds)
 

@@ -10,7 +10,6 @@ become the output and every run's metrics go into its ``metrics.json``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -19,13 +18,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeft_exporters.constants import CONFIG_FILE, METRICS_FILE, RUN_FILE
+from edgeft_exporters.run_folder import METRICS_FILE, RUN_FILE, read_run, read_run_metrics, write_json, write_run_config
 from edgeft_exporters.staging import StagedDir, partial_path
 
 from ..config import TrainConfig
-from ..config_loader import save_config
 from ..errors import ConfigError
-from ..runs import write_json
 from .common import TrainResult, last_checkpoint
 
 if TYPE_CHECKING:
@@ -63,7 +60,7 @@ def train_seed(spec: TaskSpec, config: TrainConfig, seed: int, folder: Path, res
     (empty in the other processes of a distributed launch)."""
     if resume and (folder / RUN_FILE).is_file():
         log.info("seed %d: kept from the interrupted run (%s)", seed, folder)
-        return json.loads((folder / METRICS_FILE).read_text(encoding="utf-8")) if main_process() else {}
+        return (read_run_metrics(folder) or {}) if main_process() else {}
     continue_from = resume and last_checkpoint(partial_path(folder)) is not None
     seed_config = dataclasses.replace(config, seed=seed, seeds=[], out=str(folder))
     return spec.train(seed_config, overwrite=True, resume=continue_from, **kwargs).metrics
@@ -97,9 +94,9 @@ def train_seeds(spec: TaskSpec, config: TrainConfig, *, overwrite: bool = False,
         shutil.rmtree(work / SEED_RUNS_DIR)
         metrics = {**dict(runs)[summary["best_seed"]], "seeds": summary}
         write_json(work / METRICS_FILE, metrics)
-        run = json.loads((work / RUN_FILE).read_text(encoding="utf-8"))
+        run = read_run(work)
         run["seeds"] = {k: v for k, v in summary.items() if k != "runs"}
         write_json(work / RUN_FILE, run)
-        save_config(config, work / CONFIG_FILE)
+        write_run_config(work, config.to_dict())
         stage.commit()
     return TrainResult(Path(config.out), metrics, time.perf_counter() - started)

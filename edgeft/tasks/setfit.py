@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from edgeft_exporters.constants import CHECKPOINT_DIR
+from edgeft_exporters.run_folder import CHECKPOINT_DIR
 from edgeft_exporters.requirements import SETFIT_MODULES, missing_distributions
 from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL, TASK_SETFIT
 from edgeft_runtime.metrics import classification_metrics
@@ -25,10 +25,9 @@ from edgeft_runtime.metrics import classification_metrics
 from ..config import SetFitConfig, parse_freeze
 from ..devices import TrainDevice
 from ..errors import ConfigError, DataError
-from ..runs import library_versions
 from .classifier import encode_targets, load_classification_data
 from .common import TrainResult, base_name
-from .pipeline import Recipe, Run, train
+from .pipeline import Recipe, Run, library_versions, train
 
 log = logging.getLogger(__name__)
 

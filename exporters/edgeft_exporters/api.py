@@ -25,7 +25,6 @@ from edgeft_runtime.ops import max_abs_diff
 
 from .adapters import model_folder
 from .bundle import bake_tokenizer, write_manifest, write_model_card
-from .constants import METRICS_FILE
 from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
 from .first_token import trim_file
@@ -38,7 +37,7 @@ from .parity import in_chunks, interleaved_latency
 from .quantize import Int8Build, int8_methods, plan_int8_builds, quantisation_candidates, quantize_int8, static_settings
 from .static_quant import Calibration, calibration_feeds, quantize_static_int8
 from .requirements import require_export_extra
-from .run_folder import read_run, read_run_eval
+from .run_folder import METRICS_FILE, read_run, read_run_eval
 from .staging import StagedDir
 from .tasks import TaskExporter, exporter_for
 from .transformers_js import LAYOUT as TRANSFORMERS_JS
@@ -72,6 +71,7 @@ def export_run(
     original: DerivedFrom | None = None,
     calibration_texts: Sequence[str] | None = None,
     calibration_source: str | None = None,
+    options_checked: bool = False,
 ) -> ExportResult:
     """Export a run to a bundle and check it against the PyTorch original on held-out data.
 
@@ -83,7 +83,8 @@ def export_run(
     writes nothing) when a gate fails.
     """
     options = options or ExportOptions()
-    options.check()
+    if not options_checked:  # export_pruned checks them before it prunes, once
+        options.check()
     require_export_extra()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)

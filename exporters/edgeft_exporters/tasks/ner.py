@@ -12,7 +12,6 @@ concatenated into one (total tokens, labels) array (so ``max_abs_diff`` compares
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,8 +20,8 @@ from edgeft_runtime import ner
 from edgeft_runtime.metrics import ENTITY_F1, entity_metrics, entity_scores, in_points
 from edgeft_runtime.reference_tasks import ner_observation
 
-from ..constants import METRICS_FILE
 from ..errors import ExportError
+from ..run_folder import read_run_metrics
 from .base import ExporterDefaults, Reference
 
 
@@ -66,9 +65,9 @@ class NerExport(ExporterDefaults):
                 "join": self.settings.get("join"),
             },
         }
-        metrics_file = self.run_dir / METRICS_FILE
-        if metrics_file.is_file():
-            fields["metrics"] = json.loads(metrics_file.read_text(encoding="utf-8"))
+        metrics = read_run_metrics(self.run_dir)
+        if metrics is not None:
+            fields["metrics"] = metrics
         return fields
 
     def _content_tokenizer(self):
