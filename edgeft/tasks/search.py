@@ -29,13 +29,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from edgeft_exporters.constants import CONFIG_FILE, METRICS_FILE, RUN_FILE
+from edgeft_exporters.run_folder import RUN_FILE, read_run_metrics, record_choice
 from edgeft_exporters.staging import StagedDir
 
 from ..config import TrainConfig
-from ..config_loader import save_config
 from ..errors import ConfigError, DataError
-from ..runs import write_json
 from .common import EXTRA_CALLBACKS, TrainResult
 
 if TYPE_CHECKING:
@@ -239,11 +237,7 @@ def finish(work: Path, best_folder: Path, config: TrainConfig, records: list[dic
         "best_trial": best["trial"], "best_value": best["value"], "best_params": best["params"],
         "space": {k: getattr(config, f"search_{k}") for k in best["params"]}, "trials_file": TRIALS_FILE,
     }
-    metrics = {**json.loads((work / METRICS_FILE).read_text(encoding="utf-8")), "search": summary}
-    write_json(work / METRICS_FILE, metrics)
-    run = json.loads((work / RUN_FILE).read_text(encoding="utf-8"))
-    run["search"] = summary
-    write_json(work / RUN_FILE, run)
+    metrics = {**(read_run_metrics(work) or {}), "search": summary}
     # The saved config is the best trial's: `--config train_config.json` trains it again (no search).
-    save_config(trial_config(config, best["params"], Path(config.out or "")), work / CONFIG_FILE)
+    record_choice(work, "search", summary, metrics, trial_config(config, best["params"], Path(config.out or "")).to_dict())
     return metrics

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeft_exporters.run_folder import METRICS_FILE, RUN_FILE, read_run, read_run_metrics, write_json, write_run_config
+from edgeft_exporters.run_folder import RUN_FILE, read_run_metrics, record_choice
 from edgeft_exporters.staging import StagedDir, partial_path
 
 from ..config import TrainConfig
@@ -93,10 +93,6 @@ def train_seeds(spec: TaskSpec, config: TrainConfig, *, overwrite: bool = False,
             os.replace(item, work / item.name)
         shutil.rmtree(work / SEED_RUNS_DIR)
         metrics = {**dict(runs)[summary["best_seed"]], "seeds": summary}
-        write_json(work / METRICS_FILE, metrics)
-        run = read_run(work)
-        run["seeds"] = {k: v for k, v in summary.items() if k != "runs"}
-        write_json(work / RUN_FILE, run)
-        write_run_config(work, config.to_dict())
+        record_choice(work, "seeds", {k: v for k, v in summary.items() if k != "runs"}, metrics, config.to_dict())
         stage.commit()
     return TrainResult(Path(config.out), metrics, time.perf_counter() - started)

@@ -90,6 +90,16 @@ def write_run_config(folder: Path, config: dict[str, Any]) -> None:
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
+def record_choice(folder: Path, key: str, summary: dict[str, Any], metrics: dict[str, Any], config: dict[str, Any]) -> None:
+    """After one of several runs became the run (``--seeds``, ``--search-trials``): its metrics with
+    the summary, ``key: summary`` added to edgeft_run.json, and the config that trains it again."""
+    write_json(folder / METRICS_FILE, metrics)
+    run = read_run(folder)
+    run[key] = summary
+    write_json(folder / RUN_FILE, run)
+    write_run_config(folder, config)
+
+
 def write_run(
     folder: Path,
     *,
