@@ -21,6 +21,7 @@ from edgeft_exporters.run_folder import CHECKPOINT_DIR
 from edgeft_exporters.requirements import SETFIT_MODULES, missing_distributions
 from edgeft_runtime.constants import MULTI_LABEL, SINGLE_LABEL, TASK_SETFIT
 from edgeft_runtime.metrics import classification_metrics
+from edgeft_runtime.ops import decisions
 
 from ..config import SetFitConfig, parse_freeze
 from ..devices import TrainDevice
@@ -260,7 +261,7 @@ class SetFitRecipe(Recipe):
     def score_model(self, model) -> dict[str, Any]:
         """Metrics of a SetFit model (the run's, or a teacher's) on the eval data."""
         probs = np.asarray(model.predict_proba([ex.text for ex in self.data.eval], as_numpy=True, show_progress_bar=False))
-        preds = (probs >= SETFIT_THRESHOLD).astype(np.int64) if self.multi_label else probs.argmax(-1)
+        preds = decisions(probs, self.multi_label, SETFIT_THRESHOLD)
         gold = encode_targets(self.data.eval, self.labels, self.multi_label).astype(np.int64)
         return classification_metrics(gold, preds, len(self.labels), self.multi_label)
 
