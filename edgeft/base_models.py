@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from edgeft_exporters.constants import ADAPTER_DIR
+from edgeft_exporters.run_folder import RUN_FILE, read_run
 
 from .config import DEFAULT_BASE
 from .errors import ModelError
@@ -98,3 +100,61 @@ def load_base_config(name: str):
             f"(supported: {', '.join(sorted(ENCODER_TYPES))})"
         )
     return resolved, config
+
+
+# --- Any run is a base: keep the head that fits, replace the one that does not ---------------------
+
+# The labelling heads edgeft trains, by the suffix of a checkpoint's architecture (config.json).
+LABEL_HEADS = ("ForSequenceClassification", "ForTokenClassification")
+
+
+def head_of(config: Any) -> tuple[str | None, list[str]]:
+    """The labelling head a checkpoint carries (``ForSequenceClassification``, ...) and its labels
+    in order; (None, []) for a bare encoder, a masked-LM or a sentence-transformer body."""
+    architecture = next(iter(getattr(config, "architectures", None) or []), "") or ""
+    kind = next((k for k in LABEL_HEADS if architecture.endswith(k)), None)
+    labels = [str(config.id2label[i]) for i in sorted(config.id2label)] if kind else []
+    return kind, labels
+
+
+def load_task_model(auto_class: Any, path: str, head_options: dict[str, Any], *, fresh_head: bool = False) -> Any:
+    """``auto_class`` (e.g. AutoModelForSequenceClassification) loaded from ``path`` for the labels
+    in ``head_options``: the base's head is kept when it fits (the same kind of head, the same
+    labels in the same order, the same problem type) unless ``fresh_head``; otherwise the encoder
+    is kept and the head starts afresh, said in one log line. (Loading a head of other labels as
+    transformers would fails on a size mismatch, or, when the sizes happen to agree, silently
+    keeps the other task's weights.)"""
+    from transformers import AutoConfig, AutoModel
+
+    base_config = AutoConfig.from_pretrained(path)
+    kind, base_labels = head_of(base_config)
+    wanted = auto_class.__name__.removeprefix("AutoModel")
+    labels = [str(head_options["id2label"][i]) for i in sorted(head_options["id2label"])]
+    same_problem = head_options.get("problem_type") in (None, getattr(base_config, "problem_type", None))
+    name = Path(path).name or path
+    if kind is None:
+        return auto_class.from_pretrained(path, **head_options)  # no labelling head: transformers adds a fresh one
+    if kind == wanted and base_labels == labels and same_problem and not fresh_head:
+        log.info("--base %s: keeping its %s head (the same %d labels)", name, kind.removeprefix("For"), len(labels))
+        return auto_class.from_pretrained(path, **head_options)
+    why = "as asked (fresh_head)" if kind == wanted and base_labels == labels and same_problem else (
+        f"its {kind.removeprefix('For')} head over {len(base_labels)} labels does not fit this run's {len(labels)}"
+    )
+    log.info("--base %s: encoder kept, task head started afresh (%s)", name, why)
+    model = auto_class.from_config(AutoConfig.from_pretrained(path, **head_options))
+    encoder = AutoModel.from_pretrained(path)
+    missing, _ = getattr(model, model.base_model_prefix).load_state_dict(encoder.state_dict(), strict=False)
+    if missing:
+        raise ModelError(f"--base {path}: its encoder lacks weights the new model needs ({', '.join(missing[:3])}); use another base")
+    return model
+
+
+def base_chain(path: str) -> list[dict[str, Any]]:
+    """The edgeft runs a run builds on, nearest first (task, labels and base model of each, from
+    their edgeft_run.json); empty when the base is a plain checkpoint or a hub id."""
+    if not (Path(path) / RUN_FILE).is_file():
+        return []
+    run = read_run(path)  # a damaged or newer run: one line naming its edgeft_run.json
+    entry = {"run": Path(path).name, "task": run.get("task"), "labels": run.get("labels"), "base_model": run.get("base_model")}
+    earlier = run.get("bases") if isinstance(run.get("bases"), list) else []
+    return [entry, *earlier]

@@ -174,6 +174,10 @@ class TrainConfig:
         Interval(0, 1, low_open=True), default_text="1, no decay",
     )
     reinit_top_layers: int = option(0, "Re-initialise the top N encoder layers (and the pooler) before training.", Interval(0))
+    fresh_head: bool = option(
+        False, "Start the task head afresh even when the --base run's head fits (the same task and labels); a head that does "
+        "not fit is always replaced.", cli=False,
+    )
 
     # Hyperparameter search (edgeft/tasks/search.py): the ranges are searched when search_trials > 0.
     search_trials: int = option(
@@ -281,7 +285,7 @@ class SetFitConfig(TextClassificationConfig):
     """
 
     # LoRA and the layer-wise recipes are wired into edgeft's own Trainer set-up, not setfit's.
-    not_applicable: ClassVar[tuple[str, ...]] = (*ADAPTER_KEYS, *STABILITY_KEYS)
+    not_applicable: ClassVar[tuple[str, ...]] = (*ADAPTER_KEYS, *STABILITY_KEYS, "fresh_head")
 
     epochs: float = like(TrainConfig, "epochs", 1.0, help="Epochs over the pairs (body).")
     batch_size: int = like(TrainConfig, "batch_size", 16, help="Pairs per step.")
@@ -390,7 +394,7 @@ class MlmConfig(TrainConfig):
 
     not_applicable: ClassVar[tuple[str, ...]] = (
         "train", "text_column", "label_column", "early_stopping_patience", "skip_empty", "seeds", "freeze",
-        *ADAPTER_KEYS, *STABILITY_KEYS, *SEARCH_KEYS,
+        *ADAPTER_KEYS, *STABILITY_KEYS, *SEARCH_KEYS, "fresh_head",
     )
     flags_first: ClassVar[tuple[str, ...]] = ("corpus",)  # its --train
 

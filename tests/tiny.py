@@ -113,3 +113,9 @@ def write_conll(path: Path, sentences: list[list[tuple[str, str]]], *, docstart:
         lines.append("")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def write_text(path: Path, lines: list[str]) -> Path:
+    """One text per line (a masked-LM corpus, texts for predict)."""
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path

@@ -25,7 +25,7 @@ from typing import Any
 from edgeft_exporters.run_folder import write_run
 from edgeft_exporters.staging import StagedDir
 
-from ..base_models import load_base_config
+from ..base_models import base_chain, load_base_config, load_task_model
 from ..config import TrainConfig
 from ..devices import TrainDevice, select_device
 from .. import __version__
@@ -176,6 +176,8 @@ def train(recipe: Recipe, *, overwrite: bool = False, resume: bool = False) -> T
                 config, base.path, base.config, device,
                 sources=recipe.sources(), eval_source=recipe.eval_source, seconds=recipe.recorded_seconds(seconds), trained=recipe.trained(),
             ),
+            # The edgeft runs whose weights this one starts from, nearest first (a student: its teacher).
+            "bases": base_chain(base.load_from),
             **recipe.closing_info(),
         }
         write_run(
@@ -220,7 +222,7 @@ class TrainerRecipe(Recipe):
 
     def new_model(self, run: Run) -> Any:
         """The model to fine-tune, loaded from the base with this task's head."""
-        return self.auto_model_class().from_pretrained(run.base.load_from, **self.head_options())
+        return load_task_model(self.auto_model_class(), run.base.load_from, self.head_options(), fresh_head=self.config.fresh_head)
 
     def encode(self, run: Run) -> None:
         """Set ``train_rows`` and ``eval_rows``: the Trainer's features."""

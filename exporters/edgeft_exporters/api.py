@@ -271,6 +271,7 @@ def write_fp32_graph(
         "source": {
             "run": run_dir.name,
             "base_model": run.get("base_model"),
+            **({"bases": run["bases"]} if run.get("bases") else {}),  # the runs it was trained on top of
             "model_type": run.get("model_type"),
             "train_metrics_file": METRICS_FILE,
         },

@@ -120,6 +120,18 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "—"
 
 
+def base_chain_lines(bases: list[dict[str, Any]]) -> list[str]:
+    """The runs the bundle's run was trained on top of, nearest first, as one line."""
+    if not bases:
+        return []
+    steps = []
+    for base in bases:
+        labels = base.get("labels") or []
+        shown = f"; labels {', '.join(map(str, labels[:8]))}{' …' if len(labels) > 8 else ''}" if labels else ""
+        steps.append(f"`{base.get('run', '?')}` ({base.get('task', '?')}{shown})")
+    return ["", f"Trained on top of: {' ← '.join(steps)} ← `{bases[-1].get('base_model', '?')}`."]
+
+
 def model_card(manifest: dict[str, Any]) -> str:
     """A README.md for the bundle: what it is, how it was checked, how to use it."""
     parity = manifest.get("parity") or {}
@@ -141,6 +153,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         "",
         f"Made by edgeft {manifest.get('edgeft_version', '?')} from the run `{source.get('run', '?')}` "
         f"(base model `{source.get('base_model', '?')}`).",
+        *base_chain_lines(source.get("bases") or []),
         "",
         f"- task: {manifest['task']} ({manifest.get('problem_type', 'n/a')})",
         *([f"- labels ({len(labels)}): {', '.join(map(str, labels[:50]))}{' …' if len(labels) > 50 else ''}"] if labels else []),
