@@ -407,11 +407,11 @@ class MlmConfig(TrainConfig):
     logging_steps: int = like(TrainConfig, "logging_steps", 20)
     corpus: list[str] = option(
         [],
-        "Unlabelled text: a .txt file (one document per line, or blank-line separated), a .jsonl file (see "
-        "--text-field) or a folder of them. Repeatable.",
+        "Unlabelled text: a .txt file (one document per line, or blank-line separated), a .jsonl, .csv or .tsv file "
+        "(its --text-field; e.g. a task's own training file) or a folder of them. Repeatable.",
         flags=("--corpus",), repeat=True, metavar="FILE_OR_FOLDER",
     )
-    text_field: str = option("text", "Field with the text in JSONL files.", NotEmpty("a field name"))
+    text_field: str = option("text", "Field (JSONL) or column (CSV/TSV) with the text.", NotEmpty("a field name"))
     documents: str = option(
         "auto", "Plain text: line (one document per line), blank (blank-line separated) or auto.", OneOf(DOCUMENT_MODES), cli=False
     )

@@ -55,8 +55,20 @@ def test_jsonl_text_field(tmp_path, caplog):
         docs = read_corpus_file(path, text_field="body")
     assert [(d.text, d.line) for d in docs] == [("a b c", 1), ("d e", 3)]
     assert "skipped 1 record(s) with empty 'body'" in caplog.text
-    with pytest.raises(DataError, match=r"c\.jsonl:1: no field 'text' \(fields: body, id\); pass --text-field"):
+    with pytest.raises(DataError, match=r"c\.jsonl:1: no field or column 'text' \(found: body, id\); pass --text-field"):
         read_corpus_file(path)
+
+
+def test_a_task_training_file_is_a_corpus_by_its_text_column(tmp_path):
+    """Task-adaptive pretraining: the masked-LM reads a classifier's CSV/TSV training file."""
+    csv_file = tiny.write_csv(tmp_path / "train.csv", [("great phone, long battery", "pos"), ("broken on day one", "neg")])
+    assert [d.text for d in read_corpus_file(csv_file)] == ["great phone, long battery", "broken on day one"]
+    assert [d.line for d in read_corpus_file(csv_file)] == [2, 3]
+    tsv_file = tiny.write_csv(tmp_path / "train.tsv", [("x", "y")], header=("sentence", "label"))
+    tsv_file.write_text("sentence\tlabel\nfine text\tpos\n", encoding="utf-8")
+    assert [d.text for d in read_corpus_file(tsv_file, text_field="sentence")] == ["fine text"]
+    with pytest.raises(DataError, match=r"train\.tsv:2: no field or column 'text' \(found: sentence, label\); pass --text-field"):
+        read_corpus_file(tsv_file)
 
 
 def test_folder_and_several_paths(tmp_path):

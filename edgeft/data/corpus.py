@@ -2,7 +2,9 @@
 
 Plain text holds one document per line, or documents separated by blank lines (``auto`` picks
 the second when the file has a blank line between two lines of text). JSONL holds one object per
-line with the text in a field. Every error names the file (and line where there is one).
+line with the text in a field, and a CSV/TSV file (a task's own training file: task-adaptive
+pretraining) one document per row in a column of that name. Every error names the file (and line
+where there is one).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .classification import JSONL_SUFFIXES, iter_records, read_text_file
+from .classification import JSONL_SUFFIXES, TABLE_SUFFIXES, iter_records, read_text_file
 from ..errors import DataError
 
 log = logging.getLogger(__name__)
@@ -78,13 +80,13 @@ def _plain_documents(path: Path, text: str, mode: str) -> list[Document]:
     return docs
 
 
-def _jsonl_documents(path: Path, text_field: str) -> list[Document]:
+def _record_documents(path: Path, text_field: str) -> list[Document]:
     docs: list[Document] = []
     empty = 0
     for number, record in iter_records(path):
         if text_field not in record:
             fields = ", ".join(map(str, record)) or "(none)"
-            raise DataError(f"{path}:{number}: no field {text_field!r} (fields: {fields}); pass --text-field NAME")
+            raise DataError(f"{path}:{number}: no field or column {text_field!r} (found: {fields}); pass --text-field NAME")
         value = record[text_field]
         if not isinstance(value, str):
             raise DataError(f"{path}:{number}: field {text_field!r} must be text, got {json.dumps(value)[:40]}")
@@ -98,13 +100,13 @@ def _jsonl_documents(path: Path, text_field: str) -> list[Document]:
 
 
 def read_corpus_file(path: str | Path, *, text_field: str = "text", documents: str = "auto") -> list[Document]:
-    """The documents of one file: JSONL (.jsonl/.ndjson/.json) by ``text_field``, anything else as
-    UTF-8 plain text cut by ``documents`` (auto | line | blank). A file without text is an error."""
+    """The documents of one file: JSONL (.jsonl/.ndjson/.json) and CSV/TSV by ``text_field``, anything
+    else as UTF-8 plain text cut by ``documents`` (auto | line | blank). A file without text is an error."""
     if documents not in DOCUMENT_MODES:
         raise DataError(f"documents={documents!r}: choose one of {', '.join(DOCUMENT_MODES)}")
     path = Path(path)
-    if path.suffix.lower() in JSONL_SUFFIXES:
-        docs = _jsonl_documents(path, text_field)
+    if path.suffix.lower() in JSONL_SUFFIXES or path.suffix.lower() in TABLE_SUFFIXES:
+        docs = _record_documents(path, text_field)
     else:
         docs = _plain_documents(path, read_text_file(path), documents)
     if not docs:
