@@ -66,7 +66,6 @@ def configure_and_train(
 ) -> None:
     """What every `edgeft train TASK` does with its options: resolve the config (file, then
     flags, then --set), print it (--print-config) or train the task, then say what comes next."""
-    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
     cfg = build_config(config_cls, config_file=config_file, flags=flags, overrides=overrides)
     if print_only:
         print_config(cfg)
