@@ -98,3 +98,56 @@ def test_device_check_runs_the_static_bundle_unchanged(static_bundle):
     report = check.check_bundle(static_bundle)
     assert set(report["variants"]) == {"fp32", "int8"}
     assert all(v["passed"] for v in report["variants"].values())
+
+
+@pytest.fixture(scope="module")
+def dynamic_bundle(tiny_run, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dynamic") / "bundle"
+    export_run(tiny_run, out, ExportOptions(int8=True, max_drop=100.0, int8_method="dynamic", reference_samples=24))
+    return out
+
+
+def exporter_figures(bundle: Path) -> dict:
+    return json.loads((bundle / "edgeft.json").read_text())["reference"]["exporter"]["variants"]
+
+
+def test_the_export_records_how_far_a_text_moves_with_its_batch_neighbours(dynamic_bundle, static_bundle):
+    """Same text, same answer: the bound the device check holds each variant to is measured at export
+    on the reference texts; fp32 and static int8 move by float rounding only."""
+    from edgeft_runtime.batch_effect import FLOAT_ROUNDING, batch_effect
+
+    for bundle in (dynamic_bundle, static_bundle):
+        figures = exporter_figures(bundle)
+        assert figures["fp32"]["batch_effect"] < FLOAT_ROUNDING
+        assert 0 <= figures["int8"]["batch_effect"] < 0.5
+    assert exporter_figures(static_bundle)["int8"]["batch_effect"] < FLOAT_ROUNDING
+    # the recorded figure is the runtime's own measurement on the stored texts
+    model = edgeft_runtime.load(dynamic_bundle, variant="int8")
+    from edgeft_runtime.reference import load_reference
+
+    reference = load_reference(dynamic_bundle, model.manifest)
+    assert batch_effect(model, reference.texts) == pytest.approx(exporter_figures(dynamic_bundle)["int8"]["batch_effect"], abs=1e-7)
+
+
+def test_device_check_holds_each_variant_to_its_batch_effect_bound(dynamic_bundle, monkeypatch):
+    from edgeft_runtime.batch_effect import bound
+    from edgeft_runtime.classifier import Classifier
+
+    report = check.check_bundle(dynamic_bundle)
+    effect = report["variants"]["int8"]["batch_effect"]
+    assert report["passed"] and effect["bound"] == bound(exporter_figures(dynamic_bundle)["int8"]["batch_effect"])
+    assert effect["max_prob_diff"] <= effect["bound"] and "batch dp/bound" in check.format_report(report)
+
+    # A device whose kernels let batch neighbours move a text by 0.2 fails, naming it.
+    measured = Classifier.predict_proba
+
+    def neighbours_matter(self, texts, batch_size=32):
+        probs = measured(self, texts, batch_size=batch_size)
+        if not isinstance(texts, str) and len(texts) > 1:
+            probs = np.abs(probs - 0.2)
+        return probs
+
+    monkeypatch.setattr(Classifier, "predict_proba", neighbours_matter)
+    report = check.check_bundle(dynamic_bundle, variants=["int8"])
+    assert not report["passed"]
+    assert "move by up to 2.0e-01 with its batch neighbours" in check.failure_line(report)

@@ -479,6 +479,8 @@ def reference_figures_here(folder: Path, fields: dict[str, Any], models: dict[st
     for name, model in models.items():
         report = check_model(model, reference, limits)
         variants[name] = {key: report[key] for key in ("label_agreement", "max_abs_diff", "value", "drop") if key in report}
+        if "batch_effect" in report:  # the device check's bound for same text, same answer (edgeft_runtime.batch_effect)
+            variants[name]["batch_effect"] = report["batch_effect"]["max_prob_diff"]
     return {"cpu_model": device_info().get("cpu_model"), "int8_target": cpu_target(), "variants": variants}
 
 

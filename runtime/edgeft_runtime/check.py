@@ -131,12 +131,30 @@ def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str,
         result.update(metric=metric, value=mine[metric], reference_value=theirs[metric], drop=drop, drop_limit=limit, exporter_drop=figure, scores=mine)
         if drop > limit + 1e-9:
             failures.append(f"{metric} {mine[metric]:.2f} is {drop:.2f} points below PyTorch's {theirs[metric]:.2f} (limit {limit:g}, {why})")
+    failures += batch_effect_check(model, reference, result)
     minimum = limits.get("min_agreement_pct")
     if minimum is not None and 100 * agreement < minimum:
         failures.append(f"agreement with PyTorch {100 * agreement:.2f}% is below --min-agreement {minimum:g}%")
     result["passed"] = not failures
     result["failures"] = failures
     return result
+
+
+def batch_effect_check(model: Any, reference: Any, result: dict[str, Any]) -> list[str]:
+    """Same text, same answer (``batch_effect``): measure how far a text moves with its batch
+    neighbours on the reference texts into ``result``; a failure where it moves more than the
+    bound from the exporting machine's figure on the same texts (no bound: reported only)."""
+    from .batch_effect import BATCH, batch_effect, bound
+
+    effect = batch_effect(model, reference.texts)
+    if effect is None:
+        return []
+    recorded = ((reference.info.get("exporter") or {}).get("variants") or {}).get(getattr(model, "variant", "") or "", {}).get("batch_effect")
+    limit = bound(recorded)
+    result["batch_effect"] = {"max_prob_diff": effect, "batch_size": BATCH, "bound": limit, "exporter": recorded}
+    if limit is not None and effect > limit:
+        return [f"a text's probabilities move by up to {effect:.1e} with its batch neighbours (batches of {BATCH} vs alone; bound {limit:.1e} from the exporting machine's {recorded:.1e})"]
+    return []
 
 
 def check_bundle(bundle: str | Path, options: CheckOptions | None = None, **given: Any) -> dict[str, Any]:
@@ -210,7 +228,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"load() picks {report['auto_variant']}",
         *([f"note     {dev['emulated']}"] if dev.get("emulated") else []),
     ]
-    head = ["variant", f"agreement/{unit}", DIFFERENCE, metric, "PyTorch", "drop", "limit", "result"]
+    head = ["variant", f"agreement/{unit}", DIFFERENCE, metric, "PyTorch", "drop", "limit", "batch dp/bound", "result"]
     rows = [head]
     for name, r in report["variants"].items():
         rows.append(
@@ -222,6 +240,7 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{r['reference_value']:.2f}" if "reference_value" in r else "-",
                 f"{r['drop']:.2f}" if "drop" in r else "-",
                 f"{r['drop_limit']:.2f}" if "drop_limit" in r else "-",
+                batch_cell(r.get("batch_effect")),
                 "ok" if r["passed"] else "FAILED",
             ]
         )
@@ -235,6 +254,14 @@ def format_report(report: dict[str, Any]) -> str:
         + (f"; max |diff| compares {next(iter(report['variants'].values()))['compared']}" if report["variants"] else "")
     )
     return "\n".join(lines)
+
+
+def batch_cell(effect: dict[str, Any] | None) -> str:
+    """The report's "batch dp/bound" cell: how far a text moved with its batch neighbours, and the bound."""
+    if not effect:
+        return "-"
+    limit = effect.get("bound")
+    return f"{effect['max_prob_diff']:.1e}/" + (f"{limit:.1e}" if limit is not None else "-")
 
 
 def onnxruntime_problem() -> str | None:
