@@ -370,7 +370,9 @@ class NerConfig(TrainConfig):
 
     def check_combinations(self) -> None:
         super().check_combinations()
-        from .data.ner import JOINS, normalize_scheme  # numpy: not for `edgeft --help`
+        from edgeft_runtime.ner import stride_fits  # numpy, as .data.ner: not for `edgeft --help`
+
+        from .data.ner import JOINS, normalize_scheme
         from .errors import DataError
 
         try:
@@ -379,13 +381,15 @@ class NerConfig(TrainConfig):
             raise FieldError("scheme", f"config field scheme: {e}") from None
         if self.join not in JOINS:
             raise FieldError("join", f"config field join={self.join!r} must be one of {', '.join(JOINS)}")
-        if self.stride is not None and not self.stride < self.max_length // 2:
+        if self.stride is not None and not stride_fits(self.stride, self.max_length):
             raise FieldError("stride", f"config field stride={self.stride!r} must be >= 0 and < max_length / 2 ({self.max_length // 2})")
 
     @property
     def window_stride(self) -> int:
-        """``stride``, or a quarter of ``max_length`` when not set."""
-        return self.stride if self.stride is not None else self.max_length // 4
+        """``stride``, or the runtime's default for windows of ``max_length`` tokens when not set."""
+        from edgeft_runtime.ner import default_stride
+
+        return self.stride if self.stride is not None else default_stride(self.max_length)
 
 
 @dataclass
