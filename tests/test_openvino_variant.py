@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from edgeft_exporters.api import ExportOptions, export_run
-from edgeft_exporters.openvino_variant import BF16_RULE, KEEP_IF_FASTER, order_fastest_first
+from edgeft_exporters.openvino_variant import AMX_RULE, BF16_RULE, KEEP_IF_FASTER, order_fastest_first
 
 import edgeft_runtime
 from edgeft_runtime import check, device
@@ -37,10 +37,15 @@ def test_openvino_variants_are_recorded_with_their_engine_and_rules(ov_bundle):
     variants, parity = manifest["variants"], manifest["parity"]
     assert manifest["default_variant"] == "int8" and "engine" not in variants["int8"]  # JS and hosts without OpenVINO
     bf16 = variants["openvino_bf16"]
-    assert bf16["engine"] == "openvino" and bf16["engine_options"] == {"precision": "bf16"} and bf16["suits"] == [BF16_RULE]
+    assert bf16["engine"] == "openvino" and bf16["engine_options"] == {"precision": "bf16"}
     assert {bf16["file"], bf16["weights"]} <= set(manifest["files"])
     has_bf16 = device.rule_matches(BF16_RULE, device.arch_family(), device.cpu_flags())
     assert parity["variants"]["openvino_bf16"]["gate"].startswith("applied" if has_bf16 else "not applied")
+    if has_bf16:  # timed here against onnxruntime: every bf16 CPU only where it was faster by the margin
+        ratio = float(parity["variants"]["openvino_bf16"]["choice"].split(" took ")[1].split("x")[0])
+        assert bf16["suits"] == ([BF16_RULE] if ratio > 1 + KEEP_IF_FASTER else [AMX_RULE])
+    else:
+        assert bf16["suits"] == [BF16_RULE]
     assert parity["openvino"]["openvino"]  # the version that built it
     if "openvino_int8" in variants:  # kept: OpenVINO int8 was faster than onnxruntime's int8 here by the margin
         ratio = float(parity["variants"]["openvino_int8"]["choice"].split(" took ")[1].split("x")[0])
@@ -68,3 +73,12 @@ def test_openvino_variant_runs_through_the_runtime_and_the_check(ov_bundle, monk
 def test_order_fastest_first_keeps_plain_variants_ahead():
     variants = {"fp32": {}, "int8": {"suits": [1]}, "openvino_int8": {"suits": [1]}, "openvino_bf16": {"suits": [1]}}
     assert list(order_fastest_first(variants, ["openvino_bf16", "openvino_int8"])) == ["fp32", "openvino_bf16", "openvino_int8", "int8"]
+
+
+def test_bf16_suits_every_bf16_cpu_only_where_it_measured_faster():
+    from edgeft_exporters.openvino_variant import bf16_suits
+
+    assert bf16_suits(1.3, "int8", False)[0] == [BF16_RULE]
+    rules, why = bf16_suits(0.69, "int8", False)  # measured on an EPYC with avx512_bf16, no AMX
+    assert rules == [AMX_RULE] and "0.69x" in why and "AMX CPUs only" in why
+    assert bf16_suits(1.05, "int8", True)[0] == [AMX_RULE]  # within the tie band: onnxruntime serves
