@@ -442,7 +442,9 @@ def test_frozen_and_lora_runs_resume_after_a_kill(tmp_path, tiny_base, sentiment
     wait_for(lambda: any((partial / "checkpoints").glob("checkpoint-*/trainer_state.json")), proc)
     proc.kill()
     proc.wait()
-    checkpoint = max((partial / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    from edgeft.tasks.common import last_checkpoint
+
+    checkpoint = last_checkpoint(partial)  # the newest complete one (a kill can cut a later save short)
     # What the Trainer reloads: the adapter (and trained head) for LoRA, the whole model otherwise,
     # and the optimizer state of the trainable parameters only (a mismatch fails loading it).
     weights = "adapter_model.safetensors" if "lora" in options else "model.safetensors"
@@ -474,3 +476,18 @@ def test_seeds_resume_keeps_the_finished_seeds(tmp_path, tiny_base, sentiment_fi
     assert [r["seed"] for r in seeds["runs"]] == [1, 2]
     if seeds["best_seed"] == 1:
         assert (out / "model.safetensors").read_bytes() == first
+
+
+def test_resume_skips_a_checkpoint_cut_off_mid_save(tmp_path):
+    """The Trainer writes trainer_state.json last: a newer folder without it is not resumed from."""
+    from edgeft.tasks.common import last_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    for step, complete in ((6, True), (12, False)):
+        (folder / f"checkpoint-{step}").mkdir(parents=True)
+        if complete:
+            (folder / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert last_checkpoint(tmp_path) == folder / "checkpoint-6"
+    (folder / "checkpoint-12" / "trainer_state.json").write_text("{}")
+    assert last_checkpoint(tmp_path) == folder / "checkpoint-12"
+    assert last_checkpoint(tmp_path / "none") is None

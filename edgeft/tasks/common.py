@@ -62,11 +62,16 @@ class ListDataset:
 
 
 def last_checkpoint(work_dir: Path) -> Path | None:
-    """The newest ``checkpoint-N`` folder under the run's checkpoint dir, if any."""
+    """The newest complete ``checkpoint-N`` folder under the run's checkpoint dir, if any. The
+    Trainer writes ``trainer_state.json`` last, so a folder without it was cut off mid-save (a kill
+    while checkpointing) and cannot be resumed from."""
     folder = work_dir / CHECKPOINT_DIR
     if not folder.is_dir():
         return None
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    found = [
+        (int(m.group(1)), p) for p in folder.iterdir()
+        if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "trainer_state.json").is_file()
+    ]
     return max(found)[1] if found else None
 
 
