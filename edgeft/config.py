@@ -435,6 +435,54 @@ class MlmConfig(TrainConfig):
             raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
 
 
+@dataclass
+class EmbeddingConfig(TrainConfig):
+    """Contrastive sentence-embedding fine-tuning on unlabelled text, unsupervised SimCSE (Gao et
+    al. 2021) as sentence-transformers trains it: each text is its own positive (two passes whose
+    dropout differs), the other texts of the batch its negatives (MultipleNegativesRankingLoss).
+
+    There is no label and no metric to select on, so early stopping, --seeds and the search do not
+    apply; the held-out texts give a collapse check (uniformity, mean pairwise cosine) and the
+    export's parity data. ``freeze`` and the Trainer-only recipes (LoRA, layer-wise rates) do not
+    apply either: the body trains in full, as in the SimCSE paper.
+    """
+
+    not_applicable: ClassVar[tuple[str, ...]] = (
+        "train", "text_column", "label_column", "early_stopping_patience", "skip_empty", "seeds", "freeze",
+        *ADAPTER_KEYS, *STABILITY_KEYS, *SEARCH_KEYS, "fresh_head",
+    )
+    flags_first: ClassVar[tuple[str, ...]] = ("corpus", "text_field", "eval", "out", "base")
+
+    corpus: list[str] = like(
+        MlmConfig, "corpus", [],
+        help="Unlabelled text: a .txt file (one text per line, or blank-line separated), a .jsonl, .csv or .tsv file "
+        "(its --text-field; e.g. a task's own training file) or a folder of them. Repeatable.",
+    )
+    text_field: str = like(MlmConfig, "text_field", "text")
+    documents: str = like(MlmConfig, "documents", "auto", help="Plain text: line (one text per line), blank (blank-line separated) or auto.")
+    eval: str | None = like(
+        TrainConfig, "eval", None, help="Held-out texts (same formats) for the collapse check and the export's parity data.",
+        default_text=f"{EVAL_RATIO:.0%} of the --corpus texts",
+    )
+    eval_ratio: float = like(TrainConfig, "eval_ratio", EVAL_RATIO, help="Share of the texts held out when no --eval is given.", cli=True)
+    epochs: float = like(TrainConfig, "epochs", 1.0, help="Epochs over the texts (SimCSE: 1).")
+    # SimCSE's unsupervised BERT recipe: batch 64, lr 3e-5 (Gao et al. 2021, table D.1).
+    batch_size: int = like(TrainConfig, "batch_size", 64, help="Texts per step: each text's negatives are the other texts of its batch.")
+    lr: float = like(TrainConfig, "lr", 3e-5, help="Peak learning rate.")
+    warmup_ratio: float = like(TrainConfig, "warmup_ratio", 0.1, cli=False)
+    # scale = 1 / temperature; SimCSE's temperature 0.05 is sentence-transformers' default scale 20.
+    scale: float = option(
+        20.0, "Similarity scale of the contrastive loss (1 / temperature; SimCSE: 20).", Interval(0, 1000, low_open=True), cli=False
+    )
+    max_steps: int = option(0, "Stop after this many steps (0: no cap).", STEPS, cli=False)
+
+    def require_io(self) -> None:
+        if not self.corpus:
+            raise ConfigError("no corpus: pass --corpus FILE_OR_FOLDER (repeatable), or set corpus = [\"FILE\"] in the config file")
+        if not self.out:
+            raise ConfigError("no output folder: pass --out DIR (or set out = \"DIR\" in the config file)")
+
+
 THE_TEACHERS = "the teacher's"
 
 

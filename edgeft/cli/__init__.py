@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import bench, bundle, check, compare, distill, evaluate, export, info, predict, serve, train, train_mlm, train_ner  # noqa: F401 (train_ner registers `train ner`)
+from . import bench, bundle, check, compare, distill, evaluate, export, info, predict, serve, train, train_embedding, train_mlm, train_ner  # noqa: F401 (train_ner registers `train ner`)
 from .common import set_debug
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ def main_options(
 
 
 train.app.command("mlm")(train_mlm.mlm)
+train.app.command("embedding")(train_embedding.embedding)
 app.add_typer(train.app, name="train")
 app.command("distill")(distill.distill)
 app.command("export")(export.export)

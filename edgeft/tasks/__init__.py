@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from edgeft_runtime.metrics import headline_metric
 
-from ..config import ClassifierConfig, MlmConfig, NerConfig, SetFitConfig, TrainConfig
-from . import classifier, mlm, ner, pipeline, setfit
+from ..config import ClassifierConfig, EmbeddingConfig, MlmConfig, NerConfig, SetFitConfig, TrainConfig
+from . import classifier, embedding, mlm, ner, pipeline, setfit
 from .common import EvalFile, TrainResult
 from .pipeline import Recipe
 
@@ -97,6 +97,7 @@ def _ner_headline(config: Any) -> str:
 _CLASSIFIER = "supervised text classification (multi-class or multi-label)"
 _SETFIT = "few-shot text classification with SetFit (contrastive body fine-tuning + logistic-regression head)"
 _NER = "token classification (named entities) from CoNLL, TSV or JSONL data"
+_EMBEDDING = "sentence embeddings by unsupervised contrastive fine-tuning (SimCSE) on unlabelled text (a new --base too)"
 _MLM = "masked-LM continued pretraining on unlabelled in-domain text (a new --base for the other tasks)"
 
 for _spec in (
@@ -104,6 +105,8 @@ for _spec in (
     TaskSpec("setfit", _SETFIT, SetFitConfig, setfit.SetFitRecipe, classifier.read_eval_rows, _classification_headline),
     TaskSpec("ner", _NER, NerConfig, ner.NerRecipe, ner.read_eval_rows, _ner_headline),
     TaskSpec("mlm", _MLM, MlmConfig, mlm.MlmRecipe, mlm.read_eval_rows),
+    # Held-out texts without labels are read as masked-LM's are: one row per text.
+    TaskSpec("embedding", _EMBEDDING, EmbeddingConfig, embedding.EmbeddingRecipe, mlm.read_eval_rows),
 ):
     register(_spec)
 

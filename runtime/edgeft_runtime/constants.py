@@ -27,6 +27,8 @@ TASK_CLASSIFIER = "classifier"
 TASK_SETFIT = "setfit"
 TASK_NER = "ner"
 TASK_FILL_MASK = "fill-mask"
+# Sentence embeddings (schema 1.4): a sentence-transformers run; outputs["embeddings"] only.
+TASK_EMBEDDING = "embedding"
 
 SINGLE_LABEL = "single_label"
 MULTI_LABEL = "multi_label"

@@ -33,7 +33,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("export", "--parity-samples"): {HUGE},  # "at most this many"
     ("export", "--reference-samples"): {HUGE},  # "at most this many"
     ("export", "--atol"): {"1e308"},  # a tolerance of any finite size is a choice (no fp32 gate)
-    **{(c, "--batch-size"): {HUGE} for c in ("train classifier", "train setfit", "train ner", "train mlm", "distill")},  # the whole set per step
+    **{(c, "--batch-size"): {HUGE} for c in ("train classifier", "train setfit", "train ner", "train mlm", "train embedding", "distill")},  # the whole set per step
 }
 
 # Cases still open, each with its owner: delete a line once its option's checks refuse the value,
@@ -90,7 +90,7 @@ def config_classes() -> dict[str, type]:
     from edgeft.config import DistillConfig
     from edgeft.tasks import get_task
 
-    return {**{f"train {t}": get_task(t).config_class for t in ("classifier", "setfit", "ner", "mlm")}, "distill": DistillConfig}
+    return {**{f"train {t}": get_task(t).config_class for t in ("classifier", "setfit", "ner", "mlm", "embedding")}, "distill": DistillConfig}
 
 
 def config_key_cases() -> list[tuple[str, str, str]]:
@@ -146,6 +146,7 @@ def base_args(command: str, paths: dict[str, Path]) -> list[str]:
             "train setfit": ["--train", paths["csv"], *train],
             "train ner": ["--train", paths["conll"], *train],
             "train mlm": ["--corpus", paths["texts"], "--max-length", "16", *train],
+            "train embedding": ["--corpus", paths["texts"], "--max-length", "16", *train],
             "distill": [paths.get("run"), "--layers", "1", "--out", paths["out"] / "student", "--overwrite"],
             "export": [paths.get("run"), "--out", paths["out"] / "bundle", "--overwrite"],
             "predict": [paths["bundle"], "--input", paths["texts"], "--output", paths["out"] / "p.jsonl", "--overwrite"],
