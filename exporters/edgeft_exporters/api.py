@@ -28,6 +28,7 @@ from .bundle import bake_tokenizer, write_manifest, write_model_card
 from .errors import ExportError, ParityError
 from .gate import Original, ParityGate
 from .first_token import trim_file
+from .gelu import tanh_gelu_record
 from .fp16 import CANDIDATES as FP16_CANDIDATES
 from .fp16 import FP16_MODEL_FILE, VARIANT_FP16, convert_fp16
 from .optimize import fuse_transformer
@@ -132,6 +133,7 @@ def export_model_folder(
                 gate, work, fields, build, options.per_channel, options.reduce_range,
                 max_drop=options.max_drop, calibration=calibration, method=options.int8_method, static_source=raw_graph,
                 mixed_limit=options.mixed_search_seconds,
+                gelu=options.gelu,
             )
             write_search_report(options.report, reports[build.variant], gate.metric)
             enforce_int8_gate(gate, reports[build.variant], build, options.max_drop)
@@ -294,6 +296,7 @@ def add_int8_variant(
     method: str = "auto",
     static_source: Path | None = None,
     mixed_limit: float = 0.0,
+    gelu: str = "erf",
 ):
     """Quantise the fp32 graph for ``build`` with each candidate setting (dynamic: per-tensor or
     per-channel scales, 7- or 8-bit weights, see ``quantisation_candidates``; static: calibrated
@@ -321,6 +324,8 @@ def add_int8_variant(
                 continue
         else:
             quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise, reduce_range=reduced)
+        if gelu == "tanh":
+            quant = {**quant, **tanh_gelu_record(path)}  # gelu.py: the approximation, in half erf's time in browsers
         spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
         candidate = Candidate(m, channelwise, reduced, path, spec)
         candidate.report = gate.check(load_variant(work, build.variant, with_variant(fields, build.variant, spec)))

@@ -93,6 +93,12 @@ class ExportOptions:
         AUTO_ON_OFF,
     )
     optimize: bool = option(True, "Fuse attention/LayerNorm/GELU before quantising.", flags=("--optimize/--no-optimize",))
+    gelu: str = option(
+        "erf",
+        "GELU in the int8 graph: erf (exact, as trained) or tanh (its tanh approximation, at most 4.7e-4 apart; in "
+        "browsers, onnxruntime-web runs it in about half erf's time, see docs/browser.md). fp32 stays exact.",
+        OneOf(("erf", "tanh")),
+    )
     opset: int | None = option(None, "ONNX opset.", Between(1, 99), default_text="Optimum's choice")
     parity_samples: int = option(5000, "Use at most this many held-out examples for the parity check.", AtLeast(1))
     overwrite: bool = option(False, "Replace the bundle folder if it exists (only once the new one passed).", flags=("--overwrite",))
