@@ -28,7 +28,11 @@ PEFT_METHODS = ("none", "lora")
 ADAPTER_KEYS = ("peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "save_merged")
 STABILITY_KEYS = ("layerwise_lr_decay", "reinit_top_layers")
 # The hyperparameter search's options: tasks without a metric to maximise (masked-LM) leave them out.
-SEARCH_KEYS = ("search_trials", "search_lr", "search_batch_size", "search_epochs", "search_warmup_ratio", "search_weight_decay")
+SEARCH_KEYS = (
+    "search_trials", "search_backend", "search_trial_cpus", "search_lr", "search_batch_size", "search_epochs",
+    "search_warmup_ratio", "search_weight_decay",
+)
+SEARCH_BACKENDS = ("optuna", "ray")
 SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
 
 # numpy's and torch's seeds are unsigned 32-bit numbers.
@@ -186,6 +190,15 @@ class TrainConfig:
         "median after an epoch is stopped) and keep the best as the run; every trial's settings and metric go into its "
         "search.jsonl.",
         Interval(0, 1000), default_text="0, one run",
+    )
+    search_backend: str = option(
+        "optuna",
+        "Where the search's trials run: optuna (one after another in this process; reproducible) or ray (Ray Tune trials "
+        "wherever the Ray cluster has room, several at once, one GPU each on a GPU cluster; edgeft[ray]).",
+        OneOf(SEARCH_BACKENDS),
+    )
+    search_trial_cpus: int = option(
+        1, "CPUs each Ray Tune trial asks for on a cluster without GPUs (--search-backend ray).", Interval(1, 4096), cli=False
     )
     search_lr: list[float] = option(
         [1e-5, 1e-4], "Learning rates searched: low,high on a log scale (empty: keep lr).", SearchRange("1e-5,1e-4"), BETWEEN_0_AND_1, cli=False

@@ -27,7 +27,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from edgeft_exporters.run_folder import RUN_FILE, read_run_metrics, record_choice
 from edgeft_exporters.staging import StagedDir
@@ -35,6 +35,8 @@ from edgeft_exporters.staging import StagedDir
 from ..config import TrainConfig
 from ..errors import ConfigError, DataError
 from .common import EXTRA_CALLBACKS, TrainResult
+from .search_ray import EXPERIMENT as RAY_EXPERIMENT
+from .search_ray import search_on_ray
 
 if TYPE_CHECKING:
     from . import TaskSpec
@@ -71,13 +73,14 @@ def trial_config(config: TrainConfig, params: dict[str, Any], folder: Path) -> T
     return dataclasses.replace(config, **values, search_trials=0, seeds=[], out=str(folder))
 
 
-def pruning_callback(trial: Any, metric: str) -> Any:
-    """A Trainer callback: report the metric after each evaluation, stop the trial if pruned."""
+def epoch_callback(metric: str, on_epoch: Callable[[int, float], bool]) -> Any:
+    """A Trainer callback calling ``on_epoch(epoch, value)`` once per epoch's evaluation; training
+    stops when it returns True. The trial's reporting, for either backend."""
     from transformers import TrainerCallback
 
-    class Pruning(TrainerCallback):
+    class EpochMetric(TrainerCallback):
         def __init__(self) -> None:
-            self.pruned = False
+            self.stopped = False
             self.reported: set[int] = set()
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
@@ -86,23 +89,31 @@ def pruning_callback(trial: Any, metric: str) -> Any:
             if value is None or epoch in self.reported:  # the closing evaluate() repeats the last epoch
                 return
             self.reported.add(epoch)
-            trial.report(float(value), step=epoch)
-            if trial.should_prune():
-                self.pruned = True
-                control.should_training_stop = True
+            if on_epoch(epoch, float(value)):
+                self.stopped = control.should_training_stop = True
 
-    return Pruning()
+    return EpochMetric()
 
 
 @contextlib.contextmanager
-def pruning(trial: Any, metric: str) -> Iterator[Any]:
-    """Every Trainer built inside the block reports to ``trial`` and stops when it is pruned."""
-    callback = pruning_callback(trial, metric)
+def reporting(metric: str, on_epoch: Callable[[int, float], bool]) -> Iterator[Any]:
+    """Every Trainer built inside the block calls ``on_epoch`` after each epoch (see epoch_callback)."""
+    callback = epoch_callback(metric, on_epoch)
     token = EXTRA_CALLBACKS.set((*EXTRA_CALLBACKS.get(), callback))
     try:
         yield callback
     finally:
         EXTRA_CALLBACKS.reset(token)
+
+
+def pruning(trial: Any, metric: str) -> contextlib.AbstractContextManager[Any]:
+    """Report to the Optuna ``trial`` after each epoch; stop when its pruner says so."""
+
+    def report(epoch: int, value: float) -> bool:
+        trial.report(value, step=epoch)
+        return bool(trial.should_prune())
+
+    return reporting(metric, report)
 
 
 def make_pruner() -> Any:
@@ -153,7 +164,7 @@ def run_trial(spec: TaskSpec, config: TrainConfig, study: Any, space: dict[str, 
     with pruning(trial, metric) as callback:
         result = spec.train(trial_config(config, trial.params, folder), overwrite=True, **kwargs)
     value = float(result.metrics[metric])
-    state = optuna.trial.TrialState.PRUNED if callback.pruned else optuna.trial.TrialState.COMPLETE
+    state = optuna.trial.TrialState.PRUNED if callback.stopped else optuna.trial.TrialState.COMPLETE
     study.tell(trial, value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
     frozen = study.trials[-1]
     return {
@@ -166,14 +177,24 @@ def describe(params: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in params.items())
 
 
+def require_libraries(backend: str) -> None:
+    """ConfigError naming the extra to install when the backend's libraries are missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        raise ConfigError("--search-trials needs Optuna: pip install 'edgeft[search]'")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError("--search-backend ray needs Ray Tune: pip install 'edgeft[search,ray]'")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def search(spec: TaskSpec, config: TrainConfig, *, overwrite: bool = False, resume: bool = False, **kwargs: Any) -> TrainResult:
     """Train up to ``config.search_trials`` trials of ``spec``; write the best to ``config.out``."""
     if spec.headline is None:
         raise ConfigError(f"--search-trials is not supported for {spec.name} runs (they report no metric to maximise)")
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("--search-trials needs Optuna: pip install 'edgeft[search]'") from None
+    require_libraries(config.search_backend)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("--search-trials runs in one process (each of torchrun's would search on its own); search on one, then train the best config with torchrun")
     config.require_io()
@@ -184,36 +205,44 @@ def search(spec: TaskSpec, config: TrainConfig, *, overwrite: bool = False, resu
     started = time.perf_counter()
     stage = StagedDir(config.out, overwrite=overwrite, keep_partial=True, resume=resume)
     stage.check()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     with stage as work:
-        trials_file, folder = work / TRIALS_FILE, work / TRIALS_DIR
-        records = read_trials(trials_file) if resume else []
-        study = optuna.create_study(
-            direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
-            pruner=make_pruner(),
-        )
-        replay(study, records, space)
-        if records:
-            log.info("--resume: %d of %d trials kept from the interrupted search", len(records), config.search_trials)
-        for number in range(len(records) + 1, config.search_trials + 1):
-            shutil.rmtree(folder / f"trial-{number}", ignore_errors=True)
-            record = run_trial(spec, config, study, space, number, folder / f"trial-{number}", metric, **kwargs)
-            records.append(record)
-            with open(trials_file, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-            best = best_of(records)
-            keep_only(folder, best["trial"] if best else None)
-            log.info(
-                "trial %d/%d: %s -> %s %.4f%s in %.0f s (best so far: %s)", number, config.search_trials, describe(record["params"]),
-                metric, record["value"], " (pruned)" if record["state"] == "PRUNED" else "", record["seconds"],
-                f"trial {best['trial']}, {best['value']:.4f}" if best else "none finished",
-            )
+        if config.search_backend == "ray":
+            records, scratch = search_on_ray(spec, config, space, metric, work, resume), work / RAY_EXPERIMENT
+        else:
+            records, scratch = search_here(spec, config, space, metric, work, resume, **kwargs), work / TRIALS_DIR
         best = best_of(records)
         if best is None:
             raise ConfigError(f"--search-trials: every one of {len(records)} trials was pruned; search again with more trials")
-        metrics = finish(work, folder / f"trial-{best['trial']}", config, records, best, metric)
+        best_folder = Path(best["checkpoint"]) if best.get("checkpoint") else scratch / f"trial-{best['trial']}"
+        metrics = finish(work, best_folder, scratch, config, records, best, metric)
         stage.commit()
     return TrainResult(Path(config.out), metrics, time.perf_counter() - started)
+
+
+def search_here(spec: TaskSpec, config: TrainConfig, space: dict[str, Any], metric: str, work: Path, resume: bool, **kwargs: Any) -> list[dict[str, Any]]:
+    """The trials one after another in this process (Optuna's ask/tell); every trial's record."""
+    import optuna
+
+    trials_file, folder = work / TRIALS_FILE, work / TRIALS_DIR
+    records = read_trials(trials_file) if resume else []
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed), pruner=make_pruner())
+    replay(study, records, space)
+    if records:
+        log.info("--resume: %d of %d trials kept from the interrupted search", len(records), config.search_trials)
+    for number in range(len(records) + 1, config.search_trials + 1):
+        shutil.rmtree(folder / f"trial-{number}", ignore_errors=True)
+        record = run_trial(spec, config, study, space, number, folder / f"trial-{number}", metric, **kwargs)
+        records.append(record)
+        with open(trials_file, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        best = best_of(records)
+        keep_only(folder, best["trial"] if best else None)
+        log.info(
+            "trial %d/%d: %s -> %s %.4f%s in %.0f s (best so far: %s)", number, config.search_trials, describe(record["params"]),
+            metric, record["value"], " (pruned)" if record["state"] == "PRUNED" else "", record["seconds"],
+            f"trial {best['trial']}, {best['value']:.4f}" if best else "none finished",
+        )
+    return records
 
 
 def keep_only(folder: Path, best: int | None) -> None:
@@ -225,13 +254,13 @@ def keep_only(folder: Path, best: int | None) -> None:
             shutil.rmtree(trial, ignore_errors=True)
 
 
-def finish(work: Path, best_folder: Path, config: TrainConfig, records: list[dict[str, Any]], best: dict[str, Any], metric: str) -> dict[str, Any]:
-    """Move the best trial's files into the run folder and record the search in it."""
+def finish(work: Path, best_folder: Path, scratch: Path, config: TrainConfig, records: list[dict[str, Any]], best: dict[str, Any], metric: str) -> dict[str, Any]:
+    """Move the best trial's files into the run folder, drop the other trials (``scratch``), record the search."""
     if not (best_folder / RUN_FILE).is_file():
         raise DataError(f"{best_folder}: the best trial's run folder is missing; start the search again without --resume")
     for item in best_folder.iterdir():
         os.replace(item, work / item.name)
-    shutil.rmtree(work / TRIALS_DIR)
+    shutil.rmtree(scratch)
     summary = {
         "metric": metric, "trials": len(records), "pruned": sum(r["state"] == "PRUNED" for r in records),
         "best_trial": best["trial"], "best_value": best["value"], "best_params": best["params"],
