@@ -4,8 +4,8 @@
     python -m tests.make_runtime_fixtures --only fillmask     # just the named bundle(s)
 
 Bundles from tiny random BERTs trained for a few seconds: a single-label sentiment classifier, a
-multi-label topic classifier, a NER tagger (PER, LOC), a SetFit sentiment model (with embeddings)
-and a fill-mask model. tests/test_runtime_fixtures.py checks that this script still produces
+multi-label topic classifier, a NER tagger (PER, LOC), a SetFit sentiment model (with embeddings),
+a fill-mask model and a sentence embedder (SimCSE). tests/test_runtime_fixtures.py checks that this script still produces
 bundles the runtime accepts. Every bundle's manifest records when it was made, so rebuilding one
 changes its bytes: rebuild only what changed (--only), then `python runtime-js/test/make_parity.py`.
 """
@@ -25,7 +25,7 @@ from tests import tiny  # noqa: E402
 FIXTURES = Path(__file__).resolve().parents[1] / "runtime" / "tests" / "fixtures"
 
 
-NAMES = ("sentiment", "topics", "entities", "entities_ws", "fewshot", "fillmask")
+NAMES = ("sentiment", "topics", "entities", "entities_ws", "fewshot", "fillmask", "embedder")
 
 
 def build(out_root: Path, epochs: float = 30, only: tuple[str, ...] = NAMES) -> dict[str, Path]:
@@ -65,6 +65,8 @@ def build(out_root: Path, epochs: float = 30, only: tuple[str, ...] = NAMES) -> 
             made["fewshot"] = build_setfit(tmp, base, out_root)
         if "fillmask" in only:
             made["fillmask"] = build_fill_mask(tmp, base, out_root, epochs=min(epochs, 20))
+        if "embedder" in only:
+            made["embedder"] = build_embedder(tmp, base, out_root)
     return made
 
 
@@ -120,6 +122,18 @@ def build_fill_mask(tmp: Path, base: Path, out_root: Path, epochs: float = 20) -
     config.validate()
     train_mlm(config)
     return export_run(tmp / "fillmask", out_root / "fillmask", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
+
+
+def build_embedder(tmp: Path, base: Path, out_root: Path) -> Path:
+    """An embedding bundle: unsupervised SimCSE of the tiny base on the sentiment texts."""
+    from edgeft.config import EmbeddingConfig
+    from edgeft.tasks.embedding import train_embedding
+    from edgeft_exporters.api import ExportOptions, export_run
+
+    corpus = tiny.write_csv(tmp / "embedder-texts.csv", tiny.sentiment_rows(160, 3))
+    config = EmbeddingConfig(corpus=[str(corpus)], out=str(tmp / "embedder"), base=str(base), max_length=24, batch_size=16, lr=1e-3, logging_steps=1000)
+    train_embedding(config)
+    return export_run(tmp / "embedder", out_root / "embedder", ExportOptions(int8=True, max_drop=100.0, overwrite=True)).out
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def assert_reference_round_trip(bundle: Path, held_out_texts: list[str], metric:
     PyTorch's metric on the stored answers is the one the manifest recorded. Returns (set, check report)."""
     manifest = json.loads((bundle / "edgeft.json").read_text())
     entry = manifest["reference"]
-    assert manifest["schema_version"] == "1.3" and entry["metric"] == metric and entry["gold"] is True
+    assert manifest["schema_version"] == "1.4" and entry["metric"] == metric and entry["gold"] is True
     assert "max_drop" not in entry and manifest["parity"]["max_drop"] is not None  # the check's default limit, once
     names = reference_files(entry)
     assert names[0] == "reference/texts.json" and all(n.startswith("reference/") for n in names)

@@ -178,3 +178,49 @@ def test_setfit_on_a_task_adaptive_masked_lm_run(tmp_path, tiny_base, texts):
     info = json.loads((tmp_path / "fewshot" / "edgeft_run.json").read_text())
     assert chain(tmp_path / "fewshot") == [("tapt", "mlm")]
     assert info["body"]["built_by_edgeft"] is True  # a plain encoder: mean pooling + normalisation added
+
+
+# --- export: train -> export -> load -> embed ---------------------------------------------------
+
+
+def test_export_writes_an_embedding_bundle_that_embeds_like_sentence_transformers(tmp_path, emb_run):
+    from sentence_transformers import SentenceTransformer
+
+    import edgeft_runtime
+
+    result = invoke("export", emb_run, "--int8", "--out", tmp_path / "bundle")
+    assert result.exit_code == 0, result.output
+    assert "cosine 100.00" in result.output and "max |diff| (cosine distance)" in result.output
+    manifest = json.loads((tmp_path / "bundle" / "edgeft.json").read_text())
+    assert manifest["task"] == "embedding" and manifest["schema_version"] == "1.4"
+    assert manifest["outputs"] == {"embeddings": "embeddings"} and manifest["pooling"] == "mean" and manifest["normalize"] is True
+    assert manifest["embedding_dim"] == 32 and "labels" not in manifest
+    parity = manifest["parity"]
+    assert parity["metric"] == "cosine" and parity["reference_metric"] == 100.0
+    for name, report in parity["variants"].items():
+        assert set(report["scores"]) == {"cosine", "min_cosine", "median_cosine", "neighbour_agreement"}
+        assert "max_cosine_distance" in report and "max_probability_diff" not in report
+        assert report["metric"] > 99.0, name
+    assert manifest["reference"]["metric"] == "cosine" and manifest["reference"]["gold"] is False
+    assert "model.embed(" in (tmp_path / "bundle" / "README.md").read_text()
+
+    texts = ["a good film", "the plot was sad and bad", "really lovely story", "this movie is broken"]
+    expected = SentenceTransformer(str(emb_run), device="cpu", local_files_only=True).encode(texts, normalize_embeddings=True)
+    for variant, floor in (("fp32", 0.99999), ("int8", 0.99)):
+        vectors = edgeft_runtime.load(tmp_path / "bundle", variant=variant).embed(texts)
+        assert vectors.shape == expected.shape
+        assert np.min(np.sum(vectors * expected, axis=1)) > floor, variant
+
+    check = invoke("check", tmp_path / "bundle")
+    assert check.exit_code == 0, check.output
+    assert "cosine" in check.output and "nearest neighbour" in check.output
+    predicted = invoke("predict", tmp_path / "bundle", "a good film")
+    assert predicted.exit_code == 0 and len(json.loads(predicted.output.splitlines()[0])["prediction"]) == 32
+
+
+def test_export_refuses_int8_that_moves_the_vectors_beyond_max_drop(tmp_path, emb_run, break_variants):
+    """The int8 gate on embeddings: the mean cosine to PyTorch may fall by at most --max-drop points."""
+    break_variants("int8")
+    result = invoke("export", emb_run, "--int8", "--out", tmp_path / "bundle", "--int8-method", "dynamic")
+    assert_one_error_line(result, "int8 cosine", "points below PyTorch")
+    assert not (tmp_path / "bundle").exists()

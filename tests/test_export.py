@@ -19,7 +19,7 @@ def test_bundle_contract(tiny_bundle):
     files = sorted(p.name for p in tiny_bundle.iterdir())
     assert files == ["README.md", "edgeft.json", "model.onnx", "model_int8.onnx", "reference", "tokenizer.json"]
     manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
-    assert manifest["format"] == "edgeft-bundle" and manifest["schema_version"] == "1.3"
+    assert manifest["format"] == "edgeft-bundle" and manifest["schema_version"] == "1.4"
     assert manifest["task"] == "classifier" and manifest["labels"] == ["neg", "pos"]
     assert manifest["problem_type"] == "single_label" and manifest["max_length"] == 32
     assert manifest["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]

@@ -416,7 +416,7 @@ def add_fp16_variant(gate: ParityGate, work: Path, fields: dict[str, Any]):
         tried.append((gate.check(model), spec, path))
     report, spec, path = min(tried, key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
     report["candidates"] = [
-        {"kept_fp32": s["float16"]["kept_fp32"]} | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff", "max_probability_diff")} | {"kept": r is report}
+        {"kept_fp32": s["float16"]["kept_fp32"]} | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff", "max_probability_diff", "max_cosine_distance") if k in r} | {"kept": r is report}
         for r, s, _ in tried
     ]
     for _, _, other in tried:

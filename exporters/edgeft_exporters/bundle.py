@@ -13,6 +13,7 @@ from edgeft_runtime.constants import (
     MODEL_CARD_FILE,
     REFERENCE_DIR,
     SCHEMA_VERSION,
+    TASK_EMBEDDING,
     TASK_FILL_MASK,
     TASK_NER,
     TOKENIZER_FILE,
@@ -76,6 +77,7 @@ def write_manifest(folder: Path, fields: dict[str, Any]) -> dict[str, Any]:
 USAGE = {
     TASK_NER: ('model.tag(["some text"])', "model.tag(['some text'])"),
     TASK_FILL_MASK: ('model.fill_mask("paris is the [MASK] of france.", top_k=5)', "model.fillMask('paris is the [MASK] of france.', { topK: 5 })"),
+    TASK_EMBEDDING: ('model.embed(["some text", "another text"]) @ model.embed("a query")', "model.embed(['some text', 'another text'])"),
 }
 USAGE_PREDICT = ('model.predict(["some text"])', "model.predict(['some text'])")
 

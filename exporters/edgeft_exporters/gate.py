@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from edgeft_runtime.device import cpu_model, cpu_target, relevant_cpu_flags
 from edgeft_runtime.ops import agreement, max_abs_diff
+from edgeft_runtime.parity_record import difference_key
 
 from .errors import ParityError
 from .parity import in_chunks, interleaved_latency
@@ -70,7 +71,7 @@ class ParityGate:
             "scores": scores,
             "label_agreement": agreement(self.reference_pred, self.task.predictions(out)),
             "max_abs_diff": max_abs_diff(self.reference_out, out),
-            "max_probability_diff": self.probability_difference(out),
+            difference_key(self.task.bundle_task): self.probability_difference(out),
             **self.task.compare(self.reference_out, out),
             **self.against_original(scores, out),
         }
@@ -150,7 +151,7 @@ class ParityGate:
         sample = ReferenceSet(name, self.texts, self.task.gold_record(self.gold), self.reference_observed).head(samples)
         multi = bool(getattr(self.task, "multi_label", False))
         metric = task_of(name).headline(multi)
-        pytorch = task_of(name).scores(sample.observed, sample.gold, len(getattr(self.task, "labels", ())), multi)
+        pytorch = task_of(name).scores(sample.observed, task_of(name).gold_of(sample), len(getattr(self.task, "labels", ())), multi)
         info = {"reference": REFERENCE_NAME, "data": self.source, "metric": metric, "reference_metric": pytorch[metric]}
         return save_reference(folder, name, sample.texts, sample.gold, sample.observed, info)
 

@@ -16,6 +16,7 @@ import { loadFrom } from './core/load.js';
 export { BundleError } from './core/errors.js';
 export { BundleModel } from './core/model.js';
 export { Classifier } from './core/classifier.js';
+export { Embedder } from './core/embedder.js';
 export { Tagger } from './core/tagger.js';
 export { FillMask } from './core/fill_mask.js';
 export { ort };

@@ -13,7 +13,7 @@ const rejects = (promise, pattern) => assert.rejects(promise, (e) => e instanceo
 test('a newer schema major version is refused, an older one too', async () => {
   const dir = copyBundle('sentiment');
   editManifest(dir, (m) => (m.schema_version = '2.0'));
-  await rejects(load(dir), /edgeft\.json: schema_version 2\.0 is newer than this runtime supports \(1\.3\); upgrade edgeft-runtime/);
+  await rejects(load(dir), /edgeft\.json: schema_version 2\.0 is newer than this runtime supports \(1\.4\); upgrade edgeft-runtime/);
   editManifest(dir, (m) => (m.schema_version = '0.9'));
   await rejects(load(dir), /schema_version 0\.9 is older than this runtime supports/);
   editManifest(dir, (m) => (m.schema_version = 'one'));
@@ -75,7 +75,7 @@ test('not a bundle: missing folder, a plain file, no manifest, broken JSON, wron
   await rejects(load(dir), /missing field\(s\) task, max_length, inputs, outputs, variants, tokenizer, files/);
   const task = copyBundle('sentiment');
   editManifest(task, (m) => (m.task = 'summarize'));
-  await rejects(load(task), /task "summarize" is not supported by this runtime \(supported: classifier, fill-mask, ner, setfit\)/);
+  await rejects(load(task), /task "summarize" is not supported by this runtime \(supported: classifier, embedding, fill-mask, ner, setfit\)/);
   await rejects(load(copyBundle('sentiment'), { variant: 'fp16' }), /no variant "fp16"; this bundle has fp32, int8/);
 });
 

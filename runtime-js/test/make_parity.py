@@ -3,7 +3,7 @@
     .venv/bin/python runtime-js/test/make_parity.py      # writes runtime-js/test/fixtures/parity.json
 
 For every bundle in runtime/tests/fixtures (classifier, multi-label classifier, SetFit, NER with
-the tokenizer's words and with whitespace words, fill-mask) and both variants (fp32, int8), on a text set with long texts, empty strings,
+the tokenizer's words and with whitespace words, fill-mask, embedding) and both variants (fp32, int8), on a text set with long texts, empty strings,
 whitespace, emoji, accents (composed and decomposed), CJK and special-token strings: the token ids
 edgeft_runtime feeds the model, and the results of predict_proba / predict / embed / tag (every
 aggregation) / fill_mask. Character offsets are written twice: as Python reports them (code points)
@@ -91,6 +91,8 @@ def bundle_outputs(name: str, variant: str) -> dict:
         out["predict"] = model.predict(texts)
         if model.has_embeddings:
             out["embed"] = model.embed(texts).tolist()
+    elif model.task == "embedding":
+        out["embed"] = model.embed(texts).tolist()
     elif model.task == "ner":
         out["tag"] = {agg: [entities(t, r) for t, r in zip(texts, model.tag(texts, aggregation=agg))] for agg in ("first", "average", "max")}
     else:

@@ -7,7 +7,7 @@ export class BundleError extends Error {
 }
 
 /** Tasks a bundle can hold, as its manifest names them. */
-export type Task = 'classifier' | 'setfit' | 'ner' | 'fill-mask';
+export type Task = 'classifier' | 'setfit' | 'ner' | 'fill-mask' | 'embedding';
 
 export interface LoadOptions {
   /**
@@ -102,7 +102,7 @@ export class BundleModel {
   readonly device: 'cpu' | 'wasm' | 'webgpu';
   /** Raw graph outputs, one Float32Array row per text, in input order. */
   runOutputs(texts: string | string[], outputs: string[], options?: BatchOptions): Promise<Record<string, Float32Array[]>>;
-  /** The task's answer for each text: predict (classifiers), tag (NER) or fillMask (masked-LM). */
+  /** The task's answer for each text: predict (classifiers), tag (NER), fillMask (masked-LM) or embed (embeddings, as arrays of numbers). */
   runTask(texts: string | string[], options?: BatchOptions): Promise<unknown>;
   /** Release the onnxruntime session. */
   release(): Promise<void>;
@@ -119,6 +119,16 @@ export class Classifier extends BundleModel {
   /** Probabilities, one row per text (also for a single string), columns in `labels` order. */
   predictProba(texts: string | string[], options?: BatchOptions): Promise<number[][]>;
   /** Sentence embeddings (SetFit bundles), unit length unless normalize is false. */
+  embed(text: string, options?: BatchOptions & { normalize?: boolean }): Promise<Float32Array>;
+  embed(texts: string[], options?: BatchOptions & { normalize?: boolean }): Promise<Float32Array[]>;
+}
+
+/** Sentence-embedding bundles (task 'embedding'). */
+export class Embedder extends BundleModel {
+  readonly hasEmbeddings: true;
+  /** The length of each vector (the manifest's embedding_dim), or null when it does not say. */
+  readonly dimension: number | null;
+  /** Unit-length vectors (as sentence-transformers' encode with normalize_embeddings) unless normalize is false. */
   embed(text: string, options?: BatchOptions & { normalize?: boolean }): Promise<Float32Array>;
   embed(texts: string[], options?: BatchOptions & { normalize?: boolean }): Promise<Float32Array[]>;
 }
@@ -141,7 +151,7 @@ export class FillMask extends BundleModel {
   fillMask(texts: string[], options?: BatchOptions & { topK?: number }): Promise<FillCandidate[][][]>;
 }
 
-export type AnyModel = Classifier | Tagger | FillMask;
+export type AnyModel = Classifier | Tagger | FillMask | Embedder;
 
 /** A bundle folder path (Node) or URL (browser), a .zip/.tar.gz path or URL, an archive File/Blob (browser), or archive bytes. */
 export type BundleSource = string | URL | Blob | Uint8Array | ArrayBuffer;
@@ -154,4 +164,5 @@ export type BundleSource = string | URL | Blob | Uint8Array | ArrayBuffer;
 export function load(bundle: BundleSource, options: LoadOptions & { task: 'classifier' | 'setfit' }): Promise<Classifier>;
 export function load(bundle: BundleSource, options: LoadOptions & { task: 'ner' }): Promise<Tagger>;
 export function load(bundle: BundleSource, options: LoadOptions & { task: 'fill-mask' }): Promise<FillMask>;
+export function load(bundle: BundleSource, options: LoadOptions & { task: 'embedding' }): Promise<Embedder>;
 export function load<T extends AnyModel = AnyModel>(bundle: BundleSource, options?: LoadOptions): Promise<T>;

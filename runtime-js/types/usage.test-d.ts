@@ -1,6 +1,6 @@
 // Compiled (never run) by `npm run typecheck`: the API's usage type-checks against the declarations.
 // (The READMEs' own TypeScript is compiled against the packed package by test/package.test.js.)
-import { BundleError, Classifier, Entity, FillMask, load, ort, Tagger } from './node.js';
+import { BundleError, Classifier, Embedder, Entity, FillMask, load, ort, Tagger } from './node.js';
 import { ort as webOrt } from './browser.js';
 
 async function usage(): Promise<void> {
@@ -20,6 +20,11 @@ async function usage(): Promise<void> {
   const [candidates] = await fm.fillMask('The [MASK] is charged.', { topK: 3 });
   const sequence: string = candidates[0].sequence;
   void sequence;
+
+  const embedder: Embedder = await load('models/tickets-emb-int8', { task: 'embedding' });
+  const vectors: Float32Array[] = await embedder.embed(['a query', 'a document']);
+  const dim: number | null = embedder.dimension;
+  void [vectors, dim];
 
   const model = await load(new Uint8Array(0));
   if (model instanceof Classifier) await model.predict('x');

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
 from .errors import BundleError
 from .options import THREADS, AtLeast, Between, OneLineParser, OptionError, add_arguments, check_fields, from_arguments, option
-from .parity_record import DIFFERENCE, gate_max_drop
+from .parity_record import difference_label, gate_max_drop
 
 # The oldest onnxruntime edgeft-runtime declares (runtime/pyproject.toml).
 MIN_ONNXRUNTIME = (1, 17)
@@ -121,10 +121,11 @@ def check_model(model: Any, reference: Any, limits: dict[str, Any]) -> dict[str,
         "compared": task.compared,
     }
     failures = []
-    if reference.gold is not None:
+    gold = task.gold_of(reference)  # embeddings: PyTorch's vectors themselves
+    if gold is not None:
         metric = task.headline(multi)
-        mine = task.scores(observed, reference.gold, len(model.labels), multi)
-        theirs = task.scores(reference.observed, reference.gold, len(model.labels), multi)
+        mine = task.scores(observed, gold, len(model.labels), multi)
+        theirs = task.scores(reference.observed, gold, len(model.labels), multi)
         drop = round(theirs[metric] - mine[metric], 4)
         figure = exporter_drop(reference, getattr(model, "variant", None))
         limit, why = drop_limit(limits, figure)
@@ -228,7 +229,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"load() picks {report['auto_variant']}",
         *([f"note     {dev['emulated']}"] if dev.get("emulated") else []),
     ]
-    head = ["variant", f"agreement/{unit}", DIFFERENCE, metric, "PyTorch", "drop", "limit", "batch dp/bound", "result"]
+    head = ["variant", f"agreement/{unit}", difference_label(report["task"]), metric, "PyTorch", "drop", "limit", "batch dp/bound", "result"]
     rows = [head]
     for name, r in report["variants"].items():
         rows.append(

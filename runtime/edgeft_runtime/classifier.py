@@ -37,7 +37,7 @@ class SentenceEmbeddings(BundleModel):
         if self._embedding_output is None:
             raise BundleError(
                 f"{self.bundle_dir}: this {self.task} bundle exports no sentence embeddings "
-                "(manifest outputs name no 'embeddings'); SetFit bundles do"
+                "(manifest outputs name no 'embeddings'); SetFit and embedding bundles do"
             )
         items, single = as_text_list(texts)
         (values,) = self._run_rows(items, batch_size, [self._embedding_output])

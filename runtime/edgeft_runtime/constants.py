@@ -19,8 +19,10 @@ BUNDLE_FORMAT = "edgeft-bundle"
 # 1.3: parity.variants.*.max_probability_diff (output differences in probabilities, the device
 # check's unit), and the gate's --max-drop written once, as parity.max_drop (1.1-1.2 also wrote it
 # as reference.max_drop and parity.original.max_drop; edgeft_runtime.parity_record.gate_max_drop
-# reads every layout).
-SCHEMA_VERSION = "1.3"
+# reads every layout); 1.4: the task "embedding" (outputs["embeddings"] only, embedding_dim; its
+# parity reports max_cosine_distance instead of max_probability_diff). A runtime of 1.3 or before
+# loads no embedding bundle: it refuses the task by name ("not supported by this runtime").
+SCHEMA_VERSION = "1.4"
 
 # Tasks a bundle can carry; each maps to one runtime class.
 TASK_CLASSIFIER = "classifier"

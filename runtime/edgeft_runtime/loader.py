@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .base import BundleModel
-from .constants import ARCHIVE_SUFFIXES, ENGINE_ONNXRUNTIME, MANIFEST_FILE, OPTIONAL_ENGINES, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
+from .constants import ARCHIVE_SUFFIXES, ENGINE_ONNXRUNTIME, MANIFEST_FILE, OPTIONAL_ENGINES, TASK_CLASSIFIER, TASK_EMBEDDING, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from .errors import BundleError
 from .manifest import inside_bundle, read_manifest, verify_file
 from .session import create_session
@@ -22,6 +22,7 @@ TASK_CLASSES: dict[str, tuple[str, str]] = {
     TASK_SETFIT: ("classifier", "Classifier"),
     TASK_NER: ("tagger", "Tagger"),
     TASK_FILL_MASK: ("fill_mask", "FillMask"),
+    TASK_EMBEDDING: ("embedder", "Embedder"),
 }
 
 

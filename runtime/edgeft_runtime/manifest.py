@@ -34,6 +34,7 @@ KNOWN_KEYS = frozenset(
         "tokenizer",
         "pooling",
         "normalize",
+        "embedding_dim",
         "ner",
         "fill_mask",
         "static_shape",

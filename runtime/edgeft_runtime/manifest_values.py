@@ -66,6 +66,7 @@ FIELDS: dict[str, tuple[tuple[Check, ...], bool]] = {
     "static_shape.sequence": (count(1, MAX_TOKENS), False),
     "ner": ((Kind("object"),), False),
     "ner.stride": (count(0, MAX_TOKENS), False),
+    "embedding_dim": (count(1, MAX_TOKENS), False),
     "fill_mask": ((Kind("object"),), False),
     "fill_mask.mask_token_id": (count(0, 1 << 31), False),
     "parity": ((Kind("object"),), False),

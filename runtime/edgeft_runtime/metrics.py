@@ -18,6 +18,11 @@ ENTITY_PRECISION = "entity_precision"
 ENTITY_RECALL = "entity_recall"
 TOP1_ACCURACY = "top1_accuracy"
 TOP5_ACCURACY = "top5_accuracy"
+# Embeddings against the PyTorch original's vectors of the same texts (the gate's metric: the mean).
+COSINE = "cosine"
+MIN_COSINE = "min_cosine"
+MEDIAN_COSINE = "median_cosine"
+NEIGHBOUR_AGREEMENT = "neighbour_agreement"
 
 
 def in_points(scores: dict[str, float]) -> dict[str, float]:
@@ -81,6 +86,40 @@ def top_k_accuracy(top_ids: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         TOP1_ACCURACY: float(np.mean(ids[:, 0] == truth)),
         TOP5_ACCURACY: float(np.mean(np.any(ids[:, :5] == truth[:, None], axis=1))),
     }
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two (n, dim) arrays, in float64 (a zero row: 0)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    return np.sum(a * b, axis=1) / norms
+
+
+def nearest_neighbours(vectors: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """For each row, the index of the most cosine-similar other row (ties: the lower index); -1 for
+    a set of one. In chunks: the full similarity matrix of 5000 texts would be 200 MB."""
+    x = np.asarray(vectors, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    n = len(x)
+    if n < 2:
+        return np.full(n, -1, dtype=np.int64)
+    out: np.ndarray = np.empty(n, dtype=np.int64)
+    for start in range(0, n, chunk):
+        sims = x[start : start + chunk] @ x.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, start + rows] = -np.inf  # a text is not its own neighbour
+        out[start : start + chunk] = np.argmax(sims, axis=1)
+    return out
+
+
+def embedding_metrics(vectors: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Embeddings against a reference model's vectors of the same texts: mean, minimum and median
+    cosine per text, and the share of texts whose nearest neighbour in the set is the reference's."""
+    if len(reference) == 0:
+        return {COSINE: 0.0, MIN_COSINE: 0.0, MEDIAN_COSINE: 0.0, NEIGHBOUR_AGREEMENT: 0.0}
+    c = cosines(vectors, reference)
+    same = nearest_neighbours(vectors) == nearest_neighbours(reference)
+    return {COSINE: float(c.mean()), MIN_COSINE: float(c.min()), MEDIAN_COSINE: float(np.median(c)), NEIGHBOUR_AGREEMENT: float(same.mean())}
 
 
 # --- Entity-level metrics for NER, with seqeval's conventions (default mode) -------------------

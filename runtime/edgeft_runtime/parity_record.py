@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .constants import TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
+from .constants import TASK_CLASSIFIER, TASK_EMBEDDING, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 
 PROBABILITY = "probability"
+# Embedding bundles return vectors, not probabilities: their difference is 1 - cosine, under its own key.
+COSINE_DISTANCE = "cosine distance"
+DIFFERENCE_KEYS = {PROBABILITY: "max_probability_diff", COSINE_DISTANCE: "max_cosine_distance"}
 DIFFERENCE = f"max |diff| ({PROBABILITY})"  # the column and label of every printout
 # What a parity report's ``max_abs_diff`` compares, per task: the graph's raw outputs.
 RAW_OUTPUTS = {
@@ -22,6 +25,7 @@ RAW_OUTPUTS = {
     TASK_SETFIT: "probabilities and embeddings",
     TASK_NER: "token logits",
     TASK_FILL_MASK: "logits at the masks",
+    TASK_EMBEDDING: "embeddings",
 }
 
 
@@ -40,10 +44,22 @@ def gate_max_drop(manifest: dict[str, Any]) -> float | None:
     return None
 
 
+def difference_key(task: str) -> str:
+    """The parity report's key of a variant's difference from PyTorch in what the runtime returns."""
+    return DIFFERENCE_KEYS[COSINE_DISTANCE if task == TASK_EMBEDDING else PROBABILITY]
+
+
+def difference_label(task: str) -> str:
+    """The printouts' label of a variant's difference from PyTorch: ``DIFFERENCE``, or in cosine
+    distance for embedding bundles."""
+    return f"max |diff| ({COSINE_DISTANCE})" if task == TASK_EMBEDDING else DIFFERENCE
+
+
 def output_difference(task: str, report: dict[str, Any]) -> tuple[float | None, str]:
     """(a variant's max |output difference| from PyTorch, its unit), from its parity report."""
-    if "max_probability_diff" in report:
-        return report["max_probability_diff"], PROBABILITY
+    for unit, key in DIFFERENCE_KEYS.items():
+        if key in report:
+            return report[key], unit
     return report.get("max_abs_diff"), RAW_OUTPUTS.get(task, "raw outputs")
 
 

@@ -14,9 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import metrics
-from .constants import TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
+from .constants import TASK_CLASSIFIER, TASK_EMBEDDING, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from .errors import BundleError
-from .ops import agreement, decisions, max_abs_diff, softmax, top_k_ids
+from .ops import agreement, decisions, l2_normalize, max_abs_diff, softmax, top_k_ids
 
 TOP_K = 5  # fill-mask: how many of PyTorch's best tokens per mask are kept
 _CHUNK = 256  # fill-mask: masks turned into probabilities at a time
@@ -30,7 +30,7 @@ class ReferenceTask:
     agreement_unit: str  # what one unit of label agreement is
     per_text: str  # the observation with one entry per text
     # Every observation the check reads -> its form: "probabilities" (floats in 0..1), "ids" (ints
-    # >= 0, of rank 1 or 2), "lists" (a JSON list per text).
+    # >= 0, of rank 1 or 2), "lists" (a JSON list per text), "vectors" (finite floats, one row per text).
     fields: dict[str, str] = {}
 
     def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
@@ -53,6 +53,11 @@ class ReferenceTask:
         """Observations and gold targets of the first ``n`` texts."""
         obs = {key: value[:n] for key, value in observed.items()}
         return obs, None if gold is None else gold[:n]
+
+    def gold_of(self, reference: Any) -> Any:
+        """What a model's observations are scored against on the set ``reference``: its gold targets
+        (None: the data had none, and only agreement and difference are checked)."""
+        return reference.gold
 
     def misfit(self, observed: dict[str, Any], gold: Any, n: int) -> str | None:
         """What in a set of ``n`` texts is missing, out of range or does not fit together (a damaged
@@ -82,10 +87,12 @@ def _field_problem(fields: dict[str, str], observed: dict[str, Any]) -> str | No
             if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
                 return f"the reference set's {key!r} is not a list per text"
             continue
-        if not isinstance(value, np.ndarray) or value.ndim not in (1, 2) or value.dtype.kind not in ("f" if form == "probabilities" else "iu"):
+        if not isinstance(value, np.ndarray) or value.ndim not in (1, 2) or value.dtype.kind not in ("iu" if form == "ids" else "f"):
             return f"the reference set's {key!r} is not an array of {form}"
         if value.size and form == "probabilities" and not (np.isfinite(value).all() and value.min() >= -1e-4 and value.max() <= 1 + 1e-4):
             return f"the reference set's {key!r} holds values outside 0..1 (or nan)"
+        if value.size and form == "vectors" and (value.ndim != 2 or not np.isfinite(value).all()):
+            return f"the reference set's {key!r} is not a finite vector per text"
         if value.size and form == "ids" and value.min() < 0:
             return f"the reference set's {key!r} holds negative counts or ids"
     return None
@@ -268,7 +275,46 @@ class Masks(ReferenceTask):
         return wrong
 
 
-TASKS: dict[str, ReferenceTask] = {TASK_CLASSIFIER: Classes(TASK_CLASSIFIER), TASK_SETFIT: Classes(TASK_SETFIT), TASK_NER: Words(), TASK_FILL_MASK: Masks()}
+class Vectors(ReferenceTask):
+    """Sentence embeddings: ``embeddings`` (texts, dim) float32, unit length, as ``embed`` returns
+    them. There are no gold labels: a vector's target is PyTorch's vector of the same text, so the
+    metric is the cosine to it (mean, min, median, in points) and agreement is nearest-neighbour
+    agreement (each text's most similar other text in the set is PyTorch's)."""
+
+    name = TASK_EMBEDDING
+    compared = "cosine distance (1 - cosine) to PyTorch's vector"
+    agreement_unit = "text (nearest neighbour)"
+    per_text = "embeddings"
+    fields = {"embeddings": "vectors"}
+
+    def observe(self, model: Any, texts: Sequence[str], reference: Any = None) -> dict[str, Any]:
+        return embedding_observation(model.embed(list(texts)))
+
+    def gold_of(self, reference: Any) -> Any:
+        return reference.observed["embeddings"]
+
+    def scores(self, observed: dict[str, Any], gold: Any, num_labels: int, multi_label: bool) -> dict[str, Any]:
+        return metrics.in_points(metrics.embedding_metrics(observed["embeddings"], np.asarray(gold)))
+
+    def headline(self, multi_label: bool) -> str:
+        return metrics.COSINE
+
+    def agreement_and_difference(self, reference: dict[str, Any], observed: dict[str, Any]) -> tuple[float, float]:
+        a, b = reference["embeddings"], observed["embeddings"]
+        if a.shape != b.shape:
+            raise BundleError(f"the reference set has vectors of shape {a.shape} but this model gives {b.shape}; re-export the bundle")
+        same = agreement(metrics.nearest_neighbours(a), metrics.nearest_neighbours(b))
+        return same, float(np.max(1.0 - metrics.cosines(a, b))) if len(a) else 0.0
+
+
+def embedding_observation(vectors: np.ndarray) -> dict[str, Any]:
+    """Vectors as ``embed`` returns them (unit length, float32)."""
+    return {"embeddings": l2_normalize(np.asarray(vectors, dtype=np.float64)).astype(np.float32)}
+
+
+TASKS: dict[str, ReferenceTask] = {
+    TASK_CLASSIFIER: Classes(TASK_CLASSIFIER), TASK_SETFIT: Classes(TASK_SETFIT), TASK_NER: Words(), TASK_FILL_MASK: Masks(), TASK_EMBEDDING: Vectors(),
+}
 
 
 def task_of(name: str, where: Any = None) -> ReferenceTask:

@@ -29,3 +29,8 @@ def entities_bundle(tmp_path) -> Path:
 @pytest.fixture
 def fewshot_bundle(tmp_path) -> Path:
     return Path(shutil.copytree(FIXTURES / "fewshot", tmp_path / "fewshot"))
+
+
+@pytest.fixture
+def embedder_bundle(tmp_path) -> Path:
+    return Path(shutil.copytree(FIXTURES / "embedder", tmp_path / "embedder"))

@@ -21,7 +21,7 @@ def edit_manifest(bundle, change):
 
 def test_newer_major_schema_is_refused(sentiment_bundle):
     edit_manifest(sentiment_bundle, lambda m: m.update(schema_version="2.0"))
-    with pytest.raises(BundleError, match=r"schema_version 2.0 is newer than this runtime supports \(1.3\); upgrade edgeft-runtime"):
+    with pytest.raises(BundleError, match=r"schema_version 2.0 is newer than this runtime supports \(1.4\); upgrade edgeft-runtime"):
         edgeft_runtime.load(sentiment_bundle)
 
 

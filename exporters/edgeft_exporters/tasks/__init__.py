@@ -1,7 +1,8 @@
 """Per-task knowledge of the export stage, one module per task, behind a small registry.
 
 Each exporter class is built from (run info, run folder) and satisfies ``base.TaskExporter``; most
-inherit ``base.ExporterDefaults``. A masked-LM run (task ``mlm``) exports as a fill-mask bundle.
+inherit ``base.ExporterDefaults``. A masked-LM run (task ``mlm``) exports as a fill-mask bundle,
+an embedding run as an ``embedding`` bundle.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeft_runtime.constants import TASK_CLASSIFIER, TASK_NER, TASK_SETFIT
+from edgeft_runtime.constants import TASK_CLASSIFIER, TASK_EMBEDDING, TASK_NER, TASK_SETFIT
 
 from ..errors import ExportError
 from .base import TaskExporter
 from .classifier import ClassifierExport
+from .embedding import EmbeddingExport
 from .fill_mask import FillMaskExport
 from .ner import NerExport
 from .setfit import SetFitExport
@@ -24,6 +26,7 @@ EXPORTERS: dict[str, Callable[[dict[str, Any], Path], TaskExporter]] = {
     TASK_SETFIT: SetFitExport,
     TASK_NER: NerExport,
     "mlm": FillMaskExport,  # a masked-LM run exports as a fill-mask bundle
+    TASK_EMBEDDING: EmbeddingExport,
 }
 
 

@@ -1,6 +1,7 @@
 /** load(): read the manifest, verify the files, open the session, pick the task class. */
 
 import { Classifier } from './classifier.js';
+import { Embedder } from './embedder.js';
 import { suitedVariants, variantForCpu } from './device.js';
 import { BundleError } from './errors.js';
 import { FillMask } from './fill_mask.js';
@@ -9,14 +10,14 @@ import { Tagger } from './tagger.js';
 import { BundleTokenizer } from './tokenizer.js';
 
 /** Task name in the manifest -> the class that serves it. */
-export const TASK_CLASSES = { classifier: Classifier, setfit: Classifier, ner: Tagger, 'fill-mask': FillMask };
+export const TASK_CLASSES = { classifier: Classifier, setfit: Classifier, ner: Tagger, 'fill-mask': FillMask, embedding: Embedder };
 
 /**
  * ``load(bundle, {task})``: the manifest tasks each expected task accepts. It lets a typed app say
  * which class it wants (TypeScript then knows the methods) and be told at once when the bundle is
  * another task's. 'classifier' takes SetFit bundles too: both load as a Classifier.
  */
-export const EXPECTED_TASKS = { classifier: ['classifier', 'setfit'], setfit: ['setfit'], ner: ['ner'], 'fill-mask': ['fill-mask'] };
+export const EXPECTED_TASKS = { classifier: ['classifier', 'setfit'], setfit: ['setfit'], ner: ['ner'], 'fill-mask': ['fill-mask'], embedding: ['embedding'] };
 
 function checkExpectedTask(expected, manifest, where) {
   if (expected == null) return;

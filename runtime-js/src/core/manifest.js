@@ -5,12 +5,12 @@ import { BundleError } from './errors.js';
 export const MANIFEST_FILE = 'edgeft.json';
 export const BUNDLE_FORMAT = 'edgeft-bundle';
 // major.minor: a newer minor only adds keys (ignored with a warning); a newer major is refused.
-export const SCHEMA_VERSION = '1.3';
+export const SCHEMA_VERSION = '1.4';
 
 // Every top-level key a schema 1.x manifest may hold (the same list as the Python runtime's).
 export const KNOWN_KEYS = new Set([
   'format', 'schema_version', 'edgeft_version', 'created', 'task', 'labels', 'problem_type', 'threshold',
-  'max_length', 'inputs', 'outputs', 'variants', 'default_variant', 'tokenizer', 'pooling', 'normalize', 'ner',
+  'max_length', 'inputs', 'outputs', 'variants', 'default_variant', 'tokenizer', 'pooling', 'normalize', 'embedding_dim', 'ner',
   'fill_mask', 'static_shape', 'mobile', 'parity', 'reference', 'metrics', 'source', 'files', 'transformers_js',
 ]);
 export const REQUIRED_KEYS = ['format', 'schema_version', 'task', 'max_length', 'inputs', 'outputs', 'variants', 'tokenizer', 'files'];
@@ -89,6 +89,7 @@ const FIELDS = [
   ['static_shape.sequence', integer(1, MAX_TOKENS), false],
   ['ner', object, false],
   ['ner.stride', integer(0, MAX_TOKENS), false],
+  ['embedding_dim', integer(1, MAX_TOKENS), false],
   ['fill_mask', object, false],
   ['fill_mask.mask_token_id', integer(0, 2 ** 31), false],
   ['parity', object, false],

@@ -207,6 +207,7 @@ async def reload_models(registry: Registry, names: list[str]) -> dict[str, Any]:
 def model_info(registry: Registry, name: str) -> dict[str, Any]:
     """TEI's /info fields where they apply, then the bundle's own."""
     from .. import __version__
+    from ..constants import TASK_EMBEDDING
     from .protocol import CLASSIFIER_TASKS, embed_output
 
     served, options = registry.models[name], registry.options
@@ -218,6 +219,8 @@ def model_info(registry: Registry, name: str) -> dict[str, Any]:
         labels = {str(i): label for i, label in enumerate(model.labels)}
         if model.task in CLASSIFIER_TASKS:
             info["model_type"] = {"classifier": {"id2label": labels, "label2id": {v: int(k) for k, v in labels.items()}}}
+        if model.task == TASK_EMBEDDING:
+            info["model_type"] = {"embedding": {"pooling": model.manifest.get("pooling")}}
         info.update(task=model.task, variant=model.variant, max_input_length=model.tokenizer.max_length, labels=model.labels,
-                    endpoints=["predict"] + (["embed"] if embed_output(model) else []))
+                    endpoints=(["predict"] if model.task != TASK_EMBEDDING else []) + (["embed"] if embed_output(model) else []))
     return info

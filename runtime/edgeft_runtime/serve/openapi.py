@@ -28,8 +28,8 @@ def _paths_for(prefix: str, tag: str, task: str | None, embeds: bool) -> dict[st
         "ner": ("Entities per text (runtime fields: entity, text, start, end, score)", "TagRequest", {"type": "array", "items": {"$ref": "#/components/schemas/Entity"}}),
         "fill-mask": ("Candidates for each [MASK] (runtime fields: score, token (the id), token_str, sequence)", "FillMaskRequest", {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Candidate"}}}),
     }.get(task or "", ("Every label with its probability, best first (TEI's /predict)", "PredictRequest", {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}}))
-    paths = {f"{prefix}/predict": _post(predict[0], predict[1], predict[2], tag),
-             f"{prefix}/info": {"get": {"tags": [tag], "summary": "The bundle: task, labels, variant, limits (TEI's /info fields where they apply)", "responses": {"200": {"description": "Model info"}}}}}
+    paths: dict[str, Any] = {} if task == "embedding" else {f"{prefix}/predict": _post(predict[0], predict[1], predict[2], tag)}
+    paths |= {f"{prefix}/info": {"get": {"tags": [tag], "summary": "The bundle: task, labels, variant, limits (TEI's /info fields where they apply)", "responses": {"200": {"description": "Model info"}}}}}
     if embeds or task is None:
         paths[f"{prefix}/embed"] = _post("Sentence embeddings, one vector per text (TEI's /embed)", "EmbedRequest", {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}, tag)
     return paths

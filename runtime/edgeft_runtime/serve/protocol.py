@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..base import text_problem
-from ..constants import TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
+from ..constants import TASK_CLASSIFIER, TASK_EMBEDDING, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 from ..ops import l2_normalize
 
 CLASSIFIER_TASKS = (TASK_CLASSIFIER, TASK_SETFIT)
@@ -139,6 +139,9 @@ def predict_fields(model: Any) -> tuple[str, ...]:
 
 def predict_job(model: Any, body: Any, limits: Limits) -> Job:
     """``POST /predict``: the task's answer (classifier: TEI's; NER, fill-mask: the runtime's)."""
+    if model.task == TASK_EMBEDDING:
+        # As TEI answers an embedding model's /predict: 424, the model cannot do it.
+        raise ApiError(424, "this embedding bundle answers POST /embed, not /predict", "validation")
     body = _fields(body, predict_fields(model))
     texts, single = parse_inputs(body.get("inputs"), limits, model.required_tokens)
     if model.task in CLASSIFIER_TASKS:
@@ -162,10 +165,10 @@ def predict_job(model: Any, body: Any, limits: Limits) -> Job:
 
 
 def embed_job(model: Any, body: Any, limits: Limits) -> Job:
-    """``POST /embed``: TEI's embeddings, for bundles that export them (SetFit)."""
+    """``POST /embed``: TEI's embeddings, for bundles that export them (embedding, SetFit)."""
     if embed_output(model) is None:
         # TEI answers 424 when the model is not an embedding model.
-        raise ApiError(424, f"this {model.task} bundle exports no sentence embeddings; use /predict (SetFit bundles embed)", "validation")
+        raise ApiError(424, f"this {model.task} bundle exports no sentence embeddings; use /predict (embedding and SetFit bundles embed)", "validation")
     body = _fields(body, ("inputs", "normalize", "truncate", "truncation_direction", "prompt_name"))
     if body.get("prompt_name") is not None:
         raise _bad("prompt_name", "prompts are not supported; put the prompt in the text")
