@@ -99,7 +99,7 @@ def arm64_command(root: Path, bundle: Path, extra: list[str]) -> list:
 
 def table(results: dict) -> str:
     lines = [
-        "| bundle | variant (preset) | x86 avx2: agreement / metric / max diff | arm64 (emulated): agreement / metric / max diff | PyTorch metric |",
+        "| bundle | variant (preset) | x86 (this host): agreement / metric / max diff | arm64 (emulated): agreement / metric / max diff | PyTorch metric |",
         "|---|---|---|---|---|",
     ]
     for name, entry in results["bundles"].items():

@@ -47,7 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shared_data import ROOT, SST2_LABELS, read_label_text, require  # noqa: E402
+from shared_data import ROOT, SST2_LABELS, read_label_text, require, token_feed  # noqa: E402
 
 LENGTHS = (16, 64, 128)
 # The forced-method bundles are gated on this many dev texts (their accuracy is measured on all 872 below).
@@ -101,7 +101,7 @@ def build_openvino(run: Path, work: Path, calibration: list[str]) -> dict:
         model = convert(optimum_export(run, work) / "model.onnx", fp32)
         tok = Tokenizer.from_file(str(Path(run) / "tokenizer.json"))
         tok.no_padding()
-        feeds = [feed_of(tok, [t]) for t in calibration]
+        feeds = [token_feed(tok, [t]) for t in calibration]
         quantize_nncf(model, feeds, int8)
     return {"ov_fp32": str(fp32), "ov_int8": str(int8)}
 
@@ -174,19 +174,6 @@ def quantise_pt2e(exported, tokenizer, calibration):
     return convert_pt2e(prepared)
 
 
-def feed_of(tok, texts):
-    import numpy as np
-
-    encs = tok.encode_batch(texts)
-    width = max(len(e.ids) for e in encs)
-    ids = np.zeros((len(encs), width), np.int64)
-    mask = np.zeros_like(ids)
-    for i, e in enumerate(encs):
-        ids[i, : len(e.ids)] = e.ids
-        mask[i, : len(e.ids)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-
-
 def softmax(x):
     import numpy as np
 
@@ -251,7 +238,7 @@ def openvino_engine(name: str, paths: dict, threads: int):
     tok = Tokenizer.from_file(str(Path(paths["run"]) / "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(128)
-    run = lambda ts: softmax(request.infer(feed_of(tok, ts))[compiled.output(0)])  # noqa: E731
+    run = lambda ts: softmax(request.infer(token_feed(tok, ts))[compiled.output(0)])  # noqa: E731
     return (lambda t: run([t])[0]), run, f"openvino {ov.get_version().split('-')[0]} ({precision})"
 
 
@@ -275,7 +262,7 @@ def executorch_engine(name: str, paths: dict, threads: int):
     tok.enable_truncation(128)
 
     def one(text):
-        f = feed_of(tok, [text])
+        f = token_feed(tok, [text])
         return softmax(method.execute([torch.from_numpy(f["input_ids"]), torch.from_numpy(f["attention_mask"])])[0].numpy())[0]
 
     import numpy as np

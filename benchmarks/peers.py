@@ -42,7 +42,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shared_data import ROOT, SST2_LABELS, read_label_text, require  # noqa: E402
+from shared_data import ROOT, SST2_LABELS, read_label_text, require, token_feed  # noqa: E402
 
 LENGTHS = (16, 64, 128)
 RESULTS = ROOT / "benchmarks" / "results"
@@ -98,14 +98,7 @@ def make_engine(name: str, spec: dict, threads: int | None):
         labels = spec["labels"]
 
         def feed(texts):
-            encs = tok.encode_batch(texts)
-            width = max(len(e.ids) for e in encs)
-            ids = np.zeros((len(encs), width), np.int64)
-            mask = np.zeros_like(ids)
-            for i, e in enumerate(encs):
-                ids[i, : len(e.ids)] = e.ids
-                mask[i, : len(e.ids)] = 1
-            return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            return token_feed(tok, texts)
 
         cache: dict[str, dict] = {}
 

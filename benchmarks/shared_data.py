@@ -75,3 +75,17 @@ def sample_per_class(rows: list[tuple[str, str]], shots: int, seed: int) -> tupl
             taken[label] = taken.get(label, 0) + 1
             chosen.add(i)
     return [rows[i] for i in sorted(chosen)], [rows[i] for i in range(len(rows)) if i not in chosen]
+
+
+def token_feed(tok, texts):
+    """A BERT graph's inputs for ``texts`` (a tokenizers.Tokenizer without padding), right-padded."""
+    import numpy as np
+
+    encs = tok.encode_batch(texts)
+    width = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), width), np.int64)
+    mask = np.zeros_like(ids)
+    for i, e in enumerate(encs):
+        ids[i, : len(e.ids)] = e.ids
+        mask[i, : len(e.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
-from edgeft_runtime.constants import FP32_MODEL_FILE, INT8_MODEL_FILE, VARIANT_FP32, VARIANT_INT8
+from edgeft_runtime.constants import FP32_MODEL_FILE, VARIANT_FP32
 from edgeft_runtime.ops import max_abs_diff
 
 from .adapters import model_folder
