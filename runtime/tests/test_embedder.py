@@ -121,3 +121,13 @@ def test_serve_embeds_with_tei_shapes_and_refuses_predict(embedder_bundle):
         assert "/embed" in paths and "/predict" not in paths
     finally:
         assert server.stop() == 0
+
+
+def test_bulk_predictions_of_an_embedding_bundle_are_fixed_size_float32_lists(embedder_bundle):
+    pa = pytest.importorskip("pyarrow")
+    from edgeft_runtime.integrations.arrow import prediction_array
+
+    model = edgeft_runtime.load(embedder_bundle, variant="fp32")
+    column = prediction_array(model.run_task(["good film", "sad"]) + [None], model.manifest)
+    assert column.type == pa.list_(pa.float32(), 16) and column.null_count == 1
+    np.testing.assert_allclose(np.array(column[0].as_py()), model.embed("good film"), atol=1e-6)

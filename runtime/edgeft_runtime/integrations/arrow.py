@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..constants import MULTI_LABEL, TASK_CLASSIFIER, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
+from ..constants import MULTI_LABEL, TASK_CLASSIFIER, TASK_EMBEDDING, TASK_FILL_MASK, TASK_NER, TASK_SETFIT
 
 
 def require_pyarrow() -> Any:
@@ -36,6 +36,10 @@ def prediction_type(manifest: dict[str, Any]) -> Any:
     if task == TASK_FILL_MASK:
         candidate = pa.struct([("score", pa.float64()), ("token", pa.int64()), ("token_str", pa.string()), ("sequence", pa.string())])
         return pa.list_(pa.list_(candidate))
+    if task == TASK_EMBEDDING:
+        # float32: what embed() computes; one fixed-size list per text where the manifest says the size.
+        dim = manifest.get("embedding_dim")
+        return pa.list_(pa.float32(), dim) if isinstance(dim, int) else pa.list_(pa.float32())
     raise ValueError(f"no Arrow type for task {task!r}")
 
 
