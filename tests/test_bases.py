@@ -151,3 +151,22 @@ def test_classifier_on_a_distilled_student(tmp_path, sentiment_run, data):
     assert result.exit_code == 0, result.output
     run = train("classifier", data["topics"], tmp_path / "student", tmp_path / "topics")
     assert chain(run)[0] == ("student", "classifier") and chain(run)[1:] == [("sentiment", "classifier")]
+
+
+def test_classifier_on_a_setfit_run_keeps_its_body(tmp_path, tiny_base, data):
+    """A SetFit run's body (a sentence-transformers folder) under a classifier: encoder kept, head new."""
+    fewshot = invoke(
+        "train", "setfit", "--train", data["sentiment"], "--base", tiny_base, "--out", tmp_path / "fewshot",
+        "--max-length", 32, "--num-iterations", 2, "--batch-size", 16,
+    )
+    assert fewshot.exit_code == 0, fewshot.output
+    run = train("classifier", data["topics"], tmp_path / "fewshot", tmp_path / "topics")
+    assert chain(run) == [("fewshot", "setfit")]
+
+
+def test_ner_on_a_merged_lora_run(tmp_path, tiny_base, data):
+    """A LoRA run saves the merged model beside its adapter; that merged model is the base."""
+    lora = train("classifier", data["sentiment"], tiny_base, tmp_path / "lora", "--peft", "lora", "--lora-r", 4)
+    assert (lora / "adapter" / "adapter_config.json").is_file() and (lora / "model.safetensors").is_file()
+    run = train("ner", data["ner"], lora, tmp_path / "ner")
+    assert chain(run) == [("lora", "classifier")]
