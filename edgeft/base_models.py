@@ -134,7 +134,7 @@ def load_task_model(auto_class: Any, path: str, head_options: dict[str, Any], *,
     name = Path(path).name or path
     if kind is None:
         if (Path(path) / RUN_FILE).is_file():  # another edgeft run (masked-LM, embedding): say what is kept
-            log.info("--base %s: encoder kept, task head started afresh (a %s run has no labelling head)", name, read_run(path).get("task"))
+            log.info("--base %s: encoder kept, task head started afresh (%s runs have no labelling head)", name, read_run(path).get("task"))
         return auto_class.from_pretrained(path, **head_options)  # no labelling head: transformers adds a fresh one
     if kind == wanted and base_labels == labels and same_problem and not fresh_head:
         log.info("--base %s: keeping its %s head (the same %d labels)", name, kind.removeprefix("For"), len(labels))
