@@ -28,6 +28,7 @@ const BUNDLES = {
   'models/fewshot-int8': 'fewshot',
   'models/conll-int8': 'entities',
   'models/bio-fillmask': 'fillmask',
+  'models/tickets-emb-int8': 'embedder',
 };
 
 /** The code block of ``file`` marked `<!-- tested: name -->`. */
