@@ -47,12 +47,14 @@ def edgeft(*args: str, log: Path | None = None) -> float:
 
 
 def train(task: str, out: Path, *args: str) -> tuple[dict, float | None]:
-    """(metrics.json, seconds) of `edgeft train TASK ... --out OUT`; seconds None when reused."""
-    metrics = out / "metrics.json"
+    """(metrics.json, wall-clock seconds) of `edgeft train TASK ... --out OUT`; a finished run is
+    reused with the seconds it took then (kept beside it)."""
+    metrics, timing = out / "metrics.json", out.parent / f"{out.name}.seconds"
     if metrics.exists() and (out / "edgeft_run.json").exists():
-        return json.loads(metrics.read_text()), None
+        return json.loads(metrics.read_text()), float(timing.read_text()) if timing.exists() else None
     out.parent.mkdir(parents=True, exist_ok=True)
     seconds = edgeft("train", task, *args, "--out", str(out), "--overwrite", log=out.parent / f"{out.name}.log")
+    timing.write_text(f"{seconds}\n")
     return json.loads(metrics.read_text()), seconds
 
 
@@ -111,8 +113,16 @@ def machine() -> dict:
     }
 
 
-def new_result(name: str, **fields) -> dict:
-    return {"benchmark": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "command": " ".join(["python"] + sys.argv), "machine": machine(), **fields, "records": []}
+def new_result(name: str, path: Path, seeds: list[int], **fields) -> dict:
+    """A results record; the records of other seeds in an earlier file of the same settings are
+    kept (a pass per seed adds to it), with that pass's command, date and load."""
+    result = {"benchmark": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "command": " ".join(["python"] + sys.argv), "machine": machine(), **fields, "records": []}
+    if path.exists():
+        earlier = json.loads(path.read_text())
+        if all(earlier.get(key) == value for key, value in fields.items() if key not in ("pretraining",)):
+            result["records"] = [r for r in earlier.get("records", []) if r["seed"] not in seeds]
+            result["earlier_passes"] = earlier.get("earlier_passes", []) + [{k: earlier.get(k) for k in ("date", "command", "machine")}]
+    return result
 
 
 def mean_sd(values: list[float]) -> dict:

@@ -1,10 +1,10 @@
-"""Training before the target task (issue 31 point 4): an intermediate task, and task-adaptive
-masked-LM (TAPT), each against the plain recipe on a small target set, 3 seeds.
+"""Training before the target task (issue 31 point 4): an intermediate task, task-adaptive
+masked-LM (TAPT) and SimCSE, each against the plain recipe on a small target set, 3 seeds.
 
-    python benchmarks/transfer_techniques.py intermediate [--train-size 200] [--dev-size 200]
+    python benchmarks/transfer_techniques.py intermediate [--train-size 128] [--dev-size 150]
         [--test-size 300] [--seeds 1,2,3] [--max-length 64] [--base-run /work/models-shared/conll2003-minilm-1000]
-    python benchmarks/transfer_techniques.py tapt [--train-size 160] [--corpus-size 1000]
-        [--dev-size 300] [--test-size 600] [--seeds 1,2,3] [--max-length 32]
+    python benchmarks/transfer_techniques.py tapt [--train-size 160] [--corpus-size 480]
+        [--dev-size 300] [--test-size 600] [--seeds 1,2,3] [--max-length 32] [--rows tapt,simcse]
 
 Every step is the `edgeft` CLI as a user runs it (``benchmarks/cli_runs.py``: niced, 2 torch
 threads, a finished run folder reused).
@@ -23,7 +23,9 @@ its encoder). Both rows: 3 epochs, lr 1e-4 (the CoNLL run's rate), batch 16.
 --corpus texts.csv --text-field text` on ``--corpus-size`` texts of SST-2's train split (labels
 dropped; the labelled ones among them), blocks of ``--max-length`` tokens, 1 epoch, lr 1e-4,
 50 head-only warm-up steps (the offline MiniLM has no masked-LM head: it starts untrained), seed
-1; then `edgeft train classifier --base TAPT` with the default recipe, per seed. The plain rows are
+1. SimCSE (unsupervised, sentence-transformers): `edgeft train embedding --corpus texts.csv
+--text-field text` on the same texts, its defaults (1 epoch, batch 64, lr 3e-5), seed 1. Then
+`edgeft train classifier --base RUN` with the default recipe, per seed. The plain rows are
 search_vs_defaults.py's default runs (the same command, data and seed; reused when present).
 Results go to benchmarks/results/transfer_<subcommand>.json, rewritten after every run.
 """
@@ -90,8 +92,9 @@ def intermediate(args) -> None:
         sys.exit(f"skipped: the intermediate run {base_run} is absent (train one: see /work/models-shared/README.md or pass --base-run)")
     files = ncbi_files(args.train_size, args.dev_size, args.test_size)
     path = Path(args.out or RESULTS / "transfer_intermediate.json")
+    seeds = [int(s) for s in args.seeds.split(",")]
     result = new_result(
-        "transfer_intermediate",
+        "transfer_intermediate", path, seeds,
         data=f"NCBI-disease: {args.train_size} train sentences, devel {args.dev_size} (eval: early stopping, best checkpoint), test {args.test_size} (reported); drawn with seed 0",
         intermediate_run=str(base_run), intermediate_config=json.loads((base_run / "train_config.json").read_text()) if (base_run / "train_config.json").exists() else None,
         recipe=f"edgeft train ner, 3 epochs, batch 16, lr 1e-4, max_length {args.max_length}",
@@ -99,7 +102,7 @@ def intermediate(args) -> None:
     )
     common = ["--train", str(files["train"]), "--eval", str(files["dev"]), "--max-length", str(args.max_length), "--lr", "1e-4", "--epochs", "3"]
     folder = WORK / f"ncbi-{args.train_size}-len{args.max_length}"
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in seeds:
         for row, extra in (("plain", []), ("after CoNLL-2003", ["--base", str(base_run)])):
             out = folder / (f"plain-s{seed}" if row == "plain" else f"conll-s{seed}")
             metrics, seconds = train("ner", out, *common, "--seed", str(seed), *extra)
@@ -108,6 +111,13 @@ def intermediate(args) -> None:
             result["records"].append(record)
             summarise(result, "test_f1", ("dev_f1", "seconds"))
             save(result, path)
+
+
+PRETRAINING = {
+    # row -> (edgeft train TASK, its options after --corpus/--text-field/--max-length/--seed)
+    "after TAPT": ("mlm", ["--epochs", "1", "--lr", "1e-4", "--set", "head_warmup_steps=50"]),
+    "after SimCSE": ("embedding", ["--epochs", "1"]),
+}
 
 
 def tapt(args) -> None:
@@ -119,22 +129,27 @@ def tapt(args) -> None:
         writer.writerows([t] for t in files["unlabelled"][: args.corpus_size])
     path = Path(args.out or RESULTS / "transfer_tapt.json")
     folder = plain_run(args.train_size, args.max_length, 1).parent
-    tapt_run = folder / f"tapt-{args.corpus_size}"
-    mlm_metrics, mlm_seconds = train(
-        "mlm", tapt_run, "--corpus", str(corpus), "--text-field", "text", "--max-length", str(args.max_length),
-        "--epochs", "1", "--lr", "1e-4", "--seed", "1", "--set", "head_warmup_steps=50",
-    )
+    rows = [row for row in PRETRAINING if row.split()[-1].lower() in args.rows.split(",")]
+    bases: dict[str, Path] = {}
+    pretraining: dict[str, dict] = {}
+    for row in rows:
+        task, options = PRETRAINING[row]
+        bases[row] = folder / f"{task}-{args.corpus_size}"
+        flags = ["--corpus", str(corpus), "--text-field", "text", "--max-length", str(args.max_length), "--seed", "1", *options]
+        metrics, seconds = train(task, bases[row], *flags)
+        pretraining[row] = {"command": f"edgeft train {task} " + " ".join(flags).replace(str(corpus), corpus.name), "metrics": metrics, "seconds": seconds}
+    seeds = [int(s) for s in args.seeds.split(",")]
     result = new_result(
-        "transfer_tapt",
-        data=f"SST-2: {args.train_size} labelled train sentences, dev {args.dev_size} (eval), test {args.test_size} (reported), drawn with seed 0; TAPT corpus: {args.corpus_size} train-split texts without labels",
+        "transfer_tapt", path, seeds,
+        data=f"SST-2: {args.train_size} labelled train sentences, dev {args.dev_size} (eval), test {args.test_size} (reported), drawn with seed 0; pretraining corpus: {args.corpus_size} train-split texts without labels (seed 1 for every pretraining run)",
         recipe="edgeft train classifier defaults (3 epochs, batch 16, lr 5e-5, warm-up 0.1), max_length " + str(args.max_length),
-        tapt={"command": f"edgeft train mlm --corpus {corpus.name} --text-field text --max-length {args.max_length} --epochs 1 --lr 1e-4 --seed 1 --set head_warmup_steps=50",
-              "metrics": mlm_metrics, "seconds": mlm_seconds},
+        pretraining=pretraining,
     )
     common = ["--train", str(files["train"]), "--eval", str(files["dev"]), "--max-length", str(args.max_length)]
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        for row, out, extra in (("plain", plain_run(args.train_size, args.max_length, seed), []),
-                                ("after TAPT", folder / f"tapt{args.corpus_size}-clf-s{seed}", ["--base", str(tapt_run)])):
+    for seed in seeds:
+        runs = [("plain", plain_run(args.train_size, args.max_length, seed), [])]
+        runs += [(row, folder / f"{bases[row].name}-clf-s{seed}", ["--base", str(bases[row])]) for row in rows]
+        for row, out, extra in runs:
             metrics, seconds = train("classifier", out, *common, "--seed", str(seed), *extra)
             record = {"row": row, "seed": seed, "dev_accuracy": round(100 * metrics["accuracy"], 2), "test_accuracy": accuracy(out, files["test_rows"]), "seconds": seconds, "run": str(out.relative_to(ROOT))}
             print(record, flush=True)
@@ -147,17 +162,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("intermediate", help="NCBI-disease NER from plain MiniLM vs from a CoNLL-2003 NER run")
-    p.add_argument("--train-size", type=int, default=200)
-    p.add_argument("--dev-size", type=int, default=200)
+    p.add_argument("--train-size", type=int, default=128)
+    p.add_argument("--dev-size", type=int, default=150)
     p.add_argument("--test-size", type=int, default=300)
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--base-run", default="/work/models-shared/conll2003-minilm-1000")
     p = sub.add_parser("tapt", help="SST-2 classifier from plain MiniLM vs after masked-LM on the task's texts")
     p.add_argument("--train-size", type=int, default=160)
-    p.add_argument("--corpus-size", type=int, default=1000)
+    p.add_argument("--corpus-size", type=int, default=480)
     p.add_argument("--dev-size", type=int, default=300)
     p.add_argument("--test-size", type=int, default=600)
     p.add_argument("--max-length", type=int, default=32)
+    p.add_argument("--rows", default="tapt,simcse", help="pretraining rows beside plain: tapt, simcse")
     for p in sub.choices.values():
         p.add_argument("--seeds", default="1,2,3")
         p.add_argument("--out", default=None)
