@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from edgeft_runtime.serve.batcher import Batcher, Closed, Overloaded
-from edgeft_runtime.serve.options import NUMBERS, OptionError, parse_options
+from edgeft_runtime.serve.options import OptionError, numeric_options, parse_options
 from edgeft_runtime.serve.protocol import ApiError, Limits, parse_inputs
 
 
@@ -105,13 +105,15 @@ def test_full_queue_refuses_with_retry_after_and_close_drains():
         asyncio.run(after_close())
 
 
-@pytest.mark.parametrize("row", NUMBERS, ids=[n.flag for n in NUMBERS])
-@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "abc", "below", "above"])
-def test_every_number_option_is_checked(row, bad):
-    value = {"below": str(row.low - 1), "above": str(row.high + 1)}.get(bad, bad)
+@pytest.mark.parametrize("flag, bounds", numeric_options(), ids=[flag for flag, _ in numeric_options()])
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "abc", "below", "above", "1.5"])
+def test_every_number_option_is_checked(flag, bounds, bad):
+    value = {"below": str(bounds.low - 1), "above": str(bounds.high + 1)}.get(bad, bad)
+    if bad == "1.5" and flag in ("--max-wait-ms", "--graceful-timeout"):
+        value = "-1.5"  # a fraction is fine there
     with pytest.raises(OptionError) as error:
-        parse_options(["bundle", row.flag, value])
-    assert str(error.value).startswith(row.flag)
+        parse_options(["bundle", f"{flag}={value}"])
+    assert str(error.value).startswith(flag), error.value
 
 
 def test_options_accept_bounds_and_name_bundles():
