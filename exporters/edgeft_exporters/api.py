@@ -325,7 +325,7 @@ def add_int8_variant(
         else:
             quant = quantize_int8(work / FP32_MODEL_FILE, path, build.preset, per_channel=channelwise, reduce_range=reduced)
         if gelu == "tanh":
-            quant = {**quant, **tanh_gelu_record(path)}  # gelu.py: the approximation, in half erf's time in browsers
+            quant = {**quant, **tanh_gelu_record(path)}  # gelu.py: erf is slow in onnxruntime-web
         spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
         candidate = Candidate(m, channelwise, reduced, path, spec)
         candidate.report = gate.check(load_variant(work, build.variant, with_variant(fields, build.variant, spec)))

@@ -1,13 +1,13 @@
 """GELU by its tanh approximation in an int8 graph (``edgeft export --int8 --gelu tanh``).
 
 The fused graph computes GELU with erf (``BiasGelu``/``Gelu``, as the model was trained). In
-onnxruntime-web's WebAssembly build erf is the costliest elementwise step of an int8 MiniLM: its
-GELUs took about a fifth of a 128-token run in Chromium, where the same GELUs through tanh
-(``FastGelu``, the approximation of the original BERT code) took about half as long (measured:
-benchmarks/RESULTS.md, "Beside transformers.js in the browser"). The two differ by at most 4.7e-4
-per value, well under the step of int8's activation quantisation that follows; the parity gate
-holds the int8 variant to ``--max-drop`` as usual. Only int8 graphs are rewritten: the fp32
-variant stays exact, under the fp32 gate's tight bound on logits.
+onnxruntime-web's WebAssembly build erf is slow: the exact GELUs took 11% of an int8 MiniLM's
+128-token run in Chromium, and the same graph with ``FastGelu`` (the tanh approximation, the
+original BERT code's) ran 9% faster (benchmarks/RESULTS.md, "Beside transformers.js in the
+browser"). The two differ by at most 4.7e-4 per value, well under the step of int8's activation
+quantisation that follows; the parity gate holds the int8 variant to ``--max-drop`` as usual.
+Only int8 graphs are rewritten: the fp32 variant stays exact, under the fp32 gate's tight bound
+on logits.
 """
 
 from __future__ import annotations
