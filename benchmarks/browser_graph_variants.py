@@ -13,6 +13,7 @@ ratio 1.00; above 1: faster):
 - int8_u8w / int8_per_tensor: the same with unsigned weights / one scale per tensor
 - static_qdq: static int8 (QDQ, 32 SST-2 dev texts to calibrate) of the trimmed unfused graph
 - int8_offline: the bundle's int8 graph optimised offline by onnxruntime (extended level)
+- int8_tanh_gelu: the bundle's int8 graph with its erf GELUs as FastGelu (`edgeft export --gelu tanh`)
 - fp32: the bundle's fp32 graph
 
 Writes benchmarks/results/browser_graph_variants.json with the machine, its load and the date.
@@ -35,7 +36,8 @@ from shared_data import SST2_LABELS, read_label_text, require  # noqa: E402
 
 DRIVER = ROOT / "runtime-js" / "browser" / "graph_variants.js"
 PAIRS = [("tjs_q8", "a131"), ("tjs_q8", "p130"), ("fused_int8", "p130"), ("edgeft_int8", "p130"), ("edgeft_int8", "a131"),
-         ("int8_u8w", "p130"), ("int8_per_tensor", "p130"), ("static_qdq", "p130"), ("int8_offline", "p130"), ("fp32", "p130")]
+         ("int8_u8w", "p130"), ("int8_per_tensor", "p130"), ("static_qdq", "p130"), ("int8_offline", "p130"), ("fp32", "p130"),
+         ("int8_tanh_gelu", "p130")]
 
 
 def build_graphs(run: Path, bundle: Path, work: Path) -> dict:
@@ -44,6 +46,7 @@ def build_graphs(run: Path, bundle: Path, work: Path) -> dict:
     import onnx
     import onnxruntime as ort
     from edgeft_exporters.first_token import trim_file
+    from edgeft_exporters.gelu import tanh_gelu_file
     from edgeft_exporters.onnx_export import export_with_optimum
     from edgeft_exporters.optimize import fuse_transformer
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
@@ -73,6 +76,8 @@ def build_graphs(run: Path, bundle: Path, work: Path) -> dict:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = str(g("int8_offline"))
     ort.InferenceSession(str(g("edgeft_int8")), options, providers=["CPUExecutionProvider"])
+    shutil.copyfile(g("edgeft_int8"), g("int8_tanh_gelu"))
+    tanh_gelu_file(g("int8_tanh_gelu"))
     texts = [t for t, _ in read_label_text(require("sst2") / "dev.txt", SST2_LABELS)][:32]
 
     class Texts(CalibrationDataReader):
@@ -102,6 +107,8 @@ def main() -> int:
     parser.add_argument("--bundle", type=Path, default=None)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lengths", default="16,128")
+    parser.add_argument("--only", default=None, help="comma-separated graph:build pairs to time beside the baseline (default: every pair in PAIRS)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "browser_graph_variants.json")
     args = parser.parse_args()
     run = args.run.resolve()
@@ -109,8 +116,11 @@ def main() -> int:
     work = ROOT / "models" / ".graph_variants"
     made = build_graphs(run, bundle, work)
     load_before = [round(x, 2) for x in os.getloadavg()]
-    argv = ["node", str(DRIVER), "--folder", str(work), "--graphs", ",".join(f"{g}:{b}" for g, b in PAIRS),
-            "--runs", str(args.runs), "--threads", str(args.threads), "--lengths", "16,128"]
+    pairs = [f"{g}:{b}" for g, b in PAIRS]
+    if args.only:
+        pairs = ["tjs_q8:a131"] + [p for p in args.only.split(",") if p != "tjs_q8:a131"]  # any graph:build, e.g. edgeft_int8:p1311
+    argv = ["node", str(DRIVER), "--folder", str(work), "--graphs", ",".join(pairs),
+            "--runs", str(args.runs), "--threads", str(args.threads), "--lengths", args.lengths]
     result = json.loads(subprocess.run(argv, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
     base = "tjs_q8:a131"
     ratios = {n: {k: round(ms[base] / v, 3) for k, v in ms.items()} for n, ms in result["ms"].items()}
@@ -118,7 +128,8 @@ def main() -> int:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "load_average": {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]},
-        "builds": {"p130": "edgeft-runtime's onnxruntime-web 1.30 (wasm build)", "a131": "transformers.js' onnxruntime-web 1.31-dev (asyncify build)"},
+        "builds": {"p130": "edgeft-runtime's onnxruntime-web 1.30 (wasm build)", "a131": "transformers.js' onnxruntime-web 1.31-dev (asyncify build)",
+                   "p1311": "onnxruntime-web 1.31.1 (wasm build; runtime-js/browser/graph_variants.js says how to install it)"},
         "threads": args.threads,
         "runs": args.runs,
         "baseline": base,

@@ -89,13 +89,24 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run_pass(bundle: Path, tjs: Path, texts: Path, threads: int, args: argparse.Namespace) -> dict:
+def python_labels(bundle: Path, variant: str, texts: list[str]) -> list[str]:
+    """The Python runtime's label of each text, one text at a time as the browser pass runs them
+    (int8 quantises activations per batch, so batching could move a label)."""
+    from edgeft_runtime import load
+
+    model = load(bundle, variant=variant, threads=1)
+    return [model.predict(t)["label"] for t in texts]
+
+
+def run_pass(bundle: Path, tjs: Path, texts: Path, threads: int, args: argparse.Namespace, reference: list[str]) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         argv = ["node", str(DRIVER), "--bundle", str(bundle), "--tjs", str(tjs), "--texts", str(texts), "--threads", str(threads),
-                "--runs", str(args.runs), "--cold", str(args.cold), "--out", out.name]
+                "--runs", str(args.runs), "--block", str(args.block), "--cold", str(args.cold), "--out", out.name]
         before = load_average()
         subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         result = json.loads(Path(out.name).read_text())
+    browser = result["labels"].pop("edgeft_labels")
+    result["labels"]["edgeft_equal_python"] = sum(a == b for a, b in zip(browser, reference, strict=True))
     result["load_average_before"] = before
     result["load_average_after"] = load_average()
     return result
@@ -113,6 +124,7 @@ def summary(passes: list[dict]) -> dict:
         "first_prediction_s": {e: {v: med([p["first_prediction"][e][v]["seconds"] for p in passes]) for v in ("first_visit", "second_visit")} for e in ("edgeft", "transformers.js")},
         "bytes_fetched": {e: {v: {k: first["first_prediction"][e][v][k] for k in ("model_bytes", "runtime_bytes")} for v in ("first_visit", "second_visit")} for e in ("edgeft", "transformers.js")},
         "labels_equal": f"{min(p['labels']['equal'] for p in passes)}/{first['labels']['texts']}",
+        "edgeft_labels_equal_python": f"{min(p['labels']['edgeft_equal_python'] for p in passes)}/{first['labels']['texts']}",
         "accuracy": first["labels"]["accuracy"],
     }
 
@@ -124,6 +136,7 @@ def main() -> int:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--block", type=int, default=5, help="timed calls per engine between switches (smaller: more alternations, less drift inside a block)")
     parser.add_argument("--cold", type=int, default=3)
     parser.add_argument("--graphs", default="own", help="what transformers.js runs: own (its conversion), edgeft (the bundle's graph), or both: own,edgeft")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -138,6 +151,7 @@ def main() -> int:
     texts.parent.mkdir(parents=True, exist_ok=True)
     texts.write_text(json.dumps({"texts": [t for t, _ in rows], "labels": [names[label] for _, label in rows]}))
     recipe = transformers_js_conversion(run, work / run.name)
+    reference = python_labels(bundle, manifest["default_variant"], [t for t, _ in rows])
     graphs = {}
     if "own" in args.graphs.split(","):
         graphs["transformers.js conversion"] = work / run.name
@@ -146,20 +160,22 @@ def main() -> int:
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
-        "bundle": {"path": str(bundle), "variant": manifest["default_variant"], "first_token_only": manifest["variants"]["fp32"].get("first_token_only", 0)},
+        "bundle": {"path": str(bundle), "variant": manifest["default_variant"], "first_token_only": manifest["variants"]["fp32"].get("first_token_only", 0),
+                   "gelu": manifest["variants"][manifest["default_variant"]].get("quantization", {}).get("gelu", "erf")},
         "transformers_js": {"package": "@huggingface/transformers " + json.loads((ROOT / "runtime-js/node_modules/@huggingface/transformers/package.json").read_text())["version"],
                             "conversion": recipe, "call": "pipeline('text-classification', name, {dtype: 'q8', device: 'wasm'})"},
         "texts": f"SST-2 dev ({len(rows)} sentences); 16/64/128-token texts cut from its words",
+        "timing": {"runs_per_length": args.runs, "block": args.block, "pause_ms": 200, "passes": args.passes},
         "results": {},
     }
     for graph, folder in graphs.items():
         for threads in [int(t) for t in args.threads.split(",")]:
             passes = []
             for p in range(args.passes):
-                passes.append(run_pass(bundle, folder, texts, threads, args))
+                passes.append(run_pass(bundle, folder, texts, threads, args, reference))
                 s = passes[-1]
                 print(f"{graph}, {threads} thread(s), pass {p + 1}: transformers.js/edgeft p50 {s['ratio_p50']}, labels equal "
-                      f"{s['labels']['equal']}/{s['labels']['texts']}, load {s['load_average_before']}", flush=True)
+                      f"{s['labels']['equal']}/{s['labels']['texts']} (edgeft = Python: {s['labels']['edgeft_equal_python']}), load {s['load_average_before']}", flush=True)
             report["results"][f"{graph}, {threads}t"] = {"summary": summary(passes), "passes": passes}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

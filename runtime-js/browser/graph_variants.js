@@ -4,7 +4,8 @@
  *     node runtime-js/browser/graph_variants.js --folder DIR --graphs a:p130,b:a131 [--threads 1] [--runs 40]
  *
  * Each graph is DIR/<name>.onnx run on a build: p130 (edgeft-runtime's onnxruntime-web, the wasm
- * build) or a131 (transformers.js' onnxruntime-web, its asyncify build as transformers.js loads it).
+ * build), a131 (transformers.js' onnxruntime-web, its asyncify build as transformers.js loads it)
+ * or p1311 (see BUILDS).
  * Prints JSON: per token length, per graph, the median ms of a batch-1 run, and session start ms.
  * benchmarks/browser_graph_variants.py builds the graphs and runs this.
  */
@@ -13,7 +14,14 @@ import { resolve } from 'node:path';
 import { launchChromium, REPO_ROOT, serve } from './server.js';
 
 const TJS = '/runtime-js/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
-const BUILDS = { p130: '/runtime-js/node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs', a131: `${TJS}ort.webgpu.bundle.min.mjs` };
+// p1311: onnxruntime-web 1.31.1's wasm build, timed only where it is installed beside the pinned
+// 1.30 (`npm install --prefix /tmp/o onnxruntime-web@1.31.1`, then copy /tmp/o/node_modules/onnxruntime-web
+// to runtime-js/node_modules/ort-web-1311): is a newer build's int8 faster?
+const BUILDS = {
+  p130: '/runtime-js/node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs',
+  a131: `${TJS}ort.webgpu.bundle.min.mjs`,
+  p1311: '/runtime-js/node_modules/ort-web-1311/dist/ort.wasm.bundle.min.mjs',
+};
 
 const o = { threads: 1, runs: 40, lengths: '16,128' };
 const argv = process.argv.slice(2);

@@ -17,11 +17,11 @@ import { basename, dirname, resolve } from 'node:path';
 import { launchChromium, REPO_ROOT, serve } from './server.js';
 
 function options(argv) {
-  const o = { threads: 1, runs: 30, cold: 3, passes: 2, pause: 200 };
+  const o = { threads: 1, runs: 30, cold: 3, passes: 2, pause: 200, block: 5 };
   for (let i = 0; i < argv.length; i += 2) o[argv[i].replace(/^--/, '')] = argv[i + 1];
-  for (const k of ['threads', 'runs', 'cold', 'passes', 'pause']) o[k] = Number(o[k]);
+  for (const k of ['threads', 'runs', 'cold', 'passes', 'pause', 'block']) o[k] = Number(o[k]);
   if (!o.bundle || !o.tjs || !o.texts) {
-    console.error('usage: node runtime-js/browser/vs_transformersjs.js --bundle DIR --tjs DIR --texts FILE [--threads N] [--runs N] [--cold N] [--out FILE]');
+    console.error('usage: node runtime-js/browser/vs_transformersjs.js --bundle DIR --tjs DIR --texts FILE [--threads N] [--runs N] [--block N] [--cold N] [--out FILE]');
     process.exit(2);
   }
   return o;
@@ -53,7 +53,7 @@ async function main() {
     const page = await open(context);
     const warm = await page.evaluate(({ spec, args }) => window.vs.compare(spec, args), {
       spec,
-      args: { texts: data.texts, runs: o.runs, passes: o.passes, pause: o.pause },
+      args: { texts: data.texts, runs: o.runs, passes: o.passes, pause: o.pause, block: o.block },
     });
     await context.close();
     if (o.threads > 1 && !warm.isolated) throw new Error('the page is not cross-origin isolated; threads > 1 would not be used');
@@ -90,7 +90,7 @@ async function main() {
         runtime_bytes: median(v[w].map((c) => c.runtime_bytes)),
         passes: v[w].length,
       }]))])),
-      labels: { texts: data.texts.length, equal: agree, accuracy: Object.fromEntries(engines.map((w) => [w, accuracy(w)])) },
+      labels: { texts: data.texts.length, equal: agree, accuracy: Object.fromEntries(engines.map((w) => [w, accuracy(w)])), edgeft_labels: labels.edgeft },
     };
     const text = JSON.stringify(result, null, 2);
     if (o.out) writeFileSync(o.out, `${text}\n`);
