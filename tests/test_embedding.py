@@ -202,7 +202,9 @@ def test_export_writes_an_embedding_bundle_that_embeds_like_sentence_transformer
         assert "max_cosine_distance" in report and "max_probability_diff" not in report
         assert report["metric"] > 99.0, name
     assert manifest["reference"]["metric"] == "cosine" and manifest["reference"]["gold"] is False
-    assert "model.embed(" in (tmp_path / "bundle" / "README.md").read_text()
+    card = (tmp_path / "bundle" / "README.md").read_text()
+    assert "model.embed(" in card and "- task: embedding (32-dimensional sentence vectors, mean pooling, unit length)" in card
+    assert "| nearest-neighbour agreement % |" in card
 
     texts = ["a good film", "the plot was sad and bad", "really lovely story", "this movie is broken"]
     expected = SentenceTransformer(str(emb_run), device="cpu", local_files_only=True).encode(texts, normalize_embeddings=True)

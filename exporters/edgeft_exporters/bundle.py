@@ -82,6 +82,13 @@ USAGE = {
 USAGE_PREDICT = ('model.predict(["some text"])', "model.predict(['some text'])")
 
 
+def task_kind(manifest: dict[str, Any]) -> str:
+    """What the card says after the task: the problem type, or an embedder's vectors."""
+    if manifest["task"] == TASK_EMBEDDING:
+        return f"{manifest.get('embedding_dim', '?')}-dimensional sentence vectors, {manifest.get('pooling') or '?'} pooling" + (", unit length" if manifest.get("normalize") else "")
+    return str(manifest.get("problem_type", "n/a"))
+
+
 def usage_section(task: str) -> list[str]:
     """The model card's "Use" section: the same call from Python, Node and a browser page, each
     with how to get that runtime (the runtimes are installed from an edgeft checkout)."""
@@ -157,7 +164,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"(base model `{source.get('base_model', '?')}`).",
         *base_chain_lines(source.get("bases") or []),
         "",
-        f"- task: {manifest['task']} ({manifest.get('problem_type', 'n/a')})",
+        f"- task: {manifest['task']} ({task_kind(manifest)})",
         *([f"- labels ({len(labels)}): {', '.join(map(str, labels[:50]))}{' …' if len(labels) > 50 else ''}"] if labels else []),
         f"- max length: {manifest['max_length']} tokens; inputs: {', '.join(manifest['inputs'])}",
         f"- default variant: {manifest.get('default_variant')}",
@@ -180,7 +187,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"Run on {parity.get('samples', '?')} held-out examples ({parity.get('data', '?')}) on the machine that "
         f"exported it ({parity.get('cpu', '?')}). Latency: median per text at batch 1.",
         "",
-        f"| model | {metric} (points) | label agreement % | max abs diff ({unit}) | latency ms |",
+        f"| model | {metric} (points) | {'nearest-neighbour' if manifest['task'] == TASK_EMBEDDING else 'label'} agreement % | max abs diff ({unit}) | latency ms |",
         "|---|---|---|---|---|",
         *rows,
         "",
