@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
+from edgeft_runtime.errors import BundleError
 from edgeft_runtime.constants import FP32_MODEL_FILE, VARIANT_FP32
 from edgeft_runtime.ops import max_abs_diff
 
@@ -408,17 +409,26 @@ def add_fp16_variant(gate: ParityGate, work: Path, fields: dict[str, Any]):
     """Convert the fp32 graph to float16 with each candidate set of ops kept in float32 and keep the
     one that scores best on the held-out data (as ``add_int8_variant`` does); return (its report,
     the loaded model). The manifest lists the candidates in the order tried."""
-    tried = []
+    tried, failed = [], []
     for i, keep in enumerate(FP16_CANDIDATES):
         path = work / f"candidate_fp16_{i}.onnx"
-        spec: dict[str, Any] = {"file": path.name, "precision": "fp16", "float16": convert_fp16(work / FP32_MODEL_FILE, path, keep)}
-        model = load_variant(work, VARIANT_FP16, {**fields, "variants": {**fields["variants"], VARIANT_FP16: spec}})
+        try:
+            spec: dict[str, Any] = {"file": path.name, "precision": "fp16", "float16": convert_fp16(work / FP32_MODEL_FILE, path, keep)}
+            model = load_variant(work, VARIANT_FP16, {**fields, "variants": {**fields["variants"], VARIANT_FP16: spec}})
+        except (ExportError, BundleError) as e:
+            # onnxruntime's converter leaves some graphs with mixed float types (a LayerNormalization kept in
+            # float32 over float16 weights, in sentence-transformers' unfused graphs): that candidate is out.
+            failed.append({"kept_fp32": sorted(keep), "failed": str(e).splitlines()[0][:300]})
+            path.unlink(missing_ok=True)
+            continue
         tried.append((gate.check(model), spec, path))
+    if not tried:
+        raise ExportError(f"--fp16: no float16 conversion of this graph loads in onnxruntime ({failed[-1]['failed']}); export without --fp16")
     report, spec, path = min(tried, key=lambda c: (-c[0]["metric"], -c[0]["label_agreement"], c[0]["max_abs_diff"]))
     report["candidates"] = [
         {"kept_fp32": s["float16"]["kept_fp32"]} | {k: r[k] for k in ("metric", "label_agreement", "max_abs_diff", "max_probability_diff", "max_cosine_distance") if k in r} | {"kept": r is report}
         for r, s, _ in tried
-    ]
+    ] + failed
     for _, _, other in tried:
         if other != path:
             other.unlink()

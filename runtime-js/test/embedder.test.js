@@ -24,6 +24,6 @@ test('an embedding bundle loads as an Embedder whose vectors are unit length', a
 });
 
 test('load() told another task refuses an embedding bundle, and the other way round', async () => {
-  await assert.rejects(load(join(FIXTURES, 'embedder'), { task: 'classifier' }), (e) => e instanceof BundleError && /a embedding bundle, not a classifier one/.test(e.message));
-  await assert.rejects(load(join(FIXTURES, 'fewshot'), { task: 'embedding' }), /a setfit bundle, not a embedding one/);
+  await assert.rejects(load(join(FIXTURES, 'embedder'), { task: 'classifier' }), (e) => e instanceof BundleError && /an embedding bundle, not a classifier one/.test(e.message));
+  await assert.rejects(load(join(FIXTURES, 'fewshot'), { task: 'embedding' }), /a setfit bundle, not an embedding one/);
 });

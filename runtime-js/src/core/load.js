@@ -19,6 +19,11 @@ export const TASK_CLASSES = { classifier: Classifier, setfit: Classifier, ner: T
  */
 export const EXPECTED_TASKS = { classifier: ['classifier', 'setfit'], setfit: ['setfit'], ner: ['ner'], 'fill-mask': ['fill-mask'], embedding: ['embedding'] };
 
+// 'an embedding bundle', 'a ner bundle': the article as the task name is said.
+function article(task) {
+  return /^[aeio]/.test(String(task)) ? 'an' : 'a';
+}
+
 function checkExpectedTask(expected, manifest, where) {
   if (expected == null) return;
   const accepted = EXPECTED_TASKS[expected];
@@ -26,7 +31,7 @@ function checkExpectedTask(expected, manifest, where) {
     throw new TypeError(`load(): task ${JSON.stringify(expected)} is not one of ${Object.keys(EXPECTED_TASKS).join(', ')}`);
   }
   if (!accepted.includes(manifest.task)) {
-    throw new BundleError(`${where}: a ${manifest.task} bundle, not a ${expected} one (load() was asked for task: ${JSON.stringify(expected)})`);
+    throw new BundleError(`${where}: ${article(manifest.task)} ${manifest.task} bundle, not ${article(expected)} ${expected} one (load() was asked for task: ${JSON.stringify(expected)})`);
   }
 }
 
