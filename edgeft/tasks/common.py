@@ -86,6 +86,27 @@ def resume_checkpoint(work_dir: Path, resume: bool) -> str | None:
     return str(checkpoint)
 
 
+def run_arguments(config: TrainConfig, device: TrainDevice, work_dir: Path) -> dict[str, Any]:
+    """The Trainer arguments every task takes from its config the same way (transformers' and
+    sentence-transformers' TrainingArguments alike): schedule, batch, seeds, device, quiet reporting."""
+    return dict(
+        output_dir=str(work_dir / CHECKPOINT_DIR),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_ratio=config.warmup_ratio,
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        **device.trainer_kwargs(),
+    )
+
+
 def training_arguments(
     config: TrainConfig,
     device: TrainDevice,
@@ -100,27 +121,14 @@ def training_arguments(
 
     strategy = "epoch" if has_eval else "no"
     kwargs: dict[str, Any] = dict(
-        output_dir=str(work_dir / CHECKPOINT_DIR),
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
+        **run_arguments(config, device, work_dir),
         per_device_eval_batch_size=max(config.batch_size, 32),
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        learning_rate=config.lr,
-        weight_decay=config.weight_decay,
-        warmup_ratio=config.warmup_ratio,
         eval_strategy=strategy,
         save_strategy="epoch",
         save_total_limit=2,
         load_best_model_at_end=has_eval and metric is not None,
         metric_for_best_model=metric if has_eval else None,
         greater_is_better=True,
-        logging_steps=config.logging_steps,
-        seed=config.seed,
-        data_seed=config.seed,
-        report_to="none",
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-        **device.trainer_kwargs(),
     )
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)

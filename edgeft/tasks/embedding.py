@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 from edgeft_exporters.requirements import missing_distributions
-from edgeft_exporters.run_folder import CHECKPOINT_DIR
 from edgeft_runtime.constants import TASK_EMBEDDING
 
 from ..config import EmbeddingConfig
@@ -37,7 +36,7 @@ from ..data.classification import TextExample
 from ..data.corpus import Document, read_corpus, split_documents
 from ..devices import TrainDevice
 from ..errors import ConfigError, DataError
-from .common import TrainResult, base_name
+from .common import TrainResult, base_name, run_arguments
 from .pipeline import Recipe, Run, library_versions, train
 from .setfit import build_body
 
@@ -100,24 +99,11 @@ def training_arguments(config: EmbeddingConfig, device: TrainDevice, work: Path)
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
 
     return SentenceTransformerTrainingArguments(
-        output_dir=str(work / CHECKPOINT_DIR),
-        num_train_epochs=config.epochs,
+        **run_arguments(config, device, work),
         max_steps=config.max_steps or -1,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        learning_rate=config.lr,
-        weight_decay=config.weight_decay,
-        warmup_ratio=config.warmup_ratio,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         eval_strategy="no",
         save_strategy="no",
-        logging_steps=config.logging_steps,
-        seed=config.seed,
-        data_seed=config.seed,
-        report_to="none",
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-        **device.trainer_kwargs(),
     )
 
 
