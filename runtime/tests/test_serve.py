@@ -362,3 +362,54 @@ def test_importing_the_runtime_imports_no_server_stack():
     code = "import sys, edgeft_runtime; edgeft_runtime.load; print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'anyio', 'h11')))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert proc.stdout.strip() == "[]"
+
+
+def test_inference_front_answers_as_the_starlette_routes_do(bundles):
+    # POST /predict and /embed skip Starlette (fast_inference); with a root path set the same
+    # requests go through Starlette's routes: both must answer alike, errors included.
+    from edgeft_runtime.serve.app import build_app
+    from edgeft_runtime.serve.options import parse_options
+    from edgeft_runtime.serve.registry import Registry
+
+    registry = Registry(parse_options([str(bundles["sentiment"]), str(bundles["fewshot"]), "--no-check", "--variant", "fp32", "--max-body-bytes", "256"]))
+    registry.load_all()
+    app = build_app(registry)
+    requests = [
+        ("/predict", {"inputs": "a great film"}), ("/sentiment/predict", {"inputs": ["dull", "a fine plot, I suppose"]}),
+        ("/fewshot/embed", {"inputs": "one text"}), ("/predict", {"inputs": 5}), ("/nobody/predict", {"inputs": "x"}),
+        ("/sentiment/embed", {"inputs": "x"}), ("/predict", {"inputs": "x" * 300}), ("/predict", b"{not json"),
+    ]
+
+    async def answers(root_path: str) -> list[tuple[int, str, bytes]]:
+        transport = httpx.ASGITransport(app=app, root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            out = []
+            for path, body in requests:
+                sent = {"content": body} if isinstance(body, bytes) else {"json": body}
+                r = await client.post(root_path + path, **sent)
+                out.append((r.status_code, r.headers["content-type"], r.content))
+            return out
+
+    try:
+        fast, routed = asyncio.run(answers("")), asyncio.run(answers("/behind-a-proxy"))
+    finally:
+        registry.close(5)
+    assert [code for code, _, _ in fast] == [200, 200, 200, 400, 404, 424, 413, 400]
+    assert fast == routed
+    assert registry.metrics.requests.value("sentiment", "predict", "200") == 4  # both ways counted
+
+
+def test_a_mixed_length_batch_runs_in_length_groups_with_the_answers_in_order(bundles):
+    from edgeft_runtime.serve.protocol import run_batch
+
+    model = edgeft_runtime.load(bundles["sentiment"], variant="fp32")
+    texts = ["ok", "a rather long review that goes on and on about the acting, the plot and the music", "bad", "fine film"]
+    runs = []
+    original = model.predict_proba
+    model.predict_proba = lambda batch, **kw: (runs.append(list(batch)), original(batch, **kw))[1]
+    answers = [json.loads(a) for a in run_batch(model, ("proba",), texts, 32)]
+    assert len(runs) >= 2 and sorted(t for r in runs for t in r) == sorted(texts)  # the long text ran apart
+    for text, answer in zip(texts, answers):
+        alone = dict(zip(model.labels, original([text])[0]))
+        assert [p["label"] for p in answer] == sorted(alone, key=lambda label: -alone[label])
+        assert all(abs(p["score"] - alone[p["label"]]) < 1e-5 for p in answer)

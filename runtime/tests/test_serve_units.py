@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import threading
 
 import pytest
 
 from edgeft_runtime.serve.batcher import Batcher, Closed, Overloaded
 from edgeft_runtime.serve.options import OptionError, numeric_options, parse_options
-from edgeft_runtime.serve.protocol import ApiError, Limits, parse_inputs
+from edgeft_runtime.serve.protocol import ApiError, Limits, length_groups, parse_inputs
 
 
 def _batcher(run, **kw) -> Batcher:
@@ -36,6 +38,56 @@ def test_concurrent_requests_share_batches_and_get_their_own_answers_in_order():
     assert results == [[f"k:r{i}a", f"k:r{i}b"] for i in range(4)] + [["k:r4"]]
     assert max(len(b) for b in batches) == 8  # four 2-text requests filled one batch
     assert sum(len(b) for b in batches) == 9
+
+
+def test_requests_of_one_loop_turn_share_one_batch_and_one_handoff_back():
+    # No waiting (--max-wait-ms 0): requests that reach the queue in the same turn of the event
+    # loop still share a batch, and its answers come back in one call_soon_threadsafe.
+    batches = []
+
+    def run(key, texts):
+        batches.append(list(texts))
+        return [t.upper() for t in texts]
+
+    batcher = _batcher(run, max_batch=32, max_wait=0)
+    posted = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *args, **kw: (posted.append(args[0]), original(*args, **kw))[1]
+        try:
+            return await asyncio.gather(*(batcher.submit("k", [f"a{i}", f"b{i}"]) for i in range(10)))
+        finally:
+            del loop.call_soon_threadsafe
+
+    results = asyncio.run(main())
+    batcher.close(5)
+    assert results == [[f"A{i}", f"B{i}"] for i in range(10)]
+    assert batches == [[t for i in range(10) for t in (f"a{i}", f"b{i}")]]
+    assert len(posted) == 1
+
+
+def test_length_groups_minimise_padding_plus_run_cost():
+    def cost(lengths, groups, run_cost):
+        return sum(run_cost + len(g) * max(lengths[i] for i in g) for g in groups)
+
+    rng = random.Random(0)
+    for _ in range(200):
+        lengths = [rng.randint(3, 40) for _ in range(rng.randint(1, 9))]
+        run_cost = rng.choice([0, 4, 16, 64])
+        groups = length_groups(lengths, run_cost)
+        assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+        assert [lengths[i] for g in groups for i in g] == sorted(lengths)  # shortest first, in runs
+        ordered = sorted(range(len(lengths)), key=lengths.__getitem__)
+        best = min(
+            cost(lengths, [ordered[a:b] for a, b in zip((0,) + cuts, cuts + (len(lengths),))], run_cost)
+            for k in range(len(lengths))
+            for cuts in itertools.combinations(range(1, len(lengths)), k)
+        )
+        assert cost(lengths, groups, run_cost) == best, (lengths, run_cost)
+    assert length_groups([7] * 20 + [60], 16) == [list(range(20)), [20]]  # a long text runs alone
+    assert length_groups([9, 10, 9, 10], 16) == [[0, 2, 1, 3]]  # one token of padding: one run
 
 
 def test_only_requests_with_the_same_key_share_a_batch():
