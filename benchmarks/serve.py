@@ -2,6 +2,8 @@
 bundle called in-process one text at a time, and (for embeddings) infinity-emb on the same model.
 
     python benchmarks/serve.py [BUNDLE] [--clients 1,8,32,128] [--slice 2] [--rounds 3]
+        [--configs batched,wait2,batch8,unbatched,threads1] [--skip-main]
+        [--open-loop --rates 0.25,0.5,0.75,1.0,1.25,1.5 --open-slice 3 --p99-factor 3]
         [--embed-bundle SETFIT_BUNDLE --infinity-python PY --infinity-model ST_FOLDER]
         [--burst 1280] [--out benchmarks/results/serve.json]
 
@@ -17,7 +19,15 @@ second, p50 and p99 latency, every status code seen, and the server's CPU time p
 in-process baseline (``model.predict(text)``, one text at a time, a persistent process) takes
 its turns at one client.
 
-Then an overload burst: ``--burst`` connections at once (10x the most clients of the table) for
+With --open-loop: batched against unbatched serving under Poisson arrivals (an open loop: each
+request is sent when it arrives, whatever is in flight), at rates that are fractions (--rates) of
+the unbatched server's closed-loop capacity at 32 clients measured in the same run, with the
+single-request latency (unbatched p50 at one client) measured there too. A configuration's rated
+load is the highest rate at which its p99 stays within --p99-factor x the single-request latency
+with every request answered 200: the issue's "p99 <= 3x" criterion as serving benchmarks state it,
+for a load that does not wait on its own answers (a closed loop at saturation cannot meet it).
+
+Then an overload burst (--burst 0: none): ``--burst`` connections at once (10x the most clients of the table) for
 4 s against the batched server with the default queue bound; its peak RSS (VmHWM) before and
 after, the status codes (429 with Retry-After beyond --max-queue; no other error), /health after.
 """
@@ -30,6 +40,7 @@ import csv
 import datetime as dt
 import json
 import os
+import random
 import re
 import signal
 import statistics
@@ -57,6 +68,32 @@ def loadavg() -> list[float]:
 # -- the load generator (its own process) ---------------------------------------------------------
 
 
+async def _exchange(reader, writer, host: str, path: str, body: bytes) -> tuple[int, bool]:
+    """One HTTP/1.1 request on an open connection: (status code, whether the server closes it)."""
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    writer.write(head.encode() + body)
+    await writer.drain()
+    status = await reader.readline()
+    if not status:
+        raise ConnectionError("closed")
+    code, length, close = int(status.split()[1]), 0, False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        key, _, value = line.partition(b":")
+        key = key.strip().lower()
+        if key == b"content-length":
+            length = int(value)
+        elif key == b"connection" and value.strip().lower() == b"close":
+            close = True
+    await reader.readexactly(length)
+    return code, close
+
+
+IO_ERRORS = (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError)
+
+
 async def _one_client(host, port, path, bodies, start_at, stop_at, out, max_requests=None):
     reader = writer = None
     sent = 0
@@ -71,27 +108,10 @@ async def _one_client(host, port, path, bodies, start_at, stop_at, out, max_requ
                 continue
         body = bodies[i % len(bodies)]
         i += 1
-        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         t0 = time.perf_counter()
         try:
-            writer.write(head.encode() + body)
-            await writer.drain()
-            status = await reader.readline()
-            if not status:
-                raise ConnectionError("closed")
-            code, length, close = int(status.split()[1]), 0, False
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                key, _, value = line.partition(b":")
-                key = key.strip().lower()
-                if key == b"content-length":
-                    length = int(value)
-                elif key == b"connection" and value.strip().lower() == b"close":
-                    close = True
-            await reader.readexactly(length)
-        except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError) as e:
+            code, close = await _exchange(reader, writer, host, path, body)
+        except IO_ERRORS as e:
             out.append((time.perf_counter(), time.perf_counter() - t0, f"io:{type(e).__name__}"))
             writer.close()
             reader = writer = None
@@ -107,24 +127,91 @@ async def _one_client(host, port, path, bodies, start_at, stop_at, out, max_requ
         writer.close()
 
 
+async def open_loop(host: str, port: int, path: str, bodies: list[bytes], rate: float, start_at: float, stop_at: float,
+                    seed: int, max_connections: int = 2048) -> tuple[list, list]:
+    """Requests arriving at ``rate`` per second, Poisson (exponential gaps, seeded), from now until
+    ``stop_at``, each sent when it arrives on an idle keep-alive connection or a new one, whatever
+    is still in flight: an open loop, as a service sees independent users. Each answer gets two
+    latencies: from its send (as the closed loop and the single-request latency count) and from its
+    scheduled arrival (which also counts the generator's own delay in sending, on a shared machine
+    often milliseconds). Returns ([(arrival, latency from send, code, latency from arrival)], send
+    delays in s); arrivals before ``start_at`` (warm-up) are not recorded. More than
+    ``max_connections`` in flight count as "overflow" (the generator's bound, not the server's)."""
+    rng, idle, out, delays = random.Random(seed), [], [], []
+    busy = 0
+
+    async def one(at: float, body: bytes) -> None:
+        nonlocal busy
+        if not idle and busy >= max_connections:
+            if at >= start_at:
+                out.append((at, 0.0, "overflow", 0.0))
+            return
+        busy += 1
+        try:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+        except OSError as e:
+            busy -= 1
+            out.append((at, 0.0, f"connect:{e.errno}", time.perf_counter() - at))
+            return
+        sent = time.perf_counter()
+        try:
+            code, close = await _exchange(reader, writer, host, path, body)
+        except IO_ERRORS as e:
+            code, close = f"io:{type(e).__name__}", True
+        now = time.perf_counter()
+        if at >= start_at:
+            out.append((at, now - sent, code, now - at))
+        busy -= 1
+        if close:
+            writer.close()
+        else:
+            idle.append((reader, writer))
+
+    tasks, at, i = [], time.perf_counter(), 0
+    while True:
+        at += rng.expovariate(rate)
+        if at >= stop_at:
+            break
+        wait = at - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if at >= start_at:
+            delays.append(time.perf_counter() - at)
+        tasks.append(asyncio.create_task(one(at, bodies[i % len(bodies)])))
+        i += 1
+    await asyncio.gather(*tasks)
+    for _, writer in idle:
+        writer.close()
+    return out, delays
+
+
 def load_child(spec: dict) -> None:
     """Run ``spec["clients"]`` clients for warm-up + ``seconds``; print JSON of what was measured."""
     bodies = [json.dumps(b).encode() for b in spec["bodies"]]
     host, port = spec["host"], spec["port"]
 
+    delays: list = []
+
     async def main():
         begin = time.perf_counter()
         start_at, stop_at = begin + spec["warmup"], begin + spec["warmup"] + spec["seconds"]
         out: list = []
+        if spec.get("rate"):
+            out, late = await open_loop(host, port, spec["path"], bodies, spec["rate"], start_at, stop_at, spec.get("seed", 0))
+            delays.extend(late)
+            return out, spec["seconds"]  # arrivals span the slice; answers to its last ones come after it
         await asyncio.gather(*(_one_client(host, port, spec["path"], bodies, start_at, stop_at, out, spec.get("max_requests")) for _ in range(spec["clients"])))
         return out, time.perf_counter() - start_at
 
     out, elapsed = asyncio.run(main())
-    ok = sorted(lat for _, lat, code in out if code == 200)
-    codes = Counter(str(code) for _, _, code in out)
+    ok = sorted(row[1] for row in out if row[2] == 200)
+    codes = Counter(str(row[2]) for row in out)
     result = {"clients": spec["clients"], "seconds": round(elapsed, 3), "answered_per_s": round(len(ok) / elapsed, 2) if elapsed > 0 else 0.0,
               "codes": dict(codes), "p50_ms": _pct(ok, 50), "p99_ms": _pct(ok, 99), "max_ms": round(1000 * ok[-1], 2) if ok else None,
               "latencies_ms": [round(1000 * x, 3) for x in ok]}
+    if spec.get("rate"):
+        result.update(rate=spec["rate"], sent=len(out), send_delay_p99_ms=_pct(sorted(delays), 99),
+                      latencies_from_arrival_ms=sorted(round(1000 * row[3], 3) for row in out if row[2] == 200))
     print(json.dumps(result))
 
 
@@ -135,9 +222,12 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(1000 * values[k], 2)
 
 
-def run_load(url: str, path: str, bodies: list, clients: int, seconds: float, warmup: float = 1.0, max_requests: int | None = None) -> dict:
+def run_load(url: str, path: str, bodies: list, clients: int, seconds: float, warmup: float = 1.0, max_requests: int | None = None,
+             rate: float | None = None, seed: int = 0) -> dict:
+    """Closed loop of ``clients``, or with ``rate`` an open loop of that many arrivals per second."""
     host, port = re.match(r"http://([\d.]+):(\d+)", url).groups()
-    spec = {"host": host, "port": int(port), "path": path, "bodies": bodies, "clients": clients, "seconds": seconds, "warmup": warmup, "max_requests": max_requests}
+    spec = {"host": host, "port": int(port), "path": path, "bodies": bodies, "clients": clients, "seconds": seconds, "warmup": warmup,
+            "max_requests": max_requests, "rate": rate, "seed": seed}
     proc = subprocess.run([sys.executable, __file__, "--load-child", json.dumps(spec)], capture_output=True, text=True, timeout=seconds + warmup + 120)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
@@ -383,7 +473,12 @@ def main() -> None:
     parser.add_argument("--embed-bundle", default=None, help="a SetFit bundle: /embed against infinity-emb")
     parser.add_argument("--infinity-python", default=None, help="a Python with infinity-emb[server,torch] installed")
     parser.add_argument("--infinity-model", default=None, help="the sentence-transformers folder of the embed bundle's model")
-    parser.add_argument("--skip-main", action="store_true", help="only the embeddings comparison")
+    parser.add_argument("--skip-main", action="store_true", help="skip the closed-loop table (and the burst)")
+    parser.add_argument("--configs", default="batched,wait2,batch8,unbatched,threads1", help="configurations of the closed-loop table")
+    parser.add_argument("--open-loop", action="store_true", help="also batched against unbatched under Poisson arrivals")
+    parser.add_argument("--rates", default="0.25,0.5,0.75,1.0,1.25,1.5", help="open-loop rates, as fractions of unbatched capacity")
+    parser.add_argument("--open-slice", type=float, default=3.0, help="seconds of arrivals per open-loop slice")
+    parser.add_argument("--p99-factor", type=float, default=3.0, help="rated load: p99 at most this times one request's latency")
     parser.add_argument("--out", default=str(RESULTS / "serve.json"))
     parser.add_argument("--load-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--inproc-child", default=None, help=argparse.SUPPRESS)
@@ -407,6 +502,8 @@ def main() -> None:
                               "configurations rotating; latencies pooled over slices; server CPU time read from /proc"}
     if not args.skip_main:
         result.update(main_table(args, texts, levels))
+    if args.open_loop:
+        result["open_loop"] = open_loop_table(args, texts)
     if args.embed_bundle:
         result["embeddings"] = embeddings(args, texts, levels)
     result["machine"]["load_average_at_end"] = loadavg()
@@ -414,15 +511,25 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
+def server_configs(args) -> dict[str, list[str]]:
+    """The configurations --configs names (short ids), by the names the results use."""
+    every = {
+        "batched": ("batched", ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms]),
+        "wait2": ("batched, --max-wait-ms 2", ["--max-batch", "32", "--max-wait-ms", "2"]),
+        "batch8": ("batched, --max-batch 8", ["--max-batch", "8", "--max-wait-ms", args.max_wait_ms]),
+        "unbatched": ("unbatched", ["--max-batch", "1", "--max-wait-ms", "0"]),
+        "threads1": ("batched, --threads 1", ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms, "--threads", "1"]),
+    }
+    wanted = args.configs.split(",")
+    unknown = [w for w in wanted if w not in every]
+    if unknown or "batched" not in wanted or "unbatched" not in wanted:
+        sys.exit(f"error: --configs {args.configs}: give batched, unbatched and any of {', '.join(every)}")
+    return dict(every[w] for w in every if w in wanted)
+
+
 def main_table(args, texts: list[str], levels: list[int]) -> dict:
     common = ["--no-check", "--max-queue", str(max(1024, 8 * max(levels)))]
-    configs = {
-        "batched": ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms],
-        "batched, --max-wait-ms 2": ["--max-batch", "32", "--max-wait-ms", "2"],
-        "batched, --max-batch 8": ["--max-batch", "8", "--max-wait-ms", args.max_wait_ms],
-        "unbatched": ["--max-batch", "1", "--max-wait-ms", "0"],
-        "batched, --threads 1": ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms, "--threads", "1"],
-    }
+    configs = server_configs(args)
     out: dict = {"bundle": args.bundle, "configs": configs, "common_options": common}
     spec = json.dumps({"bundle": args.bundle, "texts": texts, "sizes": [1, 8, 32]})
     proc = subprocess.run([sys.executable, __file__, "--cpu-child", spec], capture_output=True, text=True, check=True, timeout=600)
@@ -452,8 +559,15 @@ def main_table(args, texts: list[str], levels: list[int]) -> dict:
         "best_batched_config": best,
     }
     print(json.dumps(out["summary"], indent=1), flush=True)
-    # The overload burst: 10x the most clients, against the default queue bound (512 texts).
-    server = edgeft_server(args.bundle, *configs["batched"], "--no-check")
+    if args.burst:
+        out["burst"] = burst(args, texts, configs["batched"])
+    return out
+
+
+def burst(args, texts: list[str], options: list[str]) -> dict:
+    """The overload burst: 10x the most clients, against the default queue bound (512 texts)."""
+    out: dict = {}
+    server = edgeft_server(args.bundle, *options, "--no-check")
     try:
         before = {"rss_mb": server.rss_mb(), "peak_rss_mb": server.peak_rss_mb()}
         r = run_load(server.url, "/predict", [{"inputs": t} for t in texts], args.burst, 4.0, warmup=0.0)
@@ -462,11 +576,63 @@ def main_table(args, texts: list[str], levels: list[int]) -> dict:
 
         with urllib.request.urlopen(server.url + "/health", timeout=10) as h:
             healthy = h.status == 200
-        out["burst"] = {"connections": args.burst, "server_options": configs["batched"] + ["--max-queue 512 (default)"], **r,
+        out["burst"] = {"connections": args.burst, "server_options": options + ["--max-queue 512 (default)"], **r,
                         "before": before, "peak_rss_mb_after": server.peak_rss_mb(), "healthy_after": healthy}
     finally:
         out["burst"]["exit_code_after_sigterm"] = server.stop()
     print(f"burst: {out['burst']}", flush=True)
+    return out["burst"]
+
+
+def open_loop_table(args, texts: list[str]) -> dict:
+    """Batched against unbatched serving under Poisson arrivals (an open loop), at fractions of the
+    unbatched server's capacity, both measured first in this run: closed loop at 1 client (the
+    single-request latency: unbatched p50) and 32 clients (capacity: unbatched answers/s).
+
+    The rated load of a configuration: the highest rate measured at which p99 (from the send, as
+    the single-request latency is timed) <= --p99-factor x the single-request latency and every
+    request was answered 200; also given with latencies from the scheduled arrival, which add the
+    load generator's own delays.
+    """
+    configs = {name: opts for name, opts in server_configs(args).items() if name in ("batched", "unbatched")}
+    servers = {name: edgeft_server(args.bundle, *opts, "--no-check", "--max-queue", "1024") for name, opts in configs.items()}
+    paths, bodies = {n: "/predict" for n in servers}, {n: [{"inputs": t} for t in texts] for n in servers}
+    out: dict = {"configs": configs, "common_options": ["--no-check", "--max-queue", "1024"], "p99_factor": args.p99_factor}
+    try:
+        out["closed_loop"] = measure(servers, paths, bodies, [1, 32], args.rounds, args.slice)
+        single = out["closed_loop"]["unbatched"]["1"]["p50_ms"]
+        capacity = out["closed_loop"]["unbatched"]["32"]["answered_per_s"]
+        out.update(single_request_ms=single, unbatched_capacity_per_s=capacity)
+        out["table"] = {name: {} for name in servers}
+        for k, fraction in enumerate(float(f) for f in args.rates.split(",")):
+            rate = round(fraction * capacity, 1)
+            runs: dict = {n: [] for n in servers}
+            for r in range(args.rounds):
+                for name in list(servers)[r % 2:] + list(servers)[: r % 2]:
+                    time.sleep(0.3)
+                    cpu0 = servers[name].cpu_seconds()
+                    sl = run_load(servers[name].url, "/predict", bodies[name], 0, args.open_slice, warmup=0.5, rate=rate, seed=100 * k + r)
+                    sl["cpu_s"] = servers[name].cpu_seconds() - cpu0
+                    runs[name].append(sl)
+            for name, slices in runs.items():
+                arrival = sorted(x for s in slices for x in s["latencies_from_arrival_ms"])
+                t = {"fraction_of_unbatched_capacity": fraction, "rate_per_s": rate, **summarise(slices),
+                     "from_arrival_p50_ms": _pct_ms(arrival, 50), "from_arrival_p99_ms": _pct_ms(arrival, 99),
+                     "send_delay_p99_ms": max(s["send_delay_p99_ms"] or 0 for s in slices)}
+                all_200 = set(t["codes"]) == {"200"}
+                t["holds"] = all_200 and t["p99_ms"] is not None and t["p99_ms"] <= args.p99_factor * single
+                t["holds_from_arrival"] = all_200 and t["from_arrival_p99_ms"] is not None and t["from_arrival_p99_ms"] <= args.p99_factor * single
+                out["table"][name][str(fraction)] = t
+                print(f"open loop {rate:7.1f}/s ({fraction:.2f}x)  {name:10s} answered {t['answered_per_s']:7.1f}/s  p50 {t['p50_ms']} ms  "
+                      f"p99 {t['p99_ms']} ms (from arrival {t['from_arrival_p99_ms']})  codes {t['codes']}  holds {t['holds']}  "
+                      f"send delay p99 {t['send_delay_p99_ms']} ms", flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
+    for key, rated in (("holds", "rated_load_per_s"), ("holds_from_arrival", "rated_load_from_arrival_per_s")):
+        out[rated] = {name: max((t["rate_per_s"] for t in rows.values() if t[key]), default=None) for name, rows in out["table"].items()}
+    print(f"single request {single} ms; rated load (p99 <= {args.p99_factor}x, all 200): {out['rated_load_per_s']}; "
+          f"from arrival: {out['rated_load_from_arrival_per_s']}", flush=True)
     return out
 
 
