@@ -151,3 +151,42 @@ def test_device_check_holds_each_variant_to_its_batch_effect_bound(dynamic_bundl
     report = check.check_bundle(dynamic_bundle, variants=["int8"])
     assert not report["passed"]
     assert "move by up to 2.0e-01 with its batch neighbours" in check.failure_line(report)
+
+
+def test_named_nodes_go_dynamic_inside_the_static_graph_and_a_gemm_stays_float(tmp_path):
+    """The mixed-precision hybrid on a three-layer graph: the first MatMul in dynamic int8, the Gemm
+    asked for dynamic but stays float (dynamic int8 has no Gemm kernel), the last MatMul static."""
+    import onnx
+    import onnxruntime as ort
+    from edgeft_exporters.quantize import PRESETS
+    from edgeft_exporters.static_quant import quantize_static_int8
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name) for name, shape in (("w1", (8, 8)), ("w2", (8, 8)), ("w3", (8, 4)))]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h1"], name="/layer.0/dense/MatMul"),
+        helper.make_node("Gemm", ["h1", "w2"], ["h2"], name="/head/Gemm", transB=1),
+        helper.make_node("MatMul", ["h2", "w3"], ["y"], name="/layer.1/dense/MatMul"),
+    ]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])], weights)
+    src = tmp_path / "float.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(src))
+    feeds = [{"x": rng.normal(size=(1, 8)).astype(np.float32)} for _ in range(16)]
+    dst = tmp_path / "hybrid.onnx"
+    settings = quantize_static_int8(src, dst, PRESETS["avx512_vnni"], feeds, dynamic=[(False, ["/layer.0/dense/MatMul", "/head/Gemm"])])
+
+    assert settings["dynamic_nodes"] == ["/layer.0/dense/MatMul"] and settings["float_nodes"] == ["/head/Gemm"]
+    assert settings["dynamic"] == [{"per_channel": False, "reduce_range": False, "nodes": ["/layer.0/dense/MatMul"], "tool": "onnxruntime.quantization.quantize_dynamic"}]
+    out = onnx.load(str(dst)).graph
+    ops = [n.op_type for n in out.node]
+    assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops and ops.count("Gemm") == 1 and "Transpose" not in ops
+    weight_dq = {o for n in out.node if n.op_type == "DequantizeLinear" and n.input[0].startswith("w") for o in n.output}
+    static = next(n for n in out.node if n.name == "/layer.1/dense/MatMul")
+    gemm = next(n for n in out.node if n.op_type == "Gemm")
+    assert weight_dq & set(static.input) and not weight_dq & set(gemm.input)
+    x = rng.normal(size=(3, 8)).astype(np.float32)
+    want = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(got - want).max() < 0.1 * np.abs(want).max()

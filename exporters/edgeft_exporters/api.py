@@ -133,7 +133,7 @@ def export_model_folder(
             reports[build.variant], models[build.variant] = add_int8_variant(
                 gate, work, fields, build, options.per_channel, options.reduce_range,
                 max_drop=options.max_drop, calibration=calibration, method=options.int8_method, static_source=raw_graph,
-                mixed_limit=options.mixed_search_seconds,
+                mixed_limit=options.mixed_search_seconds, mixed_dynamic=options.mixed_dynamic,
                 gelu=options.gelu,
             )
             write_search_report(options.report, reports[build.variant], gate.metric)
@@ -297,6 +297,7 @@ def add_int8_variant(
     method: str = "auto",
     static_source: Path | None = None,
     mixed_limit: float = 0.0,
+    mixed_dynamic: bool = True,
     gelu: str = "erf",
 ):
     """Quantise the fp32 graph for ``build`` with each candidate setting (dynamic: per-tensor or
@@ -334,11 +335,12 @@ def add_int8_variant(
     timer = partial(time_candidates, gate, work, fields, build.variant) if here in build.targets else None
     chosen, why = choose(candidates, gate.reference_scores[gate.metric], max_drop, timer)
     if not within_budget(chosen, gate.reference_scores[gate.metric], max_drop) and calibration is not None and static_source is not None and mixed_limit > 0:
-        mixed, record = search_mixed(gate, work, fields, build, calibration, static_source, max_drop, [c for c in candidates if c.method == METHOD_STATIC], mixed_limit)
+        mixed, record = search_mixed(gate, work, fields, build, calibration, static_source, max_drop, [c for c in candidates if c.method == METHOD_STATIC], mixed_limit,
+                                     per_channel, mixed_dynamic)
         chosen.report.setdefault("mixed_precision", record)
         if mixed is not None:
             candidates.append(mixed)
-            chosen, why = mixed, f"static with {len(mixed.spec['quantization']['float_nodes'])} nodes kept in float (mixed precision): full int8 missed --max-drop {max_drop:g}"
+            chosen, why = mixed, mixed_choice(mixed.spec["quantization"], record, max_drop)
     report, spec = chosen.report, chosen.spec
     report["choice"] = why
     if len(candidates) > 1:
@@ -356,43 +358,56 @@ def add_int8_variant(
 
 def search_mixed(
     gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, calibration: Calibration, source: Path, max_drop: float,
-    statics: list[Candidate], time_limit: float,
+    statics: list[Candidate], time_limit: float, per_channel: str = "auto", dynamic: bool = True,
 ) -> tuple[Candidate | None, dict[str, Any]]:
     """The mixed-precision search (``mixed_precision.search``) from the best static candidate:
-    (the candidate it found or None, the search's record); the gate refuses a None with the record."""
+    (the candidate it found or None, the search's record); the gate refuses a None with the record.
+    ``dynamic``: try each group in dynamic int8 (per ``per_channel``: the dynamic candidates'
+    settings) before float."""
     import onnx
 
-    from .mixed_precision import as_record, node_groups, search
+    from .mixed_precision import DYNAMIC, DYNAMIC_PER_CHANNEL, FLOAT, as_record, node_groups, plan_nodes, search, speed_record
 
     if not statics:
         return None, {"found": False, "stopped": "no static candidate to start from"}
     best = min(statics, key=score_key)
     reference = gate.reference_scores[gate.metric]
     path = work / f"candidate_{build.variant}_mixed.onnx"
+    groups = node_groups(onnx.load(str(source), load_external_data=False).graph)
 
-    def trial(nodes: list[str]) -> Candidate:
+    def trial(modes: dict[str, str]) -> Candidate:
+        nodes = plan_nodes(groups, modes)
         quant = quantize_static_int8(source, path, build.preset, calibration.feeds, per_channel=best.per_channel, reduce_range=best.reduce_range,
-                                     nodes_to_exclude=nodes, calibration_source=calibration.source)
+                                     nodes_to_exclude=nodes.get(FLOAT, []), dynamic=[(False, nodes.get(DYNAMIC, [])), (True, nodes.get(DYNAMIC_PER_CHANNEL, []))],
+                                     calibration_source=calibration.source)
         spec: dict[str, Any] = {"file": path.name, "precision": "int8", "quantization": quant, "suits": build.suits()}
         candidate = Candidate("static-mixed", best.per_channel, best.reduce_range, path, spec)
         candidate.report = gate.check(load_variant(work, build.variant, with_variant(fields, build.variant, spec)))
         return candidate
 
-    groups = node_groups(onnx.load(str(source), load_external_data=False).graph)
-    log.info("full int8 misses --max-drop %g: searching %d node groups for the ones to keep in float", max_drop, len(groups))
-    result = search(groups, best.report["metric"], lambda nodes: trial(nodes).report["metric"], lambda m: reference - m <= max_drop, time_limit=time_limit)
+    dynamic_modes = {"auto": [DYNAMIC, DYNAMIC_PER_CHANNEL], "on": [DYNAMIC_PER_CHANNEL], "off": [DYNAMIC]}[per_channel] if dynamic else []
+    log.info("full int8 misses --max-drop %g: searching %d node groups for the ones to take out of static int8 (%s)", max_drop, len(groups), ", then ".join([*dynamic_modes, FLOAT]))
+    result = search(groups, best.report["metric"], lambda modes: trial(modes).report["metric"], lambda m: reference - m <= max_drop,
+                    time_limit=time_limit, modes=[*dynamic_modes, FLOAT])
     record = as_record(result)
     if not result.found:
         return None, record
-    mixed = trial(result.float_nodes)  # the search's last file may be a later ranking trial: quantise the chosen mix again
-    fp32 = load_variant(work, VARIANT_FP32, fields)
+    mixed = trial(result.modes)  # the search's last file may be a later ranking trial: quantise the chosen mix again
     output = gate.task.output_name
-    models = {"fp32": fp32, "full_int8": load_variant(work, build.variant, with_variant(fields, build.variant, best.spec)),
+    models = {"fp32": load_variant(work, VARIANT_FP32, fields), "full_int8": load_variant(work, build.variant, with_variant(fields, build.variant, best.spec)),
               "mixed": load_variant(work, build.variant, with_variant(fields, build.variant, mixed.spec))}
-    record["latency_ms"] = interleaved_latency({k: partial(lambda m, t: m.run_output([t], output), m) for k, m in models.items()}, gate.texts[:TIMED_TEXTS])
+    log.info("timing fp32, full int8 and the mix (batch 1, interleaved passes)")
+    record.update(speed_record({k: partial(lambda m, t: m.run_output([t], output), m) for k, m in models.items()}, gate.texts[:TIMED_TEXTS]))
     record["full_int8_drop"] = round(reference - best.report["metric"], 4)
     mixed.report["mixed_precision"] = record
     return mixed, record
+
+
+def mixed_choice(quant: dict[str, Any], record: dict[str, Any], max_drop: float) -> str:
+    """The manifest's ``choice`` for a mix: what left static int8, and the speed-up it kept."""
+    parts = [f"{len(quant[key])} nodes in {kind}" for key, kind in (("dynamic_nodes", "dynamic int8"), ("float_nodes", "float")) if quant.get(key)]
+    kept = f"; keeps {100 * record['speedup_retained']:.0f}% of full static int8's speed-up over fp32 here (batch 1)" if "speedup_retained" in record else ""
+    return f"static with {' and '.join(parts)} (mixed precision): full int8 missed --max-drop {max_drop:g}{kept}"
 
 
 def with_variant(fields: dict[str, Any], name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -141,6 +141,20 @@ def base_chain_lines(bases: list[dict[str, Any]]) -> list[str]:
     return ["", f"Trained on top of: {' ← '.join(steps)} ← `{bases[-1].get('base_model', '?')}`."]
 
 
+def mixed_precision_lines(name: str, record: dict[str, Any]) -> list[str]:
+    """The model card's account of a mixed-precision variant: what left static int8, the drop, the speed."""
+    if not record.get("found"):
+        return []
+    latency = record.get("latency_ms") or {}
+    kept = f", {100 * record['speedup_retained']:.0f}% of full static int8's speed-up over fp32" if "speedup_retained" in record else ""
+    where = "; ".join(f"{kind}: {', '.join(record[key])}" for key, kind in (("float_groups", "in float"), ("dynamic_groups", "in dynamic int8")) if record.get(key))
+    return [
+        f"  - {name} mixed precision: full static int8 lost {_fmt(record.get('full_int8_drop'))} points, so these groups left it ({where}); "
+        f"this graph scored {_fmt(record.get('metric'))}. Batch-1 latency here: fp32 {_fmt(latency.get('fp32'))} ms, full static int8 "
+        f"{_fmt(latency.get('full_int8'))} ms, this graph {_fmt(latency.get('mixed'))} ms{kept} (search: {_fmt(record.get('seconds'))} s)"
+    ]
+
+
 def model_card(manifest: dict[str, Any]) -> str:
     """A README.md for the bundle: what it is, how it was checked, how to use it."""
     parity = manifest.get("parity") or {}
@@ -179,7 +193,9 @@ def model_card(manifest: dict[str, Any]) -> str:
             f"- {name}: {quant.get('method', 'dynamic')} int8 quantisation{engine}" + (f", {details}" if details else "")
             + (f"; for {', '.join(suits)} CPUs" if suits else "") + (f"; chosen because {why}" if why else "")
             + (f"; kept in float: {', '.join(quant['float_nodes'])}" if quant.get("float_nodes") else "")
+            + (f"; in dynamic int8: {', '.join(quant['dynamic_nodes'])}" if quant.get("dynamic_nodes") else "")
         )
+        lines += mixed_precision_lines(name, ((parity.get("variants") or {}).get(name) or {}).get("mixed_precision") or {})
     lines += [
         "",
         "## Parity check",

@@ -145,6 +145,12 @@ class ExportOptions:
         AtLeast(0, "0: no search"),
         Between(0, 7 * 24 * 3600, " seconds"),  # a week: beyond it a number is a slip, not a budget
     )
+    mixed_dynamic: bool = option(
+        True,
+        "In the mixed-precision search, try each sensitive layer in dynamic int8 before float (as fast as static int8 "
+        "here, but its answers move a little with batch neighbours); --no-mixed-dynamic: float only.",
+        flags=("--mixed-dynamic/--no-mixed-dynamic",),
+    )
     report: str | None = option(
         None,
         "Write the mixed-precision search's sensitivity report here (JSON; a Markdown table beside it as .md), when "
