@@ -1,7 +1,8 @@
 """Mixed precision: when full int8 misses the budget, take the most sensitive parts out of static int8.
 
-The quantisable nodes of the unfused graph (MatMul/Gemm with a weight, the embedding Gather) are
-grouped by where they sit: ``embeddings``, each encoder ``layer.N``, and the ``head`` (pooler and
+The search starts from the best-scoring full-int8 candidate (dynamic: the fused graph, whose
+attention nodes are fused ``Attention`` ops; static: the unfused graph). Its quantisable nodes
+(MatMul/Gemm/Attention with a weight, the embedding Gather) are grouped by where they sit: ``embeddings``, each encoder ``layer.N``, and the ``head`` (pooler and
 classifier). Sensitivity is measured one group at a time on the gate's own held-out data and task
 metric: static int8 with only that group left in float, scored by the gate (the metric is what
 the budget is about; an output error can rank layers whose error never flips a label). Groups are
@@ -28,18 +29,24 @@ from typing import Any, Callable, Sequence
 log = logging.getLogger(__name__)
 
 _LAYER = re.compile(r"(?:^|/)(?:layer|layers|block|blocks)[._](\d+)(?:/|$)")
-QUANTISED_TYPES = ("MatMul", "Gemm", "Gather")
+# Attention: the fused attention op of the optimised graph the dynamic candidates quantise.
+QUANTISED_TYPES = ("MatMul", "Gemm", "Gather", "Attention")
 
 
 def node_groups(graph: Any) -> dict[str, list[str]]:
     """Quantisable nodes (``QUANTISED_TYPES`` with a weight initializer as an input) by group:
-    ``embeddings``, ``layer.N`` in order, ``head``."""
+    ``embeddings``, ``layer.N`` in order, ``head``. In a fused graph the optimiser names its
+    attention nodes ``Attention_K`` without the layer: the K-th in graph order is ``layer.K``."""
     weights = {init.name for init in graph.initializer}
     groups: dict[str, list[str]] = {}
+    attention = 0
     for node in graph.node:
         if node.op_type not in QUANTISED_TYPES or not any(name in weights for name in node.input):
             continue
-        groups.setdefault(group_of(node.name), []).append(node.name)
+        group = group_of(node.name)
+        if node.op_type == "Attention" and not _LAYER.search(node.name):
+            group, attention = f"layer.{attention}", attention + 1
+        groups.setdefault(group, []).append(node.name)
     order = ["embeddings"] + sorted((g for g in groups if g.startswith("layer.")), key=lambda g: int(g.split(".")[1])) + ["head"]
     return {g: groups[g] for g in order if g in groups}
 

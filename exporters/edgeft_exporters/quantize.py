@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .errors import ExportError
 
@@ -127,9 +128,12 @@ def static_settings(dynamic: list[tuple[bool, bool]]) -> list[tuple[bool, bool]]
     return [(channelwise, rr) for rr in ranges]
 
 
-def quantize_int8(src: Path, dst: Path, preset: QuantPreset, *, per_channel: bool, reduce_range: bool | None = None) -> dict:
+def quantize_int8(
+    src: Path, dst: Path, preset: QuantPreset, *, per_channel: bool, reduce_range: bool | None = None, nodes_to_exclude: Sequence[str] = ()
+) -> dict:
     """Quantise ``src`` to ``dst`` (7-bit weights when ``reduce_range``, default: the preset's);
-    return the settings for the manifest."""
+    return the settings for the manifest. ``nodes_to_exclude``: node names kept in float (the
+    mixed-precision search's choice)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -140,6 +144,7 @@ def quantize_int8(src: Path, dst: Path, preset: QuantPreset, *, per_channel: boo
         weight_type=QuantType.QInt8,
         per_channel=per_channel,
         reduce_range=reduced,
+        nodes_to_exclude=list(nodes_to_exclude),
         # Needed on graphs fused by the transformer optimiser: the quantiser cannot infer the type
         # of some fused-op outputs otherwise ("Unable to find data type for weight_name").
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
@@ -152,6 +157,7 @@ def quantize_int8(src: Path, dst: Path, preset: QuantPreset, *, per_channel: boo
         "reduce_range": reduced,
         "preset": preset.name,
         "tool": "onnxruntime.quantization.quantize_dynamic",
+        **({"float_nodes": list(nodes_to_exclude)} if nodes_to_exclude else {}),
     }
 
 
