@@ -2,9 +2,10 @@
 
 The search starts from the best-scoring full-int8 candidate (dynamic: the fused graph, whose
 attention nodes are fused ``Attention`` ops; static: the unfused graph). Its quantisable nodes
-(MatMul/Gemm/Attention with a weight, the embedding Gather) are grouped by where they sit: ``embeddings``, each encoder ``layer.N``, and the ``head`` (pooler and
-classifier). Sensitivity is measured one group at a time on the gate's own held-out data and task
-metric: static int8 with only that group left in float, scored by the gate (the metric is what
+(MatMul/Gemm/Attention with a weight, the embedding Gather) are grouped by where they sit:
+``embeddings``, each encoder ``layer.N``, and the ``head`` (pooler and classifier). Sensitivity
+is measured one group at a time on the gate's own held-out data and task metric: that int8 graph
+with only that group left in float, scored by the gate (the metric is what
 the budget is about; an output error can rank layers whose error never flips a label). Groups are
 then taken out of static int8 greedily, most sensitive first, until the gate holds: each is tried
 first in dynamic int8 (scales from each call, as the dynamic candidates have; as fast as static
