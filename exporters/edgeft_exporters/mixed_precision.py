@@ -1,22 +1,23 @@
-"""Mixed precision: when full int8 misses the budget, take the most sensitive parts out of static int8.
+"""Mixed precision: when full int8 misses the budget, take the most sensitive parts out of int8.
 
 The search starts from the best-scoring full-int8 candidate (dynamic: the fused graph, whose
 attention nodes are fused ``Attention`` ops; static: the unfused graph). Its quantisable nodes
 (MatMul/Gemm/Attention with a weight, the embedding Gather) are grouped by where they sit:
 ``embeddings``, each encoder ``layer.N``, and the ``head`` (pooler and classifier). Sensitivity
 is measured one group at a time on the gate's own held-out data and task metric: that int8 graph
-with only that group left in float, scored by the gate (the metric is what
-the budget is about; an output error can rank layers whose error never flips a label). Groups are
-then taken out of static int8 greedily, most sensitive first, until the gate holds: each is tried
-first in dynamic int8 (scales from each call, as the dynamic candidates have; as fast as static
-int8 here) and only then in float; the search stops when every group would be float (nothing
-faster than fp32 is left) or its time is up. A graph with dynamic nodes gives answers that move a
-little with batch neighbours (the export measures it for the device check, as for dynamic int8).
+with only that group taken out, scored by the gate (the metric is what the budget is about; an
+output error can rank layers whose error never flips a label). Groups are then taken out
+greedily, most sensitive first, until the gate holds. From static int8 each is tried first in
+dynamic int8 (scales from each call, as the dynamic candidates have; as fast as static int8
+here) and only then in float; from dynamic int8, in float. The search stops when every group
+would be float (nothing faster than fp32 is left) or its time is up. A graph with dynamic nodes
+gives answers that move a little with batch neighbours (the export measures it for the device
+check, as for dynamic int8).
 
 Grouping by layer rather than by node: a 6-layer MiniLM has 38 quantisable nodes, so one trial per
 node would cost 38 quantisations and gate passes, one per group costs 8; the nodes of a layer
 share its activation ranges, and the report lists every node of the groups taken out. A layer's
-attention products of two activations are not in its group: they stay static int8 in every mix.
+attention products of two activations are not in its group: they stay int8 in every mix.
 """
 
 from __future__ import annotations
