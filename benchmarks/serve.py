@@ -3,7 +3,7 @@ bundle called in-process one text at a time, and (for embeddings) infinity-emb o
 
     python benchmarks/serve.py [BUNDLE] [--clients 1,8,32,128] [--slice 2] [--rounds 3]
         [--configs batched,wait2,batch8,unbatched,threads1] [--skip-main]
-        [--open-loop --rates 0.25,0.5,0.75,1.0,1.25,1.5 --open-slice 3 --p99-factor 3]
+        [--open-loop --rates 0.1,0.25,0.5,0.75,1.0,1.25,1.5 --open-slice 2 --open-rounds 5 --p99-factor 3]
         [--embed-bundle SETFIT_BUNDLE --infinity-python PY --infinity-model ST_FOLDER]
         [--burst 1280] [--out benchmarks/results/serve.json]
 
@@ -26,6 +26,8 @@ single-request latency (unbatched p50 at one client) measured there too. A confi
 load is the highest rate at which its p99 stays within --p99-factor x the single-request latency
 with every request answered 200: the issue's "p99 <= 3x" criterion as serving benchmarks state it,
 for a load that does not wait on its own answers (a closed loop at saturation cannot meet it).
+It is given three ways (``rated_loads``): strict, from the scheduled arrival, and robust to the
+shared machine's stalls.
 
 Then an overload burst (--burst 0: none): ``--burst`` connections at once (10x the most clients of the table) for
 4 s against the batched server with the default queue bound; its peak RSS (VmHWM) before and
@@ -462,6 +464,29 @@ def measure(servers: dict, paths: dict, bodies: dict, levels: list[int], rounds:
     return table
 
 
+def rated_loads(section: dict, factor: float) -> dict:
+    """Each configuration's rated load, by three readings of "p99 <= factor x one request's latency"
+    (every request answered 200 in all): the p99 pooled over slices against the closed-loop
+    single-request p50 (strict); the same with latencies from the scheduled arrival; and the median
+    of the slices' p99 against the p50 of isolated requests, those of the lowest rate measured, which
+    reach a server whose threads sleep (robust: one stall of the shared machine spoils one slice, not
+    the rate)."""
+    table = section["table"]
+    lowest = min(table["unbatched"], key=float)
+    isolated = table["unbatched"][lowest]["p50_ms"]
+    single = section["single_request_ms"]
+    tests = {
+        "strict": (single, "p99_ms"),
+        "from_arrival": (single, "from_arrival_p99_ms"),
+        "robust": (isolated, "p99_median_of_slices_ms"),
+    }
+    out: dict = {"single_request_ms": single, "isolated_request_ms": isolated, "factor": factor}
+    for reading, (base, field) in tests.items():
+        out[reading] = {name: max((t["rate_per_s"] for t in rows.values() if set(t["codes"]) == {"200"} and t[field] is not None
+                                   and t[field] <= factor * base), default=None) for name, rows in table.items()}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", nargs="?", default=str(ROOT / "models" / "demo-int8"))
@@ -476,8 +501,9 @@ def main() -> None:
     parser.add_argument("--skip-main", action="store_true", help="skip the closed-loop table (and the burst)")
     parser.add_argument("--configs", default="batched,wait2,batch8,unbatched,threads1", help="configurations of the closed-loop table")
     parser.add_argument("--open-loop", action="store_true", help="also batched against unbatched under Poisson arrivals")
-    parser.add_argument("--rates", default="0.25,0.5,0.75,1.0,1.25,1.5", help="open-loop rates, as fractions of unbatched capacity")
-    parser.add_argument("--open-slice", type=float, default=3.0, help="seconds of arrivals per open-loop slice")
+    parser.add_argument("--rates", default="0.1,0.25,0.5,0.75,1.0,1.25,1.5", help="open-loop rates, as fractions of unbatched capacity")
+    parser.add_argument("--open-slice", type=float, default=2.0, help="seconds of arrivals per open-loop slice")
+    parser.add_argument("--open-rounds", type=int, default=5, help="open-loop slices per configuration and rate")
     parser.add_argument("--p99-factor", type=float, default=3.0, help="rated load: p99 at most this times one request's latency")
     parser.add_argument("--out", default=str(RESULTS / "serve.json"))
     parser.add_argument("--load-child", default=None, help=argparse.SUPPRESS)
@@ -589,10 +615,8 @@ def open_loop_table(args, texts: list[str]) -> dict:
     unbatched server's capacity, both measured first in this run: closed loop at 1 client (the
     single-request latency: unbatched p50) and 32 clients (capacity: unbatched answers/s).
 
-    The rated load of a configuration: the highest rate measured at which p99 (from the send, as
-    the single-request latency is timed) <= --p99-factor x the single-request latency and every
-    request was answered 200; also given with latencies from the scheduled arrival, which add the
-    load generator's own delays.
+    Latencies count from the send, as the single-request latency is timed, and also from the
+    scheduled arrival (adding the load generator's own delays). Rated loads: ``rated_loads``.
     """
     configs = {name: opts for name, opts in server_configs(args).items() if name in ("batched", "unbatched")}
     servers = {name: edgeft_server(args.bundle, *opts, "--no-check", "--max-queue", "1024") for name, opts in configs.items()}
@@ -607,7 +631,7 @@ def open_loop_table(args, texts: list[str]) -> dict:
         for k, fraction in enumerate(float(f) for f in args.rates.split(",")):
             rate = round(fraction * capacity, 1)
             runs: dict = {n: [] for n in servers}
-            for r in range(args.rounds):
+            for r in range(args.open_rounds):
                 for name in list(servers)[r % 2:] + list(servers)[: r % 2]:
                     time.sleep(0.3)
                     cpu0 = servers[name].cpu_seconds()
@@ -616,23 +640,20 @@ def open_loop_table(args, texts: list[str]) -> dict:
                     runs[name].append(sl)
             for name, slices in runs.items():
                 arrival = sorted(x for s in slices for x in s["latencies_from_arrival_ms"])
+                slice_p99 = [s["p99_ms"] for s in slices if s["p99_ms"] is not None]
                 t = {"fraction_of_unbatched_capacity": fraction, "rate_per_s": rate, **summarise(slices),
+                     "slice_p99_ms": slice_p99, "p99_median_of_slices_ms": statistics.median(slice_p99) if slice_p99 else None,
                      "from_arrival_p50_ms": _pct_ms(arrival, 50), "from_arrival_p99_ms": _pct_ms(arrival, 99),
                      "send_delay_p99_ms": max(s["send_delay_p99_ms"] or 0 for s in slices)}
-                all_200 = set(t["codes"]) == {"200"}
-                t["holds"] = all_200 and t["p99_ms"] is not None and t["p99_ms"] <= args.p99_factor * single
-                t["holds_from_arrival"] = all_200 and t["from_arrival_p99_ms"] is not None and t["from_arrival_p99_ms"] <= args.p99_factor * single
                 out["table"][name][str(fraction)] = t
                 print(f"open loop {rate:7.1f}/s ({fraction:.2f}x)  {name:10s} answered {t['answered_per_s']:7.1f}/s  p50 {t['p50_ms']} ms  "
-                      f"p99 {t['p99_ms']} ms (from arrival {t['from_arrival_p99_ms']})  codes {t['codes']}  holds {t['holds']}  "
+                      f"p99 {t['p99_ms']} ms (from arrival {t['from_arrival_p99_ms']}, slices {t['slice_p99_ms']})  codes {t['codes']}  "
                       f"send delay p99 {t['send_delay_p99_ms']} ms", flush=True)
     finally:
         for s in servers.values():
             s.stop()
-    for key, rated in (("holds", "rated_load_per_s"), ("holds_from_arrival", "rated_load_from_arrival_per_s")):
-        out[rated] = {name: max((t["rate_per_s"] for t in rows.values() if t[key]), default=None) for name, rows in out["table"].items()}
-    print(f"single request {single} ms; rated load (p99 <= {args.p99_factor}x, all 200): {out['rated_load_per_s']}; "
-          f"from arrival: {out['rated_load_from_arrival_per_s']}", flush=True)
+    out["rated"] = rated_loads(out, args.p99_factor)
+    print(json.dumps(out["rated"], indent=1), flush=True)
     return out
 
 
