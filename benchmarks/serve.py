@@ -366,8 +366,9 @@ def inproc_child(spec: dict) -> None:
 
 
 def cpu_child(spec: dict) -> None:
-    """CPU time per text of ``predict_proba`` at several batch sizes, in this process (one
-    intra-op thread: CPU time then counts the model's work, not threads waiting on each other)."""
+    """CPU time per text of ``predict_proba`` at several batch sizes, and of the server's worker path
+    (``run_batch``) for batches of 32 with and without length groups, in this process (one intra-op
+    thread: CPU time then counts the model's work, not threads waiting on each other)."""
     import edgeft_runtime
 
     model = edgeft_runtime.load(spec["bundle"], threads=1, spinning=False)
@@ -383,6 +384,16 @@ def cpu_child(spec: dict) -> None:
             for batch in batches:
                 model.predict_proba(batch, batch_size=size)
         out[str(size)] = round(1000 * (time.process_time() - t0) / (runs * sum(len(b) for b in batches)), 3)
+    # The server's worker path for a batch of 32 (answers as JSON): one padded run against length groups.
+    from edgeft_runtime.serve.protocol import run_batch, run_texts
+
+    batches = [texts[i : i + 32] for i in range(0, len(texts) - 31, 32)]
+    for label, run in (("32, served in one run", run_texts), ("32, served in length groups", run_batch)):
+        t0 = time.process_time()
+        for _ in range(max(1, 512 // (32 * len(batches)))):
+            for batch in batches:
+                run(model, ("proba",), batch, 32)
+        out[label] = round(1000 * (time.process_time() - t0) / (max(1, 512 // (32 * len(batches))) * 32 * len(batches)), 3)
     tokens = [len(e.ids) for e in model.tokenizer.encode(texts)]
     print(json.dumps({"cpu_ms_per_text": out, "mean_tokens": round(statistics.mean(tokens), 1)}))
 
