@@ -335,7 +335,8 @@ def add_int8_variant(
     timer = partial(time_candidates, gate, work, fields, build.variant) if here in build.targets else None
     chosen, why = choose(candidates, gate.reference_scores[gate.metric], max_drop, timer)
     if not within_budget(chosen, gate.reference_scores[gate.metric], max_drop) and mixed_limit > 0:
-        mixed, record = search_mixed(gate, work, fields, build, calibration, static_source, max_drop, candidates, mixed_limit, per_channel, mixed_dynamic)
+        mixed, record = search_mixed(gate, work, fields, build, calibration, static_source, max_drop, candidates, mixed_limit, per_channel, mixed_dynamic,
+                                     timed_here=timer is not None)
         chosen.report.setdefault("mixed_precision", record)
         if mixed is not None:
             candidates.append(mixed)
@@ -357,14 +358,16 @@ def add_int8_variant(
 
 def search_mixed(
     gate: ParityGate, work: Path, fields: dict[str, Any], build: Int8Build, calibration: Calibration | None, static_source: Path | None,
-    max_drop: float, candidates: list[Candidate], time_limit: float, per_channel: str = "auto", dynamic: bool = True,
+    max_drop: float, candidates: list[Candidate], time_limit: float, per_channel: str = "auto", dynamic: bool = True, timed_here: bool = False,
 ) -> tuple[Candidate | None, dict[str, Any]]:
     """The mixed-precision search (``mixed_precision.search``) from the best-scoring full-int8
     candidate, dynamic or static: (the candidate it found or None, the search's record); the gate
     refuses a None with the record. Starting from the best score needs the fewest groups taken
     out of int8: on an NCBI-disease tagger static int8 lost 6.6 F1 and dynamic 1.1 (RESULTS,
     issue 29). From static, ``dynamic``: each group is tried in dynamic int8 (per
-    ``per_channel``: the dynamic candidates' settings) before float; from dynamic, float only."""
+    ``per_channel``: the dynamic candidates' settings) before float; from dynamic, float only.
+    ``timed_here``: this machine runs the build's kernels, so a mix measured no faster than fp32
+    is refused (it would be int8 in name only)."""
     import onnx
 
     from .mixed_precision import DYNAMIC, DYNAMIC_PER_CHANNEL, FLOAT, as_record, node_groups, plan_nodes, search, speed_record
@@ -406,8 +409,17 @@ def search_mixed(
     log.info("timing fp32, full int8 and the mix (batch 1, interleaved passes)")
     record.update(speed_record({k: partial(lambda m, t: m.run_output([t], output), m) for k, m in models.items()}, gate.texts[:TIMED_TEXTS]))
     record["full_int8_drop"] = round(reference - best.report["metric"], 4)
+    if timed_here and record.get("speedup_retained", 1.0) <= 0:
+        record["found"] = False
+        record["stopped"] = (f"the mix that met the budget ({_mix_summary(record)}) ran no faster than fp32 here "
+                             f"({record['latency_ms']['mixed']:.2f} vs {record['latency_ms']['fp32']:.2f} ms at batch 1)")
+        return None, record
     mixed.report["mixed_precision"] = record
     return mixed, record
+
+
+def _mix_summary(record: dict[str, Any]) -> str:
+    return "; ".join(f"{', '.join(record[key])} {kind}" for key, kind in (("float_groups", "in float"), ("dynamic_groups", "in dynamic int8")) if record.get(key))
 
 
 def mixed_choice(quant: dict[str, Any], record: dict[str, Any], max_drop: float) -> str:

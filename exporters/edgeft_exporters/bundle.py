@@ -142,15 +142,16 @@ def base_chain_lines(bases: list[dict[str, Any]]) -> list[str]:
 
 
 def mixed_precision_lines(name: str, record: dict[str, Any]) -> list[str]:
-    """The model card's account of a mixed-precision variant: what left static int8, the drop, the speed."""
+    """The model card's account of a mixed-precision variant: what left full int8, the drop, the speed."""
     if not record.get("found"):
         return []
     latency = record.get("latency_ms") or {}
-    kept = f", {100 * record['speedup_retained']:.0f}% of full static int8's speed-up over fp32" if "speedup_retained" in record else ""
+    base = f"{(record.get('base') or {}).get('method', 'static')} int8"
+    kept = f", {100 * record['speedup_retained']:.0f}% of full {base}'s speed-up over fp32" if "speedup_retained" in record else ""
     where = "; ".join(f"{kind}: {', '.join(record[key])}" for key, kind in (("float_groups", "in float"), ("dynamic_groups", "in dynamic int8")) if record.get(key))
     return [
-        f"  - {name} mixed precision: full static int8 lost {_fmt(record.get('full_int8_drop'))} points, so these groups left it ({where}); "
-        f"this graph scored {_fmt(record.get('metric'))}. Batch-1 latency here: fp32 {_fmt(latency.get('fp32'))} ms, full static int8 "
+        f"  - {name} mixed precision: full {base} lost {_fmt(record.get('full_int8_drop'))} points, so these groups left it ({where}); "
+        f"this graph scored {_fmt(record.get('metric'))}. Batch-1 latency here: fp32 {_fmt(latency.get('fp32'))} ms, full {base} "
         f"{_fmt(latency.get('full_int8'))} ms, this graph {_fmt(latency.get('mixed'))} ms{kept} (search: {_fmt(record.get('seconds'))} s)"
     ]
 
