@@ -378,7 +378,7 @@ def search_mixed(
     best = min(usable, key=score_key)
     reference = gate.reference_scores[gate.metric]
     path = work / f"candidate_{build.variant}_mixed.onnx"
-    source = static_source if best.method == METHOD_STATIC else work / FP32_MODEL_FILE
+    source = static_source if best.method == METHOD_STATIC and static_source is not None else work / FP32_MODEL_FILE  # usable: static has one
     groups = node_groups(onnx.load(str(source), load_external_data=False).graph)
 
     def trial(modes: dict[str, str]) -> Candidate:

@@ -149,11 +149,11 @@ def quantize_static_int8(
     floats = [*nodes_to_exclude, *dynamic_float]
     if floats:
         settings["float_nodes"] = floats
-    passes = [{"per_channel": pc, "reduce_range": reduced, "nodes": [n for n in names if n not in dynamic_float]} for pc, names in dynamic]
-    passes = [p for p in passes if p["nodes"]]
+    passes = [(pc, [n for n in names if n not in dynamic_float]) for pc, names in dynamic]
+    passes = [(pc, names) for pc, names in passes if names]
     if passes:
-        settings["dynamic_nodes"] = [n for p in passes for n in p["nodes"]]
-        settings["dynamic"] = [{**p, "tool": "onnxruntime.quantization.quantize_dynamic"} for p in passes]
+        settings["dynamic_nodes"] = [n for _, names in passes for n in names]
+        settings["dynamic"] = [{"per_channel": pc, "reduce_range": reduced, "nodes": names, "tool": "onnxruntime.quantization.quantize_dynamic"} for pc, names in passes]
     return settings
 
 
