@@ -184,9 +184,10 @@ def _ranked(row: np.ndarray, labels: Sequence[str]) -> bytes:
 
 
 # What one session run costs beyond its rows, in padded tokens: a run of rows x tokens costs about
-# RUN_COST_TOKENS + rows x tokens token-rows. Measured (2026-12-07, MiniLM-L6 int8 on 2 avx512_vnni
-# cores, 32 random texts of 7-17 tokens, cut at 0, 4, 8, 16, 32 and never): 16 gave the least CPU
-# per text at batches of 8, 16 and 32, 1.22 ms against 1.65 for one run padded to the longest text.
+# RUN_COST_TOKENS + rows x tokens token-rows. Chosen on VM-C (2026-12-07, MiniLM-L6 int8, random
+# batches of 8, 16 and 32 demo texts of 7-17 tokens, cuts priced at 0, 4, 8, 16, 32 tokens and
+# never): 16 gave the least CPU per text at every batch size. The effect on the server's worker
+# path: benchmarks/RESULTS.md, serving section (model_cpu_per_text in its results files).
 RUN_COST_TOKENS = 16
 
 
