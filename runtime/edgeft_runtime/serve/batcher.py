@@ -198,7 +198,8 @@ class Batcher:
         self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * elapsed / max(1, len(texts))
         if self.on_batch is not None:
             self.on_batch(len(texts), elapsed)
-        results, at = [], 0
+        results: list[tuple[_Item, Any, BaseException | None]] = []
+        at = 0
         for item in batch:
             results.append((item, answers[at : at + len(item.texts)], None))
             at += len(item.texts)
