@@ -1,6 +1,6 @@
 """The mixed-precision search starts from the best-scoring full-int8 candidate, dynamic included
-(issue 29): on an NCBI-disease tagger static int8 lost 6.6 F1 where dynamic lost 1.1, so a search
-from static had to return five of eight groups to float and one from dynamic fewer.
+(issue 29): on an NCBI-disease tagger static int8 lost 6.6 F1 where dynamic lost 1.8, so a search
+from static had to return five of eight groups to float and one from dynamic one.
 
 The gate is told that dynamic int8 in ``layer.1`` costs 50 points, so the search must start from
 the dynamic graph (the only method here), keep that layer (its fused attention node included) in

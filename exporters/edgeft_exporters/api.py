@@ -363,7 +363,7 @@ def search_mixed(
     """The mixed-precision search (``mixed_precision.search``) from the best-scoring full-int8
     candidate, dynamic or static: (the candidate it found or None, the search's record); the gate
     refuses a None with the record. Starting from the best score needs the fewest groups taken
-    out of int8: on an NCBI-disease tagger static int8 lost 6.6 F1 and dynamic 1.1 (RESULTS,
+    out of int8: on an NCBI-disease tagger static int8 lost 6.6 F1 and dynamic 1.8 (RESULTS,
     issue 29). From static, ``dynamic``: each group is tried in dynamic int8 (per
     ``per_channel``: the dynamic candidates' settings) before float; from dynamic, float only.
     ``timed_here``: this machine runs the build's kernels, so a mix measured no faster than fp32
