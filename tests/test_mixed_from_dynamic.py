@@ -39,8 +39,8 @@ def layer_ops(model, layer: int) -> set[str]:
     return ops | ({attention[layer].op_type} if len(attention) > layer else set())
 
 
-@pytest.fixture(scope="module")
-def dynamic_mixed_bundle(tiny_run, tmp_path_factory) -> Path:
+def penalising_layer_1(monkeypatch) -> None:
+    """The gate is told that dynamic int8 in ``layer.1`` costs 50 points."""
     from edgeft_exporters import gate as gate_module
 
     measured = gate_module.ParityGate.check
@@ -51,9 +51,14 @@ def dynamic_mixed_bundle(tiny_run, tmp_path_factory) -> Path:
             report["metric"] -= 50.0
         return report
 
+    monkeypatch.setattr(gate_module.ParityGate, "check", check_with_a_sensitive_layer)
+
+
+@pytest.fixture(scope="module")
+def dynamic_mixed_bundle(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dynamic-mixed") / "bundle"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gate_module.ParityGate, "check", check_with_a_sensitive_layer)
+        penalising_layer_1(patch)
         export_run(tiny_run, out, ExportOptions(int8=True, max_drop=1.0, int8_method="dynamic", reference_samples=16))
     return out
 
@@ -80,22 +85,13 @@ def test_edgeft_check_runs_the_dynamic_mix_unchanged(dynamic_mixed_bundle):
 
 def test_a_mix_measured_no_faster_than_fp32_is_refused(tiny_run, tmp_path, monkeypatch):
     """Issue 29: only a graph faster than fp32 may be written; the error line says what the mix reached."""
-    from edgeft_exporters import gate as gate_module
     from edgeft_exporters import mixed_precision
     from edgeft_exporters.errors import ExportError
-
-    measured = gate_module.ParityGate.check
-
-    def check_with_a_sensitive_layer(self, model):
-        report = measured(self, model)
-        if model.variant != "fp32" and layer_ops(model, 1) & QUANTISED_OPS:
-            report["metric"] -= 50.0
-        return report
 
     def slower_than_fp32(timers, texts, **_):
         return {"latency_ms": {"fp32": 1.0, "full_int8": 0.5, "mixed": 1.2}, "speedup_retained": -0.4, "timing": {}}
 
-    monkeypatch.setattr(gate_module.ParityGate, "check", check_with_a_sensitive_layer)
+    penalising_layer_1(monkeypatch)
     monkeypatch.setattr(mixed_precision, "speed_record", slower_than_fp32)
     out = tmp_path / "bundle"
     with pytest.raises(ExportError, match="no faster than fp32 here .*1.20 vs 1.00 ms"):

@@ -134,21 +134,8 @@ def quantize_int8(
     """Quantise ``src`` to ``dst`` (7-bit weights when ``reduce_range``, default: the preset's);
     return the settings for the manifest. ``nodes_to_exclude``: node names kept in float (the
     mixed-precision search's choice)."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     reduced = preset.reduce_range if reduce_range is None else reduce_range
-    quantize_dynamic(
-        str(src),
-        str(dst),
-        weight_type=QuantType.QInt8,
-        per_channel=per_channel,
-        reduce_range=reduced,
-        nodes_to_exclude=list(nodes_to_exclude),
-        # Needed on graphs fused by the transformer optimiser: the quantiser cannot infer the type
-        # of some fused-op outputs otherwise ("Unable to find data type for weight_name").
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
-    )
+    dynamic_int8(src, dst, per_channel=per_channel, reduce_range=reduced, nodes_to_exclude=list(nodes_to_exclude))
     return {
         "method": "dynamic",
         "weight_type": "int8",
@@ -159,6 +146,26 @@ def quantize_int8(
         "tool": "onnxruntime.quantization.quantize_dynamic",
         **({"float_nodes": list(nodes_to_exclude)} if nodes_to_exclude else {}),
     }
+
+
+def dynamic_int8(src: Path, dst: Path, *, per_channel: bool, reduce_range: bool, **selection: list[str]) -> None:
+    """onnxruntime's ``quantize_dynamic`` with the settings every dynamic int8 graph here uses
+    (int8 weights, uint8 activations); ``selection``: its ``nodes_to_exclude``,
+    ``nodes_to_quantize`` or ``op_types_to_quantize``."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=per_channel,
+        reduce_range=reduce_range,
+        # Needed on graphs fused by the transformer optimiser: the quantiser cannot infer the type
+        # of some fused-op outputs otherwise ("Unable to find data type for weight_name").
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
+        **selection,  # type: ignore[arg-type]
+    )
 
 
 def preset_table() -> list[dict]:

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .quantize import QuantPreset
+from .quantize import QuantPreset, dynamic_int8
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,6 @@ def add_dynamic_nodes(path: Path, dynamic: Sequence[tuple[bool, Sequence[str]]],
     does not cover). The static nodes' QDQ pairs are left as they are: the dynamic quantiser only
     touches ``nodes_to_quantize``."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(path))
     ops = {node.name: node.op_type for node in model.graph.node}
@@ -186,16 +185,7 @@ def add_dynamic_nodes(path: Path, dynamic: Sequence[tuple[bool, Sequence[str]]],
         if not chosen:
             continue
         step = path.with_name(path.stem + ".dynamic.onnx")
-        quantize_dynamic(
-            str(path),
-            str(step),
-            weight_type=QuantType.QInt8,
-            per_channel=per_channel,
-            reduce_range=reduce_range,
-            nodes_to_quantize=chosen,
-            op_types_to_quantize=list(DYNAMIC_OPS),
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
-        )
+        dynamic_int8(path, step, per_channel=per_channel, reduce_range=reduce_range, nodes_to_quantize=chosen, op_types_to_quantize=list(DYNAMIC_OPS))
         step.replace(path)
     model = onnx.load(str(path))
     for node in model.graph.node:
