@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=None, help="first N reference examples [default: all]")
     parser.add_argument("--results", default="avx2_emulated_check", help="results file name (without .json)")
     args = parser.parse_args()
+    for bundle in args.bundles:
+        if not (bundle / "edgeft.json").is_file() and not bundle.is_file():  # a folder, or a .zip / .tar.gz bundle
+            sys.exit(f"error: {bundle}: not a bundle (no edgeft.json); pass a folder written by `edgeft export`")
     prefix = emulator()
     probes = {"native": run_json([sys.executable, "-c", PROBE]), "emulated": run_json([*prefix, sys.executable, "-c", PROBE])}
     emulated = probes["emulated"]
@@ -127,6 +130,9 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table(results))
     print(f"wrote {out}")
+    failed = [item["bundle"] for item in results["bundles"] for side in ("native", "emulated") if "error" in item[side]]
+    if failed:
+        sys.exit(f"error: the check could not run on {', '.join(sorted(set(failed)))} (see the table)")
 
 
 if __name__ == "__main__":
