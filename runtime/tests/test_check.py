@@ -138,6 +138,11 @@ def test_a_device_may_lose_what_the_exporting_machine_lost_on_the_same_texts(sen
     assert not explicit["passed"] and explicit["variants"]["int8"]["drop_limit"] == 1.0
     subset = check.check_bundle(sentiment_bundle, threads=1, samples=4)  # the figure covers all 8 texts, not 4
     assert not subset["passed"] and subset["variants"]["int8"]["exporter_drop"] is None
+    # A subset's verdict is no verdict: the report and the failure line say so.
+    assert subset["reference"]["samples"] == 4 and subset["reference"]["of"] == 8
+    assert "first 4 of the 8 reference texts; one text is 25.00 points of accuracy" in check.format_report(subset)
+    assert check.failure_line(subset).endswith("(on the first 4 of 8 reference texts only: check them all before judging the bundle)")
+    assert "note     checked the first" not in check.format_report(report)
 
     record_exporter_drop(sentiment_bundle, 0.0)  # the exporting machine lost nothing: the gate's limit holds
     report = check.check_bundle(sentiment_bundle, threads=1)
