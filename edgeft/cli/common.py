@@ -10,6 +10,7 @@ import warnings
 from typing import Any, Callable, TypeVar
 
 import typer
+from edgeft_runtime.errors import EXIT_BUG
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,6 +104,6 @@ def command(fn: F) -> F:
                 raise
             if is_user_error(e):
                 fail(str(e))
-            fail(f"unexpected {type(e).__name__}: {e} (run `edgeft --debug ...` for the traceback)", code=2)
+            fail(f"unexpected {type(e).__name__}: {e} (run `edgeft --debug ...` for the traceback)", code=EXIT_BUG)
 
     return wrapper  # type: ignore[return-value]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .constants import ARCHIVE_SUFFIXES, MANIFEST_FILE
-from .errors import BundleError
+from .errors import EXIT_BUG, BundleError
 from .options import THREADS, AtLeast, Between, OneLineParser, OptionError, add_arguments, check_fields, from_arguments, option
 from .parity_record import difference_label, gate_max_drop
 
@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("EDGEFT_DEBUG", "") not in ("", "0"):
             raise
         sys.stderr.write(f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())} (EDGEFT_DEBUG=1 shows the traceback; please report it)\n")
-        return 2
+        return EXIT_BUG
     sys.stdout.write((json.dumps(report, indent=2) if options.as_json else format_report(report)) + "\n")
     line = failure_line(report)
     if line:

@@ -1,4 +1,9 @@
-"""The one error type the runtime raises for a bundle it cannot use."""
+"""The one error type the runtime raises for a bundle it cannot use, and the exit code of a bug."""
+
+# The exit status of an unexpected error inside edgeft (a bug, not the user's input): sysexits.h's
+# EX_SOFTWARE, so that a script can tell it from 1 (a problem the user can fix) and 2 (a usage
+# error, which Click and argparse exit with).
+EXIT_BUG = 70
 
 
 class BundleError(ValueError):

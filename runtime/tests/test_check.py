@@ -388,6 +388,6 @@ def test_a_reference_set_with_a_field_removed_or_out_of_range_is_one_error_line(
 def test_a_bug_in_the_check_is_one_line_not_a_traceback(sentiment_bundle, monkeypatch, capsys):
     add_reference(sentiment_bundle)
     monkeypatch.setattr(check, "check_model", lambda *a: {}["boom"])
-    assert check.main([str(sentiment_bundle)]) == 2
+    assert check.main([str(sentiment_bundle)]) == 70  # EXIT_BUG, not a usage error's 2
     err = capsys.readouterr().err
     assert err.startswith("error: unexpected KeyError: 'boom'") and "Traceback" not in err
