@@ -97,3 +97,20 @@ def shared_data(name: str) -> Path:
         pytest.skip(f"real data {path} is absent (it lives beside the project, in ../shared/data)")
     return path
 
+
+
+def mix_timed_faster_than_fp32(patch: pytest.MonkeyPatch) -> None:
+    """On a tiny BERT every graph runs in about 0.1 ms at batch 1, so whether the mix beats fp32 is
+    noise there, and a mix timed no faster than fp32 is refused (CI refused one at 0.16 vs 0.12 ms).
+    Tests about which nodes the search keeps in float call this: the real timers still run (one
+    short pass) and only the share of the speed-up kept is fixed; the refusal has its own test."""
+    from edgeft_exporters import mixed_precision
+
+    measured = mixed_precision.speed_record
+
+    def one_short_pass(timers, texts, **_):
+        record = measured(timers, texts, passes=1, runs=2)
+        record["speedup_retained"] = 0.5
+        return record
+
+    patch.setattr(mixed_precision, "speed_record", one_short_pass)

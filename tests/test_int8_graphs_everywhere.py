@@ -20,6 +20,7 @@ from edgeft_exporters.api import ExportOptions, export_run
 
 import edgeft_runtime
 from edgeft_runtime import check
+from tests.conftest import mix_timed_faster_than_fp32
 
 ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "runtime-js"
@@ -66,6 +67,7 @@ def penalised_export(tiny_run, out: Path, costs_points) -> Path:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gate_module.ParityGate, "check", check_with_a_sensitive_layer)
+        mix_timed_faster_than_fp32(patch)
         export_run(tiny_run, out, ExportOptions(int8=True, max_drop=1.0, int8_method="static", reference_samples=16), calibration_texts=CALIBRATION)
     return out
 

@@ -17,6 +17,7 @@ from edgeft_exporters.api import ExportOptions, export_run
 
 import edgeft_runtime
 from edgeft_runtime import check
+from tests.conftest import mix_timed_faster_than_fp32
 
 PENALISED = "layer.1"
 QUANTISED_OPS = {"MatMulInteger", "DynamicQuantizeMatMul", "QAttention"}
@@ -59,6 +60,7 @@ def dynamic_mixed_bundle(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dynamic-mixed") / "bundle"
     with pytest.MonkeyPatch.context() as patch:
         penalising_layer_1(patch)
+        mix_timed_faster_than_fp32(patch)
         export_run(tiny_run, out, ExportOptions(int8=True, max_drop=1.0, int8_method="dynamic", reference_samples=16))
     return out
 
