@@ -2,7 +2,7 @@
 bundle called in-process one text at a time, and (for embeddings) infinity-emb on the same model.
 
     python benchmarks/serve.py [BUNDLE] [--clients 1,8,32,128] [--slice 2] [--rounds 3]
-        [--configs batched,wait2,batch8,unbatched,threads1] [--skip-main]
+        [--configs batched,wait2,batch8,unbatched,threads1,workers2,unbatched_workers2] [--skip-main]
         [--open-loop --rates 0.1,0.25,0.5,0.75,1.0,1.25,1.5 --open-slice 2 --open-rounds 5 --p99-factor 3]
         [--embed-bundle SETFIT_BUNDLE --infinity-python PY --infinity-model ST_FOLDER]
         [--burst 1280] [--out benchmarks/results/serve.json]
@@ -560,6 +560,8 @@ def server_configs(args) -> dict[str, list[str]]:
         "batch8": ("batched, --max-batch 8", ["--max-batch", "8", "--max-wait-ms", args.max_wait_ms]),
         "unbatched": ("unbatched", ["--max-batch", "1", "--max-wait-ms", "0"]),
         "threads1": ("batched, --threads 1", ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms, "--threads", "1"]),
+        "workers2": ("batched, --threads 1 --batch-workers 2", ["--max-batch", "32", "--max-wait-ms", args.max_wait_ms, "--threads", "1", "--batch-workers", "2"]),
+        "unbatched_workers2": ("unbatched, --threads 1 --batch-workers 2", ["--max-batch", "1", "--max-wait-ms", "0", "--threads", "1", "--batch-workers", "2"]),
     }
     wanted = args.configs.split(",")
     unknown = [w for w in wanted if w not in every]

@@ -219,6 +219,27 @@ def test_concurrent_requests_are_batched_and_answered_in_order(server, bundles):
     assert _metric(after, "edgeft_errors_total", model="sentiment", error_type="validation") >= 1  # earlier tests' 400s
 
 
+def test_batch_workers_answer_as_one_worker_does_and_stop_cleanly(bundles):
+    # --batch-workers 2: two batches at once on one session; every caller still gets its own
+    # answers, the same as the runtime's, and SIGTERM still drains and exits 0.
+    model = edgeft_runtime.load(bundles["sentiment"], variant="fp32")
+    texts = [f"review {i}: {'great fun' if i % 3 else 'dull and slow'}" for i in range(40)]
+    want = [max(zip(row, model.labels))[1] for row in model.predict_proba(texts)]
+    s = Server(str(bundles["sentiment"]), "--no-check", "--variant", "fp32", "--threads", "1", "--batch-workers", "2", "--max-batch", "4")
+    try:
+        s.wait_ready()
+
+        async def fire():
+            async with httpx.AsyncClient(base_url=s.url, timeout=30) as client:
+                return await asyncio.gather(*(client.post("/predict", json={"inputs": t}) for t in texts))
+
+        answers = asyncio.run(fire())
+        assert [r.status_code for r in answers] == [200] * len(texts)
+        assert [r.json()[0]["label"] for r in answers] == want
+    finally:
+        assert s.stop() == 0
+
+
 def test_limits_answer_413_with_one_json_error(bundles):
     s = Server(str(bundles["sentiment"]), "--no-check", "--max-texts", "4", "--max-chars", "50", "--max-body-bytes", "2048")
     try:

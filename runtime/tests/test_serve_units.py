@@ -157,6 +157,25 @@ def test_full_queue_refuses_with_retry_after_and_close_drains():
         asyncio.run(after_close())
 
 
+def test_batch_workers_run_batches_at_once_and_count_what_runs():
+    # --batch-workers 2: a second batch starts while the first still runs (each would time out
+    # waiting for the other if they ran one after another), and both are counted as running.
+    both_running = threading.Barrier(2, timeout=10)
+
+    def run(key, texts):
+        both_running.wait()
+        return [t.upper() for t in texts]
+
+    batcher = _batcher(run, max_batch=1, max_wait=0, workers=2)
+
+    async def main():
+        return await asyncio.gather(batcher.submit("k", ["a"]), batcher.submit("k", ["b"]))
+
+    assert asyncio.run(main()) == [["A"], ["B"]]
+    batcher.close(5)
+    assert batcher._running == 0 and batcher.queued == 0 and not any(t.is_alive() for t in batcher._threads)
+
+
 @pytest.mark.parametrize("flag, bounds", numeric_options(), ids=[flag for flag, _ in numeric_options()])
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "abc", "below", "above", "1.5"])
 def test_every_number_option_is_checked(flag, bounds, bad):

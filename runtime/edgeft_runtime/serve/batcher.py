@@ -4,8 +4,11 @@ queued request for others to join. Each caller gets its own results back, in its
 
 Why a thread and not the event loop: a batch is tokenised and run by onnxruntime, which releases
 the GIL while it computes; on the loop it would stall every other connection for the whole batch.
-One thread per model (rather than a pool) keeps one batch in flight per session, so the session's
-intra-op threads are the only compute threads and batches never contend with each other.
+By default one thread per model keeps one batch in flight per session, so the session's intra-op
+threads are the only compute threads and batches never contend with each other. ``workers`` > 1
+(``--batch-workers``) runs that many batches at once on the same session, which pays with one
+intra-op thread each on short texts: on 2 cores, two one-thread workers answered 1.25x the
+requests of one two-thread worker at 32 clients (benchmarks/RESULTS.md).
 
 Hand-offs are per batch, not per request: a request queued on the event loop does not wake the
 worker at once; one callback, run after the requests that arrived in the same turn of the loop,
@@ -71,8 +74,10 @@ def _deliver(deliveries: list[Delivery]) -> None:
 class Batcher:
     """One model's queue and worker thread.
 
-    ``run`` is called only from the worker thread, never twice at once. When a batch raises, its
-    requests are re-run one by one, so one bad request fails alone rather than with its batch.
+    ``run`` is called only from the worker threads; with ``workers`` > 1 it runs on several
+    batches at once, so it must be thread-safe (onnxruntime's ``InferenceSession.run`` is). When
+    a batch raises, its requests are re-run one by one, so one bad request fails alone rather than
+    with its batch.
     """
 
     def __init__(
@@ -84,19 +89,21 @@ class Batcher:
         max_wait: float,
         max_queue: int,
         on_batch: Callable[[int, float], None] | None = None,
+        workers: int = 1,
     ):
         self.name, self.run = name, run
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait, max_queue
         self.on_batch = on_batch
         self._pending: deque[_Item] = deque()
         self._queued = 0  # texts in _pending
-        self._running = 0  # texts in the batch being run
+        self._running = 0  # texts in the batches being run
         self._cond = threading.Condition()
         self._closed = False
         self._seconds_per_text = 0.01  # running estimate, for Retry-After
         self._wake_scheduled: set[asyncio.AbstractEventLoop] = set()  # loops with a wake-up due
-        self._thread = threading.Thread(target=self._work, name=f"edgeft-batch-{name}", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._work, name=f"edgeft-batch-{name}-{n}", daemon=True) for n in range(workers)]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def queued(self) -> int:
@@ -105,7 +112,8 @@ class Batcher:
 
     def retry_after(self) -> int:
         """Seconds until the queue has likely drained, from the measured time per text (1 to 60)."""
-        return int(min(60, max(1, math.ceil((self._queued + self._running) * self._seconds_per_text))))
+        drain = (self._queued + self._running) * self._seconds_per_text / len(self._threads)  # workers drain in parallel
+        return int(min(60, max(1, math.ceil(drain))))
 
     async def submit(self, key: Hashable, texts: list[str]) -> list[Any]:
         """Queue ``texts``; return their answers once a batch has run them. Raises Overloaded
@@ -135,7 +143,9 @@ class Batcher:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     # -- the worker thread ----------------------------------------------------------------------
 
@@ -165,7 +175,9 @@ class Batcher:
                     keep.append(item)
             self._pending = keep
             self._queued -= count
-            self._running = count
+            self._running += count
+            if self._pending:  # work left over: wake another worker (if any is idle) for it
+                self._cond.notify()
             return batch
 
     def _work(self) -> None:
@@ -176,7 +188,8 @@ class Batcher:
             live = [i for i in batch if not i.future.cancelled()]
             if live:
                 self._run_batch(live)
-            self._running = 0
+            with self._cond:
+                self._running -= sum(len(i.texts) for i in batch)
 
     def _run_batch(self, batch: list[_Item]) -> None:
         texts = [t for item in batch for t in item.texts]

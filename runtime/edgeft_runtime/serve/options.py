@@ -51,6 +51,7 @@ class ServeOptions:
     max_chars: int = option(20_000, "most characters in one text (413 beyond)", Whole(), Between(1, 100_000_000))
     max_body_bytes: int = option(1 << 20, "largest request body in bytes (413 beyond)", Whole(), Between(64, 1 << 30))
     threads: int | None = option(None, "onnxruntime intra-op threads per model", *THREADS, default_text="one per core")
+    batch_workers: int = option(1, "batches of one model run at once (each with --threads intra-op threads)", Whole(), Between(1, 64))
     check_samples: int | None = option(
         None, "check only the first N reference examples at start-up and reload (slow devices)", Whole(), Between(1, 1_000_000), default_text="all"
     )

@@ -147,7 +147,7 @@ class Registry:
             self.metrics.batch_time.observe(seconds, name)
             self.metrics.texts.inc(name, amount=count)
 
-        return Batcher(name, run, max_batch=size, max_wait=self.options.max_wait_ms / 1000, max_queue=self.options.max_queue, on_batch=on_batch)
+        return Batcher(name, run, max_batch=size, max_wait=self.options.max_wait_ms / 1000, max_queue=self.options.max_queue, on_batch=on_batch, workers=self.options.batch_workers)
 
     def reload(self, name: str) -> dict[str, Any]:
         """Verify and check the bundle on disk again; serve it only if it passes (blocking)."""
