@@ -176,6 +176,31 @@ def test_batch_workers_run_batches_at_once_and_count_what_runs():
     assert batcher._running == 0 and batcher.queued == 0 and not any(t.is_alive() for t in batcher._threads)
 
 
+def test_batch_workers_waiting_for_company_never_run_a_request_twice_or_lose_one():
+    # With --max-wait-ms, two workers can wait on the same first request; the one that does not
+    # get it starts over with what is left.
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def run(key, texts):
+        with lock:
+            seen.extend(texts)
+        return list(texts)
+
+    batcher = _batcher(run, max_batch=4, max_wait=0.02, workers=2)
+
+    async def main():
+        jobs = []
+        for i in range(30):
+            jobs.append(asyncio.ensure_future(batcher.submit("k", [f"t{i}"])))
+            await asyncio.sleep(random.uniform(0, 0.004))
+        return await asyncio.gather(*jobs)
+
+    assert asyncio.run(main()) == [[f"t{i}"] for i in range(30)]
+    batcher.close(5)
+    assert sorted(seen) == sorted(f"t{i}" for i in range(30))
+
+
 @pytest.mark.parametrize("flag, bounds", numeric_options(), ids=[flag for flag, _ in numeric_options()])
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "abc", "below", "above", "1.5"])
 def test_every_number_option_is_checked(flag, bounds, bad):

@@ -152,18 +152,22 @@ class Batcher:
     def _take(self) -> list[_Item] | None:
         """Block until a batch is due; remove and return it (None: closed and drained)."""
         with self._cond:
-            while not self._pending:
-                if self._closed:
-                    return None
-                self._cond.wait()
-            first = self._pending[0]
-            deadline = first.arrived + self.max_wait
-            while not self._closed:
-                same = sum(len(i.texts) for i in self._pending if i.key == first.key)
-                left = deadline - time.monotonic()
-                if same >= self.max_batch or left <= 0:
+            while True:
+                while not self._pending:
+                    if self._closed:
+                        return None
+                    self._cond.wait()
+                first = self._pending[0]
+                deadline = first.arrived + self.max_wait
+                while not self._closed and self._pending and self._pending[0] is first:
+                    same = sum(len(i.texts) for i in self._pending if i.key == first.key)
+                    left = deadline - time.monotonic()
+                    if same >= self.max_batch or left <= 0:
+                        break
+                    self._cond.wait(left)
+                if self._pending and self._pending[0] is first:
                     break
-                self._cond.wait(left)
+                # another worker took ``first`` while this one waited: start over with the queue's new head
             batch: list[_Item] = []
             keep: deque[_Item] = deque()
             count = 0
