@@ -98,7 +98,6 @@ def shared_data(name: str) -> Path:
     return path
 
 
-
 def mix_timed_faster_than_fp32(patch: pytest.MonkeyPatch) -> None:
     """On a tiny BERT every graph runs in about 0.1 ms at batch 1, so whether the mix beats fp32 is
     noise there, and a mix timed no faster than fp32 is refused (CI refused one at 0.16 vs 0.12 ms).

@@ -72,7 +72,7 @@ def _deliver(deliveries: list[Delivery]) -> None:
 
 
 class Batcher:
-    """One model's queue and worker thread.
+    """One model's queue and its worker threads (one unless ``workers`` says more).
 
     ``run`` is called only from the worker threads; with ``workers`` > 1 it runs on several
     batches at once, so it must be thread-safe (onnxruntime's ``InferenceSession.run`` is). When
